@@ -1,0 +1,40 @@
+"""Where stackyard keeps its state: the only module that reads environment variables.
+
+Everything (the SQLite database and the artifact tree) lives under one folder so that a
+project can be moved, backed up or wiped as a unit, and so tests can isolate themselves by
+pointing ``STACKYARD_HOME`` at a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def home() -> Path:
+    """The state folder: ``$STACKYARD_HOME`` or ``./.stackyard``, created on first use."""
+    root = Path(os.environ.get("STACKYARD_HOME") or ".stackyard").expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def db_path() -> Path:
+    return home() / "stackyard.db"
+
+
+def artifacts_root() -> Path:
+    return home() / "artifacts"
+
+
+def runs_root() -> Path:
+    return home() / "runs"
+
+
+def venvs_root() -> Path:
+    return home() / "venvs"
+
+
+def sandbox_mode() -> str:
+    """How jobs see ``/opt/ml``: ``auto`` (mount namespace when the OS allows), ``off``."""
+    mode = os.environ.get("STACKYARD_SANDBOX", "auto").lower()
+    return mode if mode in {"auto", "off"} else "auto"

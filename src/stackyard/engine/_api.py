@@ -1,0 +1,197 @@
+"""The engine's public operations: register, start, resume, stop and describe runs.
+
+No server: whichever process calls ``start_run``/``resume_run`` is the engine for that
+run, and the store plus the run lock make that safe across processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stackyard import runtime
+from stackyard.engine._definition import compile_definition
+from stackyard.engine._execute import load_result
+from stackyard.engine._runner import Event, RunLock, Runner, run_dir
+from stackyard.errors import NotFoundError, UsageError
+from stackyard.store import open_store
+from stackyard.workflow._parameters import parameter_from_definition, resolve_parameters
+
+
+def _digest(definition: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()
+
+
+def register_pipeline(definition: dict[str, Any]) -> int:
+    compile_definition(definition)
+    return open_store().upsert_pipeline(
+        definition["Name"], json.dumps(definition, sort_keys=True), _digest(definition))
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+class RunHandle:
+    def __init__(self, run_id: str, thread: threading.Thread | None) -> None:
+        self.run_id = run_id
+        self.thread = thread
+        self.error: BaseException | None = None
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.thread is not None:
+            self.thread.join(timeout)
+        if self.error is not None:
+            raise self.error
+
+
+def start_run(
+    definition: dict[str, Any],
+    parameters: dict[str, Any] | None = None,
+    functions: dict[str, Callable] | None = None,
+    background: bool = False,
+    on_event: Callable[[Event], None] | None = None,
+) -> RunHandle:
+    """Validate everything, then record the run, then execute it.
+
+    Nothing is written to the store unless the definition and parameters are valid.
+    """
+    pdef = compile_definition(definition)
+    params = resolve_parameters(
+        [parameter_from_definition(p) for p in pdef.parameters], parameters)
+    store = open_store()
+    version = store.upsert_pipeline(pdef.name, json.dumps(definition, sort_keys=True),
+                                    _digest(definition))
+    run_id = new_run_id()
+    store.create_run(run_id, pdef.name, version, json.dumps(definition, sort_keys=True), params)
+    runner = Runner(store, run_id, pdef, params, functions, on_event)
+    if not background:
+        runner.run()
+        return RunHandle(run_id, None)
+    handle = RunHandle(run_id, None)
+
+    def target() -> None:
+        try:
+            runner.run()
+        except BaseException as e:  # surfaced by wait()
+            handle.error = e
+
+    handle.thread = threading.Thread(target=target, name=f"run-{run_id}", daemon=True)
+    handle.thread.start()
+    return handle
+
+
+def _run_or_raise(run_id: str) -> dict[str, Any]:
+    run = open_store().get_run(run_id)
+    if run is None:
+        raise NotFoundError(f"no run {run_id!r}; see `stackyard runs list`")
+    return run
+
+
+def resume_run(
+    run_id: str,
+    on_event: Callable[[Event], None] | None = None,
+    functions: dict[str, Callable] | None = None,
+) -> str:
+    """Finish a run: adopt live jobs, keep what succeeded, rerun what did not finish."""
+    run = _run_or_raise(run_id)
+    if run["status"] == "Succeeded":
+        return "Succeeded"
+    store = open_store()
+    definition = json.loads(run["definition"])
+    pdef = compile_definition(definition)
+    if RunLock(run_id).held_elsewhere():
+        raise UsageError(f"run {run_id} is still being driven by a live process")
+    store.reopen_run(run_id)
+    return Runner(store, run_id, pdef, run["parameters"], functions, on_event).run()
+
+
+def stop_run(run_id: str) -> str:
+    """Ask the run's runner to stop; with no live runner, stop its jobs here."""
+    run = _run_or_raise(run_id)
+    if run["status"] in ("Succeeded", "Failed", "Stopped"):
+        return run["status"]
+    store = open_store()
+    store.request_stop(run_id)
+    lock = RunLock(run_id)
+    if lock.held_elsewhere():
+        return "Stopping"
+    with lock:
+        for a in store.get_attempts(run_id):
+            if a["status"] == "Executing":
+                runtime.stop(a["pid"], a["pid_start"])
+                store.finish_attempt(run_id, a["step"], a["n"], "Stopped", "Stopped",
+                                     "stopped by request")
+        for s in store.get_steps(run_id):
+            if s["status"] == "Executing":
+                store.set_step(run_id, s["name"], status="Stopped", end_time=time.time(),
+                               failure_reason="stopped by request")
+        store.finish_run(run_id, "Stopped", "stopped by request")
+    return "Stopped"
+
+
+def describe_run(run_id: str) -> dict[str, Any]:
+    run = _run_or_raise(run_id)
+    store = open_store()
+    steps = []
+    for s in store.get_steps(run_id):
+        steps.append({
+            "name": s["name"], "status": s["status"], "attempts": s["attempts"],
+            "cache_hit": s["cache_hit"], "start_time": s["start_time"],
+            "end_time": s["end_time"], "outputs": s["outputs"],
+            "failure_reason": s["failure_reason"],
+        })
+    return {"run_id": run_id, "pipeline": run["pipeline"], "status": run["status"],
+            "parameters": run["parameters"], "start_time": run["start_time"],
+            "end_time": run["end_time"], "failure_reason": run["failure_reason"],
+            "pipeline_version": run["version"], "steps": steps}
+
+
+def list_runs(pipeline: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    return open_store().list_runs(pipeline, limit)
+
+
+def describe_pipeline(name: str) -> dict[str, Any]:
+    versions = open_store().pipeline_versions(name)
+    if not versions:
+        raise NotFoundError(f"no pipeline {name!r}; see `stackyard pipelines list`")
+    return {"name": name, "latest_version": versions[-1]["version"],
+            "versions": [{"version": v["version"], "created_at": v["created_at"],
+                          "digest": v["digest"], "definition": json.loads(v["definition"])}
+                         for v in versions]}
+
+
+def list_pipelines() -> list[dict[str, Any]]:
+    return open_store().list_pipelines()
+
+
+def step_result(run_id: str, step: str) -> Any:
+    for s in open_store().get_steps(_run_or_raise(run_id)["run_id"]):
+        if s["name"] == step:
+            if s["status"] != "Succeeded":
+                raise UsageError(f"step {step!r} is {s['status']}; it has no result")
+            return load_result(s["outputs"])
+    raise NotFoundError(f"run {run_id} has no step {step!r}")
+
+
+def step_logs(run_id: str, step: str | None = None) -> list[tuple[str, int, Path]]:
+    """(step, attempt, log path) for every job attempt, oldest first."""
+    _run_or_raise(run_id)
+    out = []
+    for a in open_store().get_attempts(run_id, step):
+        if a["job_dir"]:
+            p = Path(a["job_dir"]) / "log.txt"
+            if p.exists():
+                out.append((a["step"], a["n"], p))
+    if step is not None and not out and not open_store().get_attempts(run_id, step):
+        raise NotFoundError(f"run {run_id} has no step {step!r} with attempts")
+    return out
+
+
+__all__ = ["run_dir"]

@@ -1,0 +1,353 @@
+"""The scheduler: walks one run's DAG, durably.
+
+One runner drives one run at a time (a file lock says which process). The loop in
+``run()`` decides what starts, skips or finishes; each step's attempts run in a worker
+thread (``_execute``). Every transition is committed to the store before it takes effect:
+a step is Executing in the store before its job starts, an attempt is recorded before its
+process is spawned, and a step is Succeeded only after its outputs are stored. So a runner
+killed at any moment can be replaced by ``resume``, which adopts live jobs, finishes jobs
+that ended meanwhile, and reruns only what never completed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from stackyard import _home, artifacts, runtime
+from stackyard.engine import _execute as ex
+from stackyard.engine._definition import PipelineDef, walk_gets
+from stackyard.engine._resolve import Context, evaluate, resolve
+from stackyard.engine._retry import cache_key, next_retry_delay
+from stackyard.errors import StepFailed, UsageError
+from stackyard.store import Store
+from stackyard.workflow._policies import parse_duration
+
+Event = dict[str, Any]
+DONE = ("Succeeded", "Failed", "Skipped", "Stopped")
+
+
+def run_dir(run_id: str) -> Path:
+    return _home.runs_root() / run_id
+
+
+class RunLock:
+    """Exclusive right to drive a run; the kernel drops it when the holder dies."""
+
+    def __init__(self, run_id: str) -> None:
+        d = run_dir(run_id)
+        d.mkdir(parents=True, exist_ok=True)
+        self.path = d / ".lock"
+
+    def __enter__(self) -> RunLock:
+        self.f = open(self.path, "a+")
+        try:
+            fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.f.seek(0)
+            holder = self.f.read().strip() or "another process"
+            self.f.close()
+            raise UsageError(f"this run is being driven by pid {holder}; "
+                             "wait for it or stop it with `stackyard runs stop`") from None
+        self.f.truncate(0)
+        self.f.write(str(os.getpid()))
+        self.f.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.f, fcntl.LOCK_UN)
+        self.f.close()
+
+    def held_elsewhere(self) -> bool:
+        with open(self.path, "a+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+            return False
+
+
+class Runner:
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        pdef: PipelineDef,
+        parameters: dict[str, Any],
+        functions: dict[str, Callable] | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.pdef = pdef
+        self.parameters = parameters
+        self.functions = functions or {}
+        self.on_event = on_event or (lambda e: None)
+        self.stopping = threading.Event()
+        self.max_parallel = pdef.max_parallel or os.cpu_count() or 1
+        run = store.get_run(run_id)
+        assert run is not None
+        self.execution = {
+            "PipelineExecutionId": run_id, "PipelineExecutionArn": f"stackyard:execution/{run_id}",
+            "PipelineName": pdef.name, "PipelineArn": f"stackyard:pipeline/{pdef.name}",
+            "StartDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(run["start_time"])),
+        }
+        self.status: dict[str, str] = {}
+        self.outputs: dict[str, dict[str, Any]] = {}
+        self._results: dict[str, Any] = {}
+
+    # ---- context for expressions ------------------------------------------------
+    def _step_outputs(self, name: str) -> dict[str, Any]:
+        out = self.outputs.get(name)
+        if out is None:
+            raise StepFailed(f"step {name!r} has not produced outputs", "ResolveError")
+        if "ResultUri" in out:  # a pickled @step result: load once, after its hash check
+            if name not in self._results:
+                self._results[name] = ex.load_result(out)
+            return {**out, "Result": self._results[name]}
+        return out
+
+    def context(self) -> Context:
+        return Context(self.parameters, self.execution, self._step_outputs,
+                       list(self.pdef.steps))
+
+    def emit(self, **event: Any) -> None:
+        self.on_event({"run_id": self.run_id, **event})
+
+    # ---- one step -----------------------------------------------------------------
+    def _set(self, name: str, status: str, **fields: Any) -> None:
+        if status in DONE:
+            fields.setdefault("end_time", time.time())
+        self.store.set_step(self.run_id, name, status=status, **fields)
+        self.status[name] = status
+        self.emit(type="step", step=name, status=status,
+                  **{k: v for k, v in fields.items() if k in ("failure_reason", "cache_hit")})
+
+    def _cache_key(self, name: str) -> str:
+        step = self.pdef.steps[name]
+        refs: dict[str, Any] = {}
+        for get in walk_gets(step.arguments):
+            if get.startswith("Parameters."):
+                refs[get] = self.parameters[get[len("Parameters."):]]
+            elif get.startswith("Execution."):
+                refs[get] = self.execution.get(get[len("Execution."):], get)
+        deps = {d: self.outputs.get(d) for d in sorted(step.deps)}
+        content: dict[str, str] = {}
+        resolved = resolve(step.arguments, self.context()) if step.type != "Function" else None
+        if step.type == "Processing":
+            for inp in resolved["ProcessingInputs"]:
+                content[inp["InputName"]] = artifacts.content_hash(str(inp["S3Input"]["S3Uri"]))
+        elif step.type == "Training":
+            for ch in resolved["InputDataConfig"]:
+                content[ch["ChannelName"]] = artifacts.content_hash(
+                    str(ch["DataSource"]["S3DataSource"]["S3Uri"]))
+            code = resolved["Code"]
+            content["code"] = artifacts.content_hash(code["SourceDir"])
+        return cache_key(step.raw, {"refs": refs, "deps": deps, "resolved": resolved}, content)
+
+    def _try_cache(self, name: str) -> bool:
+        step = self.pdef.steps[name]
+        if not step.cache:
+            return False
+        key = self._cache_key(name)
+        expire = step.cache.get("ExpireAfter")
+        newer = time.time() - parse_duration(expire) if expire else 0.0
+        hit = self.store.find_cached(self.pdef.name, key, newer)
+        if hit is None:
+            self.store.set_step(self.run_id, name, cache_key=key)
+            return False
+        self.outputs[name] = hit["outputs"]
+        self._set(name, "Succeeded", cache_hit=1, cache_key=key, outputs=hit["outputs"],
+                  attempts=0)
+        return True
+
+    def _execute(self, name: str) -> None:
+        """All attempts of one step (worker thread); the step row says how it ended."""
+        step = self.pdef.steps[name]
+        attempts = self.store.get_attempts(self.run_id, name)
+        try:
+            if not attempts and self._try_cache(name):
+                return
+            resolved = resolve(step.arguments, self.context())
+        except StepFailed as e:
+            self._set(name, "Failed", failure_reason=e.reason, error_type=e.error_type)
+            return
+        first_start = attempts[0]["start_time"] if attempts else time.time()
+        while True:
+            last = attempts[-1] if attempts else None
+            adopt = last if last is not None and last["status"] == "Executing" else None
+            n = last["n"] if adopt is not None else len(attempts) + 1
+            job_dir = run_dir(self.run_id) / "jobs" / name / f"attempt-{n}"
+            if adopt is None or step.type not in ("Processing", "Training"):
+                adopt = None
+                self.store.start_attempt(self.run_id, name, n, str(job_dir))
+            attempt = ex.Attempt(self.store, self.run_id, step, n, job_dir, adopt,
+                                 lambda line: self.emit(type="log", step=name, line=line),
+                                 self.functions)
+            try:
+                outputs = self._dispatch(attempt, resolved)
+            except StepFailed as e:
+                self.store.finish_attempt(self.run_id, name, n, "Failed", e.error_type, e.reason)
+                if self.stopping.is_set() or e.error_type == "Stopped":
+                    self._set(name, "Stopped", failure_reason="stopped by request")
+                    return
+                kinds = getattr(e, "error_types", None) or [e.error_type]
+                delay = next_retry_delay(step.retry_policies, kinds, n - 1, first_start,
+                                         time.time())
+                if delay is None:
+                    self._set(name, "Failed", failure_reason=e.reason, error_type=e.error_type)
+                    return
+                self.emit(type="retry", step=name, attempt=n, delay=delay,
+                          error_type=e.error_type)
+                if self.stopping.wait(delay):
+                    self._set(name, "Stopped", failure_reason="stopped by request")
+                    return
+                attempts = self.store.get_attempts(self.run_id, name)
+                continue
+            except Exception as e:  # noqa: BLE001 - a bug of ours must not hang the run
+                self.store.finish_attempt(self.run_id, name, n, "Failed", "InternalError", repr(e))
+                self._set(name, "Failed", failure_reason=f"internal error: {e!r}",
+                          error_type="InternalError")
+                return
+            self.store.finish_attempt(self.run_id, name, n, "Succeeded")
+            self.outputs[name] = outputs
+            self._set(name, "Succeeded", outputs=outputs)
+            return
+
+    def _dispatch(self, a: ex.Attempt, resolved: Any) -> dict[str, Any]:
+        t = a.step.type
+        if t == "Processing":
+            return ex.run_processing(a, resolved)
+        if t == "Training":
+            return ex.run_training(a, resolved)
+        if t == "Function":
+            return ex.run_function(a, resolved)
+        if t == "Fail":
+            return ex.run_fail(a, resolved)
+        if t == "Condition":
+            outcome = all(evaluate(c, self.context()) for c in a.step.arguments["Conditions"])
+            return {"Outcome": outcome}
+        raise StepFailed(f"step type {t} cannot run here", "DefinitionError")
+
+    # ---- scheduling ---------------------------------------------------------------
+    def _branch_state(self, name: str) -> str:
+        """'go', 'wait' or 'skip' for a step inside condition branches."""
+        branches = self.pdef.branch_of.get(name)
+        if not branches:
+            return "go"
+        decided = [(c, when) for c, when in branches if self.status.get(c) == "Succeeded"]
+        if any(self.outputs[c]["Outcome"] == when for c, when in decided):
+            return "go"
+        return "skip" if len(decided) == len(branches) else "wait"
+
+    def _propagate(self) -> list[str]:
+        """Mark skipped steps (branch not taken, or a dependency skipped); return ready ones."""
+        ready: list[str] = []
+        changed = True
+        while changed:
+            changed, ready = False, []
+            for name, step in self.pdef.steps.items():
+                if name in self.status or name in self.pdef.handlers:
+                    continue
+                if any(self.status.get(d) in ("Skipped",) for d in step.deps) or (
+                        self._branch_state(name) == "skip"):
+                    self._set(name, "Skipped")
+                    changed = True
+                elif all(self.status.get(d) == "Succeeded" for d in step.deps) and (
+                        self._branch_state(name) == "go"):
+                    ready.append(name)
+        return ready
+
+    def _load_state(self) -> list[str]:
+        """Rebuild in-memory state from the store; return steps a dead runner left running."""
+        interrupted = []
+        for row in self.store.get_steps(self.run_id):
+            if row["status"] == "Executing":
+                interrupted.append(row["name"])
+                self.status[row["name"]] = "Executing"
+            else:
+                self.status[row["name"]] = row["status"]
+                self.outputs[row["name"]] = row["outputs"]
+        return interrupted
+
+    def run(self) -> str:
+        with RunLock(self.run_id):
+            return self._loop()
+
+    def _loop(self) -> str:
+        pool = ThreadPoolExecutor(max_workers=self.max_parallel + len(self.pdef.handlers),
+                                  thread_name_prefix=f"run-{self.run_id}")
+        running: dict[Future, str] = {}
+        for name in self._load_state():  # adopt or rerun what a dead runner left
+            running[pool.submit(self._execute, name)] = name
+        failed = [n for n, s in self.status.items() if s == "Failed"
+                  and n not in self.pdef.handlers]
+        handled: set[str] = set()
+        last_stop_check = 0.0
+        try:
+            while True:
+                now = time.monotonic()
+                if not self.stopping.is_set() and now - last_stop_check > 0.25:
+                    last_stop_check = now
+                    if self.store.stop_requested(self.run_id):
+                        self._stop_jobs()
+                if not failed and not self.stopping.is_set():
+                    for name in self._propagate():
+                        if len(running) >= self.max_parallel:
+                            break
+                        if name in running.values():
+                            continue
+                        self._set(name, "Executing", start_time=time.time())
+                        running[pool.submit(self._execute, name)] = name
+                if not running:
+                    todo = [self.pdef.steps[f].on_failure for f in failed
+                            if self.pdef.steps[f].on_failure
+                            and self.pdef.steps[f].on_failure not in handled]
+                    if todo and not self.stopping.is_set():
+                        for h in dict.fromkeys(todo):
+                            handled.add(h)
+                            self._set(h, "Executing", start_time=time.time())
+                            running[pool.submit(self._execute, h)] = h
+                        continue
+                    break
+                done, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    name = running.pop(fut)
+                    fut.result()
+                    if self.status.get(name) == "Failed" and name not in self.pdef.handlers:
+                        failed.append(name)
+        finally:
+            pool.shutdown(wait=True)
+        return self._finish(failed)
+
+    def _stop_jobs(self) -> None:
+        self.stopping.set()
+        for a in self.store.get_attempts(self.run_id):
+            if a["status"] == "Executing" and a["pid"]:
+                runtime.stop(a["pid"], a["pid_start"])
+
+    def _finish(self, failed: list[str]) -> str:
+        if self.stopping.is_set():
+            status, reason = "Stopped", "stopped by request"
+        elif failed:
+            first = self.store.get_steps(self.run_id)
+            rows = {r["name"]: r for r in first}
+            name = failed[0]
+            status = "Failed"
+            row = rows.get(name, {})
+            if self.pdef.steps[name].type == "Fail":
+                reason = row.get("failure_reason") or "FailStep reached"
+            else:
+                reason = f"step {name!r} failed: {row.get('failure_reason')}"
+        else:
+            status, reason = "Succeeded", None
+        self.store.finish_run(self.run_id, status, reason)
+        self.emit(type="run", status=status, failure_reason=reason)
+        return status

@@ -1,0 +1,139 @@
+"""Saving and loading one estimator in its own library's format.
+
+Why native formats instead of pickling the ensemble: they are stable across library
+versions, readable by other tools (xgboost/lightgbm CLIs, CatBoost appliers), and not
+arbitrary-code-execution vectors. scikit-learn estimators go through skops, and are only
+loaded when every type skops reports as untrusted comes from sklearn, numpy or scipy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import skops.io as sio
+
+from ._spec import member_kind
+
+SUFFIX = {"xgboost": ".json", "catboost": ".cbm", "lightgbm": ".txt", "sklearn": ".skops"}
+_BASES = {"xgboost": "XGBModel", "catboost": "CatBoost", "lightgbm": "LGBMModel"}
+_TRUSTED_ROOTS = ("sklearn", "numpy", "scipy")
+
+
+def json_value(value: Any) -> Any:
+    """``value`` as plain JSON, or ``{"repr": ...}`` when it cannot round-trip."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        value = value.tolist() if isinstance(value, np.ndarray) else value.item()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"repr": repr(value)}
+    if isinstance(value, (list, tuple)):
+        items = [json_value(v) for v in value]
+        if not any(isinstance(v, dict) and "repr" in v for v in items):
+            return items
+    return {"repr": repr(value)}
+
+
+def json_params(est: Any) -> dict[str, Any]:
+    """The estimator's own (shallow) parameters, JSON-safe; for the manifest."""
+    return {k: json_value(v) for k, v in est.get_params(deep=False).items()}
+
+
+def _restorable(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if not (isinstance(v, dict) and "repr" in v)}
+
+
+def _untrusted(types: list[str]) -> list[str]:
+    return [t for t in types if t.split(".")[0] not in _TRUSTED_ROOTS]
+
+
+def dump(est: Any, directory: Path, stem: str, label: str) -> dict[str, Any]:
+    """Write ``est`` to ``directory/stem.<ext>``; returns its manifest entry."""
+    kind = member_kind(est)
+    rel = stem + SUFFIX[kind]
+    path = directory / rel
+    entry: dict[str, Any] = {"kind": kind, "file": rel,
+                             "class": f"{type(est).__module__}.{type(est).__qualname__}"}
+    if kind == "xgboost":
+        est.save_model(path)
+    elif kind == "catboost":
+        est.save_model(str(path), format="cbm")
+    elif kind == "lightgbm":
+        est.booster_.save_model(str(path))
+        entry["n_classes"] = int(getattr(est, "n_classes_", 0) or 0)
+        entry["named_features"] = bool(getattr(est, "_fitted_with_feature_names", False))
+    else:
+        data = sio.dumps(est)
+        bad = _untrusted(sio.get_untrusted_types(data=data))
+        if bad:
+            raise ValueError(
+                f"{label} ({type(est).__name__}) contains types that cannot be saved safely: "
+                f"{bad}; only scikit-learn, numpy and scipy types are allowed in skops files "
+                "(XGBoost/LightGBM/CatBoost must be members themselves, not inside a Pipeline)"
+            )
+        path.write_bytes(data)
+    return entry
+
+
+def _resolve(kind: str, qualname: str) -> type:
+    module_name, _, name = qualname.rpartition(".")
+    if module_name.split(".")[0] != kind:
+        raise ValueError(f"manifest.json: class {qualname!r} is not from {kind}")
+    module = importlib.import_module(module_name)
+    cls = getattr(module, name, None)
+    base = getattr(importlib.import_module(kind), _BASES[kind])
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ValueError(f"manifest.json: {qualname!r} is not a {kind} estimator class")
+    return cls
+
+
+def _load_lightgbm(cls: type, params: dict[str, Any], path: Path, entry: dict[str, Any]) -> Any:
+    """Re-wrap a LightGBM text model in its scikit-learn class.
+
+    LightGBM has no public "sklearn estimator from model file" API, so this restores
+    the attributes its ``fit`` sets (checked against lightgbm 4.x by the round-trip test).
+    """
+    import lightgbm as lgb
+    from lightgbm.sklearn import _LGBMLabelEncoder
+
+    est = cls(**params)
+    booster = lgb.Booster(model_file=str(path))
+    est._Booster = booster
+    est._n_features = est._n_features_in = booster.num_feature()
+    est._fitted_with_feature_names = entry.get("named_features", False)
+    est._best_iteration, est._best_score, est._evals_result = booster.best_iteration, {}, {}
+    est._objective = booster.params.get("objective", params.get("objective"))
+    n_classes = entry.get("n_classes", 0)
+    if n_classes:
+        est._le = _LGBMLabelEncoder().fit(np.arange(n_classes))
+        est._classes = est._le.classes_
+        est._n_classes = n_classes
+        est._class_map = {c: c for c in range(n_classes)}
+    est.fitted_ = True
+    return est
+
+
+def load(entry: dict[str, Any], directory: Path) -> Any:
+    """Rebuild one fitted estimator from its (already hash-checked) file."""
+    kind, path = entry["kind"], directory / entry["file"]
+    if kind == "sklearn":
+        untrusted = sio.get_untrusted_types(file=path)
+        bad = _untrusted(untrusted)
+        if bad:
+            raise ValueError(f"{path}: refusing to load untrusted types {bad}")
+        return sio.load(path, trusted=untrusted)
+    if kind not in _BASES:
+        raise ValueError(f"manifest.json: unknown member kind {kind!r} for {entry['file']}")
+    cls = _resolve(kind, entry["class"])
+    params = _restorable(entry.get("params", {}))
+    if kind == "xgboost":
+        est = cls(**params)
+        est.load_model(path)
+        return est
+    if kind == "catboost":  # the .cbm file carries the parameters itself
+        return cls().load_model(str(path), format="cbm")
+    return _load_lightgbm(cls, params, path, entry)

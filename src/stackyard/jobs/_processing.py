@@ -1,0 +1,163 @@
+"""Processing jobs: a script run over inputs that writes named outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from stackyard.errors import DefinitionError
+from stackyard.jobs._common import JobArgs, check_kwargs, in_pipeline, local_path
+
+PROCESSING_ROOT = "/opt/ml/processing/"
+CODE_DIR = "/opt/ml/processing/input/code"
+
+
+class ProcessingInput:
+    def __init__(
+        self,
+        source: Any = None,
+        destination: str | None = None,
+        input_name: str | None = None,
+        s3_data_type: str = "S3Prefix",
+        s3_input_mode: str = "File",
+        **kwargs: Any,
+    ) -> None:
+        check_kwargs("ProcessingInput", {k: v for k, v in kwargs.items()
+                                         if k not in ("s3_data_distribution_type",
+                                                      "s3_compression_type", "app_managed",
+                                                      "dataset_definition", "s3_input")})
+        if source is None:
+            raise DefinitionError("ProcessingInput needs source=")
+        self.source = source
+        self.destination = destination
+        self.input_name = input_name
+
+
+class ProcessingOutput:
+    """``destination``, when given, also receives a copy; the step's output URI is always
+    the immutable, content-addressed one, so runs never overwrite each other's data."""
+
+    def __init__(
+        self,
+        source: str | None = None,
+        destination: Any = None,
+        output_name: str | None = None,
+        s3_upload_mode: str = "EndOfJob",
+        **kwargs: Any,
+    ) -> None:
+        check_kwargs("ProcessingOutput", {k: v for k, v in kwargs.items()
+                                          if k not in ("app_managed", "feature_store_output")})
+        if source is None:
+            raise DefinitionError("ProcessingOutput needs source= (a /opt/ml/processing/ path)")
+        self.source = source
+        self.destination = destination
+        self.output_name = output_name
+
+
+def _container_path(path: str, what: str) -> str:
+    p = str(path).rstrip("/")
+    if not p.startswith(PROCESSING_ROOT):
+        raise DefinitionError(f"{what} {path!r} must be under {PROCESSING_ROOT}")
+    return p
+
+
+class ScriptProcessor:
+    """Runs ``command + [code] + arguments`` as a local job (``python3`` means stackyard's
+    own interpreter, never whatever is first on PATH)."""
+
+    def __init__(
+        self,
+        command: list[str] | None = None,
+        image_uri: str | None = None,
+        instance_count: int = 1,
+        max_runtime_in_seconds: int | None = None,
+        base_job_name: str | None = None,
+        env: dict[str, str] | None = None,
+        sagemaker_session: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        self.hints = check_kwargs(type(self).__name__, kwargs)
+        self.command = list(command or ["python3"])
+        self.image_uri = image_uri
+        self.instance_count = int(instance_count)
+        self.max_runtime_in_seconds = max_runtime_in_seconds
+        self.base_job_name = base_job_name
+        self.env = dict(env or {})
+        self.sagemaker_session = sagemaker_session
+
+    def request(
+        self,
+        code: str | Path,
+        inputs: list[ProcessingInput] | None = None,
+        outputs: list[ProcessingOutput] | None = None,
+        arguments: list[Any] | None = None,
+    ) -> dict[str, Any]:
+        """The job request in the shape of SageMaker's CreateProcessingJob."""
+        code_path = local_path(code, "code")
+        proc_inputs = []
+        for i, inp in enumerate(inputs or [], start=1):
+            dest = _container_path(inp.destination or "", "ProcessingInput destination")
+            src = inp.source
+            if isinstance(src, str | Path) and "://" not in str(src):
+                src = Path(src).expanduser().resolve().as_uri()
+            proc_inputs.append({"InputName": inp.input_name or f"input-{i}",
+                                "S3Input": {"S3Uri": src, "LocalPath": dest}})
+        proc_inputs.append({"InputName": "code", "S3Input": {
+            "S3Uri": Path(code_path).as_uri(), "LocalPath": CODE_DIR}})
+        proc_outputs = []
+        for i, out in enumerate(outputs or [], start=1):
+            dst = out.destination
+            if isinstance(dst, str | Path) and "://" not in str(dst):
+                dst = Path(dst).expanduser().resolve().as_uri()
+            proc_outputs.append({"OutputName": out.output_name or f"output-{i}", "S3Output": {
+                "S3Uri": dst, "LocalPath": _container_path(out.source, "ProcessingOutput source")}})
+        req: dict[str, Any] = {
+            "AppSpecification": {
+                "ImageUri": self.image_uri,
+                "ContainerEntrypoint": [*self.command, f"{CODE_DIR}/{Path(code_path).name}"],
+                "ContainerArguments": list(arguments or []),
+            },
+            "ProcessingInputs": proc_inputs,
+            "ProcessingOutputConfig": {"Outputs": proc_outputs},
+            "ProcessingResources": {"ClusterConfig": {
+                "InstanceCount": self.instance_count,
+                "InstanceType": self.hints.get("instance_type")}},
+            "Environment": self.env,
+        }
+        if self.max_runtime_in_seconds:
+            req["StoppingCondition"] = {"MaxRuntimeInSeconds": int(self.max_runtime_in_seconds)}
+        return req
+
+    def run(
+        self,
+        code: str | Path,
+        inputs: list[ProcessingInput] | None = None,
+        outputs: list[ProcessingOutput] | None = None,
+        arguments: list[Any] | None = None,
+        wait: bool = True,
+        logs: bool = True,
+        job_name: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """In a pipeline session: the step arguments. Otherwise: run the job now."""
+        check_kwargs("run", {k: v for k, v in kwargs.items() if k not in ("experiment_config",
+                                                                          "kms_key")})
+        req = self.request(code, inputs, outputs, arguments)
+        args = JobArgs("Processing", req, self)
+        if in_pipeline(self.sagemaker_session):
+            return args
+        from stackyard.jobs._standalone import run_now
+
+        self.latest_job = run_now(job_name or self.base_job_name or "processing-job", args)
+        return self.latest_job
+
+
+class SKLearnProcessor(ScriptProcessor):
+    """A ``ScriptProcessor`` running Python (the framework version is not enforced)."""
+
+
+class Processor(ScriptProcessor):
+    """Generic processor: ``entrypoint`` is the command; ``run(code=...)`` as ScriptProcessor."""
+
+    def __init__(self, entrypoint: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(command=entrypoint, **kwargs)

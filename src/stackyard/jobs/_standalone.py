@@ -1,0 +1,25 @@
+"""Running one job outside a pipeline: a one-step pipeline through the same engine, so a
+standalone ``fit()`` is as durable, logged and inspectable as any pipeline step."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from stackyard.errors import StackyardError
+from stackyard.jobs._common import JobArgs
+
+
+def run_now(job_name: str, args: JobArgs) -> dict[str, Any]:
+    from stackyard.workflow import Pipeline, ProcessingStep, TrainingStep
+
+    name = re.sub(r"[^A-Za-z0-9-]+", "-", job_name).strip("-") or "job"
+    step_cls = TrainingStep if args.kind == "Training" else ProcessingStep
+    step = step_cls(name=name, step_args=args)
+    execution = Pipeline(name=f"{name}-job", steps=[step]).start()
+    execution.wait()
+    steps = execution.list_steps()
+    if execution.describe()["PipelineExecutionStatus"] != "Succeeded":
+        reason = steps[0].get("FailureReason") if steps else "unknown"
+        raise StackyardError(f"job {name} failed: {reason}")
+    return {"run_id": execution.run_id, "outputs": steps[0]["Metadata"]}

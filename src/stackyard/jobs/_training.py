@@ -1,0 +1,146 @@
+"""Training jobs: a script-mode entry point with channels, hyperparameters and a model dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from stackyard.errors import DefinitionError
+from stackyard.jobs._common import JobArgs, check_kwargs, in_pipeline, local_path
+
+
+class TrainingInput:
+    def __init__(
+        self,
+        s3_data: Any,
+        content_type: str | None = None,
+        distribution: str | None = None,
+        s3_data_type: str = "S3Prefix",
+        **kwargs: Any,
+    ) -> None:
+        check_kwargs("TrainingInput", {k: v for k, v in kwargs.items() if k not in (
+            "compression", "record_wrapping", "input_mode", "attribute_names",
+            "target_attribute_name", "shuffle_config")})
+        self.s3_data = s3_data
+        self.content_type = content_type
+
+
+def _uri(value: Any) -> Any:
+    if isinstance(value, str | Path) and "://" not in str(value):
+        return Path(value).expanduser().resolve().as_uri()
+    return value
+
+
+class Estimator:
+    """A script-mode estimator: ``entry_point`` (in ``source_dir``) runs unchanged, with the
+    ``SM_*`` environment, ``--name value`` hyperparameters and ``/opt/ml`` paths it expects.
+
+    ``fit()`` inside a pipeline session returns step arguments; otherwise it trains now and
+    sets ``model_data`` to the stored ``model.tar.gz``.
+    """
+
+    def __init__(
+        self,
+        entry_point: str | Path | None = None,
+        source_dir: str | Path | None = None,
+        image_uri: str | None = None,
+        instance_count: int = 1,
+        hyperparameters: dict[str, Any] | None = None,
+        metric_definitions: list[dict[str, str]] | None = None,
+        max_run: int = 24 * 60 * 60,
+        output_path: str | None = None,
+        base_job_name: str | None = None,
+        environment: dict[str, str] | None = None,
+        dependencies: list[str] | None = None,
+        sagemaker_session: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        self.hints = check_kwargs(type(self).__name__, kwargs)
+        if entry_point is None:
+            raise DefinitionError(f"{type(self).__name__} needs entry_point= (a Python script)")
+        self.entry_point = str(entry_point)
+        self.source_dir = str(source_dir) if source_dir is not None else None
+        self.image_uri = image_uri
+        self.instance_count = int(instance_count)
+        self._hyperparameters = dict(hyperparameters or {})
+        self.metric_definitions = list(metric_definitions or [])
+        for m in self.metric_definitions:
+            if not {"Name", "Regex"} <= set(m):
+                raise DefinitionError(f"metric definition {m!r} needs 'Name' and 'Regex'")
+        self.max_run = int(max_run)
+        self.output_path = output_path
+        self.base_job_name = base_job_name
+        self.environment = dict(environment or {})
+        self.dependencies = [local_path(d, "dependency") for d in dependencies or []]
+        self.sagemaker_session = sagemaker_session
+        self.model_data: str | None = None
+        self.latest_training_job: Any = None
+
+    def set_hyperparameters(self, **kwargs: Any) -> None:
+        self._hyperparameters.update(kwargs)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return dict(self._hyperparameters)
+
+    def code_paths(self) -> tuple[str, str | None]:
+        """(entry point file name, absolute source dir or None)."""
+        if self.source_dir is not None:
+            return self.entry_point, local_path(self.source_dir, "source_dir")
+        return Path(self.entry_point).name, local_path(Path(self.entry_point).parent, "source")
+
+    def request(self, inputs: Any = None) -> dict[str, Any]:
+        """The job request in the shape of SageMaker's CreateTrainingJob."""
+        if inputs is None:
+            channels: dict[str, Any] = {}
+        elif isinstance(inputs, dict):
+            channels = dict(inputs)
+        else:  # one input: SageMaker names it "training"
+            channels = {"training": inputs}
+        config = []
+        for name, inp in channels.items():
+            ti = inp if isinstance(inp, TrainingInput) else TrainingInput(inp)
+            ch: dict[str, Any] = {"ChannelName": name, "DataSource": {
+                "S3DataSource": {"S3Uri": _uri(ti.s3_data), "S3DataType": "S3Prefix"}}}
+            if ti.content_type:
+                ch["ContentType"] = ti.content_type
+            config.append(ch)
+        entry, source = self.code_paths()
+        req: dict[str, Any] = {
+            "AlgorithmSpecification": {
+                "TrainingImage": self.image_uri, "TrainingInputMode": "File",
+                "MetricDefinitions": self.metric_definitions,
+            },
+            "Code": {"EntryPoint": entry, "SourceDir": source,
+                     "Dependencies": self.dependencies},
+            "HyperParameters": dict(self._hyperparameters),
+            "InputDataConfig": config,
+            "OutputDataConfig": {"S3OutputPath": _uri(self.output_path)},
+            "ResourceConfig": {"InstanceCount": self.instance_count,
+                               "InstanceType": self.hints.get("instance_type")},
+            "StoppingCondition": {"MaxRuntimeInSeconds": self.max_run},
+            "Environment": self.environment,
+        }
+        return req
+
+    def fit(
+        self, inputs: Any = None, wait: bool = True, logs: bool = True,
+        job_name: str | None = None, **kwargs: Any,
+    ) -> Any:
+        check_kwargs("fit", {k: v for k, v in kwargs.items() if k != "experiment_config"})
+        args = JobArgs("Training", self.request(inputs), self)
+        if in_pipeline(self.sagemaker_session):
+            return args
+        from stackyard.jobs._standalone import run_now
+
+        job = run_now(job_name or self.base_job_name or "training-job", args)
+        self.latest_training_job = job
+        self.model_data = job["outputs"].get("ModelArtifacts", {}).get("S3ModelArtifacts")
+        return job
+
+
+class SKLearn(Estimator):
+    """Script-mode scikit-learn estimator (``framework_version`` is accepted, not enforced)."""
+
+
+class XGBoost(Estimator):
+    """Script-mode XGBoost estimator (``framework_version`` is accepted, not enforced)."""

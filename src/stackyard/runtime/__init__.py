@@ -1,0 +1,20 @@
+"""RUN: one subprocess per job with the SageMaker script-mode contract."""
+
+from stackyard.runtime._contract import processing_spec, training_spec
+from stackyard.runtime._job import alive, prepare, process_start_time, start, stop, wait
+from stackyard.runtime._metrics import parse_log
+from stackyard.runtime._spec import JobResult, JobSpec
+
+__all__ = [
+    "JobResult",
+    "JobSpec",
+    "alive",
+    "parse_log",
+    "prepare",
+    "process_start_time",
+    "processing_spec",
+    "start",
+    "stop",
+    "training_spec",
+    "wait",
+]

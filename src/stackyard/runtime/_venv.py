@@ -1,0 +1,54 @@
+"""Per-requirements virtual environments, cached by the hash of ``requirements.txt``.
+
+A job whose ``source_dir`` holds a ``requirements.txt`` runs in
+``$STACKYARD_HOME/venvs/<sha256[:16]>``: created once with ``--system-site-packages`` (so
+stackyard and its libraries stay importable), filled with ``pip install -r``, and marked
+ready only when the install succeeded. Concurrent jobs wait on a file lock instead of
+installing twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO
+
+from stackyard import _home
+from stackyard.errors import StepFailed
+
+
+def requirements_key(requirements: Path) -> str:
+    h = hashlib.sha256(requirements.read_bytes())
+    h.update(sys.version.encode())
+    return h.hexdigest()[:16]
+
+
+def ensure_venv(requirements: Path, log: IO[bytes]) -> str:
+    """The interpreter of the cached environment for these requirements."""
+    root = _home.venvs_root()
+    root.mkdir(parents=True, exist_ok=True)
+    key = requirements_key(requirements)
+    venv = root / key
+    python = venv / "bin" / "python"
+    with open(root / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (venv / ".ready").exists():
+            log.write(f"stackyard: using cached environment {venv}\n".encode())
+            return str(python)
+        shutil.rmtree(venv, ignore_errors=True)
+        log.write(f"stackyard: creating environment {venv} for {requirements}\n".encode())
+        log.flush()
+        for cmd in ([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+                    [str(python), "-m", "pip", "install", "--disable-pip-version-check",
+                     "-r", str(requirements)]):
+            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                  cwd=requirements.parent)
+            if proc.returncode != 0:
+                raise StepFailed(f"installing {requirements} failed (exit {proc.returncode}); "
+                                 "see the job log", "JobError")
+        (venv / ".ready").touch()
+        return str(python)

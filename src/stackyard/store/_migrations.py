@@ -1,0 +1,80 @@
+"""Numbered schema migrations; ``PRAGMA user_version`` records how many have run."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: pipelines, runs, steps, attempts, metrics, events
+    """
+    CREATE TABLE pipelines (
+        name TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE pipeline_versions (
+        pipeline TEXT NOT NULL REFERENCES pipelines(name),
+        version INTEGER NOT NULL,
+        definition TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (pipeline, version)
+    );
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        pipeline TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        definition TEXT NOT NULL,
+        parameters TEXT NOT NULL,
+        status TEXT NOT NULL,
+        stop_requested INTEGER NOT NULL DEFAULT 0,
+        start_time REAL NOT NULL,
+        end_time REAL,
+        failure_reason TEXT
+    );
+    CREATE INDEX runs_by_pipeline ON runs(pipeline, start_time);
+    CREATE TABLE steps (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        cache_hit INTEGER NOT NULL DEFAULT 0,
+        cache_key TEXT,
+        start_time REAL,
+        end_time REAL,
+        outputs TEXT,
+        failure_reason TEXT,
+        error_type TEXT,
+        not_before REAL,
+        PRIMARY KEY (run_id, name)
+    );
+    CREATE INDEX steps_by_cache_key ON steps(cache_key, status);
+    CREATE TABLE attempts (
+        run_id TEXT NOT NULL,
+        step TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        job_dir TEXT,
+        pid INTEGER,
+        pid_start TEXT,
+        start_time REAL NOT NULL,
+        end_time REAL,
+        error_type TEXT,
+        reason TEXT,
+        PRIMARY KEY (run_id, step, n)
+    );
+    CREATE TABLE metrics (
+        run_id TEXT NOT NULL,
+        step TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        value REAL NOT NULL,
+        PRIMARY KEY (run_id, step, attempt, name, seq)
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL
+    );
+    """,
+]

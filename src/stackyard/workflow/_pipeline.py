@@ -1,0 +1,216 @@
+"""``Pipeline``: a named set of steps compiled to a stable JSON definition."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from stackyard.errors import DefinitionError
+from stackyard.workflow._expr import DelayedReturn
+from stackyard.workflow._function import FunctionStep
+from stackyard.workflow._parameters import Parameter, parameter_from_definition
+from stackyard.workflow._policies import ParallelismConfiguration
+from stackyard.workflow._steps import RawStep, Step
+
+DEFINITION_VERSION = "2020-12-01"
+
+
+class PipelineSession:
+    """Pass as ``sagemaker_session=`` so ``run()``/``fit()`` return step arguments."""
+
+    is_pipeline_session = True
+
+
+def _collect(roots: list[Step]) -> list[Step]:
+    """Every step reachable from the listed ones, listed ones first, each object once."""
+    seen: dict[int, Step] = {}
+    stack = list(reversed(roots))
+    order: list[Step] = []
+    while stack:
+        s = stack.pop()
+        if id(s) in seen:
+            continue
+        seen[id(s)] = s
+        order.append(s)
+        stack.extend(reversed([x for x in s.linked_steps() if isinstance(x, Step)]))
+    return order
+
+
+class Pipeline:
+    def __init__(
+        self,
+        name: str,
+        parameters: list[Parameter] | None = None,
+        steps: list[Any] | None = None,
+        sagemaker_session: Any = None,
+        parallelism_config: ParallelismConfiguration | None = None,
+        pipeline_experiment_config: Any = None,
+        pipeline_definition_config: Any = None,
+    ) -> None:
+        if not name or not isinstance(name, str):
+            raise DefinitionError("a pipeline needs a non-empty name")
+        self.name = name
+        self.parameters = list(parameters or [])
+        self.steps = [s.step if isinstance(s, DelayedReturn) else s for s in steps or []]
+        for s in self.steps:
+            if not isinstance(s, Step):
+                raise DefinitionError(f"pipeline {name!r}: {s!r} is not a step")
+        self.parallelism_config = parallelism_config
+
+    # ---- compile -----------------------------------------------------------------
+    def all_steps(self) -> list[Step]:
+        steps = _collect(self.steps)
+        # @step functions called more than once share a default name: number them.
+        taken = {s.name for s in steps if not (isinstance(s, FunctionStep)
+                                               and not s.explicit_name)}
+        for s in steps:
+            if isinstance(s, FunctionStep) and not s.explicit_name:
+                base, n = s.func.__name__, 1
+                name = base
+                while name in taken:
+                    n += 1
+                    name = f"{base}-{n}"
+                s.name = name
+                taken.add(name)
+        return steps
+
+    def definition_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "Version": DEFINITION_VERSION,
+            "Metadata": {},
+            "Name": self.name,
+            "Parameters": [p.to_definition() for p in self.parameters],
+            "Steps": [s.to_definition() for s in self.all_steps()],
+        }
+        if self.parallelism_config is not None:
+            d["ParallelismConfiguration"] = {
+                "MaxParallelExecutionSteps":
+                    self.parallelism_config.max_parallel_execution_steps}
+        return d
+
+    def definition(self) -> str:
+        """Stable JSON: the same pipeline always compiles to the same bytes."""
+        return json.dumps(self.definition_dict(), sort_keys=True, indent=1)
+
+    @classmethod
+    def from_definition(cls, definition: str | dict[str, Any]) -> Pipeline:
+        d = json.loads(definition) if isinstance(definition, str) else definition
+        p = cls(
+            name=d["Name"],
+            parameters=[parameter_from_definition(x) for x in d.get("Parameters", [])],
+            steps=[RawStep(s) for s in d.get("Steps", [])],
+        )
+        if "ParallelismConfiguration" in d:
+            p.parallelism_config = ParallelismConfiguration(
+                d["ParallelismConfiguration"]["MaxParallelExecutionSteps"])
+        return p
+
+    def functions(self) -> dict[str, Any]:
+        """Live function objects of ``@step`` steps, so this process need not re-import."""
+        return {s.name: s.func for s in self.all_steps() if isinstance(s, FunctionStep)}
+
+    # ---- store -------------------------------------------------------------------
+    def upsert(self, role_arn: str | None = None, description: str | None = None,
+               **_: Any) -> dict[str, Any]:
+        from stackyard.engine import register_pipeline
+
+        version = register_pipeline(self.definition_dict())
+        return {"PipelineArn": f"stackyard:pipeline/{self.name}", "PipelineVersion": version}
+
+    create = upsert
+    update = upsert
+
+    def start(
+        self,
+        parameters: dict[str, Any] | None = None,
+        execution_display_name: str | None = None,
+        parallelism_config: ParallelismConfiguration | None = None,
+        **_: Any,
+    ) -> PipelineExecution:
+        """Validate, record and start a run in a background thread of this process."""
+        from stackyard.engine import start_run
+
+        definition = self.definition_dict()
+        if parallelism_config is not None:
+            definition["ParallelismConfiguration"] = {
+                "MaxParallelExecutionSteps": parallelism_config.max_parallel_execution_steps}
+        handle = start_run(definition, parameters, functions=self.functions(), background=True)
+        return PipelineExecution(handle.run_id, handle)
+
+    def describe(self) -> dict[str, Any]:
+        from stackyard.engine import describe_pipeline
+
+        return describe_pipeline(self.name)
+
+    def list_executions(self) -> list[dict[str, Any]]:
+        from stackyard.engine import list_runs
+
+        return list_runs(self.name)
+
+
+class PipelineExecution:
+    """A run of a pipeline; the same object whether just started or attached by id."""
+
+    def __init__(self, run_id: str, handle: Any = None) -> None:
+        self.run_id = run_id
+        self.arn = f"stackyard:execution/{run_id}"
+        self._handle = handle
+
+    def wait(self, delay: float = 0.05, max_attempts: int | None = None,
+             timeout: float | None = None) -> str:
+        """Block until the run ends; returns its final status."""
+        if self._handle is not None:
+            self._handle.join(timeout)
+        from stackyard.engine import describe_run
+
+        start = time.monotonic()
+        attempts = 0
+        while True:
+            status = describe_run(self.run_id)["status"]
+            if status in ("Succeeded", "Failed", "Stopped"):
+                return status
+            attempts += 1
+            if (max_attempts and attempts >= max_attempts) or (
+                    timeout is not None and time.monotonic() - start > timeout):
+                raise TimeoutError(f"run {self.run_id} still {status}")
+            time.sleep(delay)
+
+    def describe(self) -> dict[str, Any]:
+        from stackyard.engine import describe_run
+
+        r = describe_run(self.run_id)
+        return {"PipelineExecutionArn": self.arn, "PipelineExecutionStatus": r["status"],
+                "FailureReason": r["failure_reason"], "PipelineName": r["pipeline"],
+                "CreationTime": r["start_time"], "LastModifiedTime": r["end_time"],
+                "Parameters": r["parameters"], **r}
+
+    def list_steps(self) -> list[dict[str, Any]]:
+        """Steps, most recent first (as SageMaker lists them)."""
+        from stackyard.engine import describe_run
+
+        out = []
+        for s in reversed(describe_run(self.run_id)["steps"]):
+            out.append({"StepName": s["name"], "StepStatus": s["status"],
+                        "StartTime": s["start_time"], "EndTime": s["end_time"],
+                        "AttemptCount": s["attempts"], "FailureReason": s["failure_reason"],
+                        "CacheHitResult": {"SourcePipelineExecutionArn": s.get("cache_source")}
+                        if s["cache_hit"] else None,
+                        "Metadata": s["outputs"]})
+        return out
+
+    def result(self, step_name: str) -> Any:
+        """The return value of a ``@step`` step."""
+        from stackyard.engine import step_result
+
+        return step_result(self.run_id, step_name)
+
+    def stop(self) -> None:
+        from stackyard.engine import stop_run
+
+        stop_run(self.run_id)
+
+
+def definition_digest(definition: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()

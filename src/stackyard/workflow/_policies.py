@@ -1,0 +1,103 @@
+"""Per-step policies: retry (Step Functions' Retry), caching, and pipeline parallelism."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackyard.errors import DefinitionError
+
+
+class StepExceptionType:
+    """Failure kinds a ``RetryPolicy`` can name (a ``@step`` may also name exception classes)."""
+
+    ALL = "ALL"                # anything
+    JOB_ERROR = "JobError"     # a job's process exited non-zero
+    TIMEOUT = "Timeout"        # max_runtime_in_seconds passed; the process group was killed
+    KILLED = "Killed"          # the job died from a signal it did not ask for
+    INPUT_ERROR = "InputError"  # an input could not be fetched
+
+
+@dataclass
+class RetryPolicy:
+    """Retry a failed step: wait ``interval_seconds * backoff_rate**k`` before retry k+1.
+
+    ``max_attempts`` counts retries after the first attempt (as in Step Functions);
+    ``expire_after_mins`` stops retrying once that long has passed since the first attempt.
+    """
+
+    exception_types: list[Any] = field(default_factory=lambda: [StepExceptionType.ALL])
+    interval_seconds: float = 1.0
+    backoff_rate: float = 2.0
+    max_attempts: int | None = 3
+    expire_after_mins: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.interval_seconds < 0 or self.backoff_rate < 1:
+            raise DefinitionError("RetryPolicy needs interval_seconds >= 0 and backoff_rate >= 1")
+        if self.max_attempts is not None and self.max_attempts < 0:
+            raise DefinitionError("RetryPolicy.max_attempts must be >= 0")
+        if not self.exception_types:
+            raise DefinitionError("RetryPolicy.exception_types is empty; use ['ALL']")
+
+    def to_definition(self) -> dict:
+        names = [t.__name__ if isinstance(t, type) else str(getattr(t, "value", t))
+                 for t in self.exception_types]
+        d: dict[str, Any] = {"ExceptionType": names, "IntervalSeconds": self.interval_seconds,
+                             "BackoffRate": self.backoff_rate}
+        if self.max_attempts is not None:
+            d["MaxAttempts"] = self.max_attempts
+        if self.expire_after_mins is not None:
+            d["ExpireAfterMin"] = self.expire_after_mins
+        return d
+
+
+# SageMaker's two retry classes map onto one local policy.
+StepRetryPolicy = RetryPolicy
+SageMakerJobStepRetryPolicy = RetryPolicy
+
+_DURATION = re.compile(
+    r"^P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
+    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<mi>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def parse_duration(text: str) -> float:
+    """ISO-8601 duration (``P30D``, ``PT1H30M``) to seconds; months count 30 days."""
+    m = _DURATION.match(text or "")
+    if not m or text in ("P", "PT") or text.endswith("T"):
+        raise DefinitionError(f"expire_after {text!r} is not an ISO-8601 duration like 'P30D'")
+    g = {k: float(v) if v else 0.0 for k, v in m.groupdict().items()}
+    days = g["y"] * 365 + g["mo"] * 30 + g["w"] * 7 + g["d"]
+    return days * 86400 + g["h"] * 3600 + g["mi"] * 60 + g["s"]
+
+
+@dataclass
+class CacheConfig:
+    """Reuse a previous run's result of an identical step (same definition, inputs and code)."""
+
+    enable_caching: bool = False
+    expire_after: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.expire_after is not None:
+            parse_duration(self.expire_after)
+
+    def to_definition(self) -> dict:
+        d: dict[str, Any] = {"Enabled": bool(self.enable_caching)}
+        if self.expire_after:
+            d["ExpireAfter"] = self.expire_after
+        return d
+
+
+@dataclass
+class ParallelismConfiguration:
+    """At most this many steps run at once (default: the machine's CPU count)."""
+
+    max_parallel_execution_steps: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+    def __post_init__(self) -> None:
+        if self.max_parallel_execution_steps < 1:
+            raise DefinitionError("max_parallel_execution_steps must be >= 1")

@@ -1,0 +1,232 @@
+"""Pipeline steps. Each is pure data that compiles to one entry of the definition's Steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stackyard.errors import DefinitionError
+from stackyard.jobs._common import JobArgs
+from stackyard.workflow._conditions import Condition
+from stackyard.workflow._expr import (
+    DelayedReturn,
+    Properties,
+    PropertyFile,
+    collect_refs,
+    to_json,
+)
+from stackyard.workflow._policies import CacheConfig, RetryPolicy
+
+StepLike = "Step | DelayedReturn | str"
+
+
+def as_step(s: Any) -> Step | str:
+    if isinstance(s, DelayedReturn):
+        return s.step
+    if isinstance(s, Step | str):
+        return s
+    raise DefinitionError(f"{s!r} is not a step, a @step result or a step name")
+
+
+class Step:
+    step_type = ""
+
+    def __init__(
+        self,
+        name: str,
+        display_name: str | None = None,
+        description: str | None = None,
+        depends_on: list[Any] | None = None,
+        retry_policies: list[RetryPolicy] | None = None,
+        cache_config: CacheConfig | None = None,
+        on_failure: Any = None,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise DefinitionError(f"a step name must be a non-empty string; got {name!r}")
+        self.name = name
+        self.display_name = display_name
+        self.description = description
+        self.depends_on = [as_step(d) for d in depends_on or []]
+        self.retry_policies = list(retry_policies or [])
+        self.cache_config = cache_config
+        self.on_failure = as_step(on_failure) if on_failure is not None else None
+
+    @property
+    def properties(self) -> Properties:
+        return Properties(self)
+
+    def add_depends_on(self, steps: list[Any]) -> None:
+        self.depends_on.extend(as_step(s) for s in steps)
+
+    def arguments(self) -> Any:
+        """The step's arguments, pipeline variables still in place."""
+        return {}
+
+    def extra(self) -> dict[str, Any]:
+        """Type-specific top-level definition fields (PropertyFiles, ...)."""
+        return {}
+
+    def linked_steps(self) -> list[Step]:
+        """Steps this one brings into the pipeline (references, branches, handlers)."""
+        linked = collect_refs(self.arguments()) + [d for d in self.depends_on
+                                                  if isinstance(d, Step)]
+        if isinstance(self.on_failure, Step):
+            linked.append(self.on_failure)
+        return linked
+
+    def to_definition(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"Name": self.name, "Type": self.step_type,
+                             "Arguments": to_json(self.arguments())}
+        if self.depends_on:
+            d["DependsOn"] = [s.name if isinstance(s, Step) else s for s in self.depends_on]
+        if self.display_name:
+            d["DisplayName"] = self.display_name
+        if self.description:
+            d["Description"] = self.description
+        if self.retry_policies:
+            d["RetryPolicies"] = [p.to_definition() for p in self.retry_policies]
+        if self.cache_config is not None:
+            d["CacheConfig"] = self.cache_config.to_definition()
+        if self.on_failure is not None:
+            d["OnFailure"] = (self.on_failure.name if isinstance(self.on_failure, Step)
+                              else self.on_failure)
+        d.update(self.extra())
+        return d
+
+
+def _job_args(kind: str, step_args: Any, build: Any) -> JobArgs:
+    if step_args is not None:
+        if not isinstance(step_args, JobArgs) or step_args.kind != kind:
+            raise DefinitionError(
+                f"step_args must come from a {'processor.run' if kind == 'Processing' else 'estimator.fit'}"
+                "() call made with sagemaker_session=PipelineSession()"
+            )
+        return step_args
+    return build()
+
+
+class ProcessingStep(Step):
+    step_type = "Processing"
+
+    def __init__(
+        self,
+        name: str,
+        processor: Any = None,
+        inputs: list[Any] | None = None,
+        outputs: list[Any] | None = None,
+        job_arguments: list[Any] | None = None,
+        code: str | None = None,
+        property_files: list[PropertyFile] | None = None,
+        step_args: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.pop("kms_key", None)
+        super().__init__(name, **kwargs)
+
+        def build() -> JobArgs:
+            if processor is None or code is None:
+                raise DefinitionError(
+                    f"ProcessingStep {name!r} needs processor= and code= (or step_args=)")
+            return JobArgs("Processing",
+                           processor.request(code, inputs, outputs, job_arguments), processor)
+
+        self.job = _job_args("Processing", step_args, build)
+        self.property_files = list(property_files or [])
+
+    def arguments(self) -> Any:
+        return self.job.request
+
+    def extra(self) -> dict[str, Any]:
+        if not self.property_files:
+            return {}
+        return {"PropertyFiles": [p.expr for p in self.property_files]}
+
+
+class TrainingStep(Step):
+    step_type = "Training"
+
+    def __init__(
+        self,
+        name: str,
+        estimator: Any = None,
+        inputs: Any = None,
+        step_args: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name, **kwargs)
+
+        def build() -> JobArgs:
+            if estimator is None:
+                raise DefinitionError(f"TrainingStep {name!r} needs estimator= (or step_args=)")
+            return JobArgs("Training", estimator.request(inputs), estimator)
+
+        self.job = _job_args("Training", step_args, build)
+
+    def arguments(self) -> Any:
+        return self.job.request
+
+
+class ConditionStep(Step):
+    """Runs ``if_steps`` when every condition holds, else ``else_steps``; the branch not
+    taken (and whatever depends only on it) shows as Skipped."""
+
+    step_type = "Condition"
+
+    def __init__(
+        self,
+        name: str,
+        conditions: list[Condition] | None = None,
+        if_steps: list[Any] | None = None,
+        else_steps: list[Any] | None = None,
+        depends_on: list[Any] | None = None,
+        display_name: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        super().__init__(name, display_name, description, depends_on)
+        self.conditions = list(conditions or [])
+        if not self.conditions:
+            raise DefinitionError(f"ConditionStep {name!r} needs at least one condition")
+        self.if_steps = [as_step(s) for s in if_steps or []]
+        self.else_steps = [as_step(s) for s in else_steps or []]
+
+    def arguments(self) -> Any:
+        return {"Conditions": [c.to_definition() for c in self.conditions],
+                "IfSteps": [s.name if isinstance(s, Step) else s for s in self.if_steps],
+                "ElseSteps": [s.name if isinstance(s, Step) else s for s in self.else_steps]}
+
+    def linked_steps(self) -> list[Step]:
+        refs = [s for c in self.conditions for s in c.step_refs()]
+        branch = [s for s in self.if_steps + self.else_steps if isinstance(s, Step)]
+        return super().linked_steps() + refs + branch
+
+
+class FailStep(Step):
+    """Ends the execution as Failed with ``error_message`` (which may be a ``Join``)."""
+
+    step_type = "Fail"
+
+    def __init__(self, name: str, error_message: Any = None, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.error_message = error_message if error_message is not None else ""
+
+    def arguments(self) -> Any:
+        return {"ErrorMessage": self.error_message}
+
+
+class RawStep(Step):
+    """A step rebuilt from a definition: it reproduces its JSON exactly."""
+
+    def __init__(self, definition: dict[str, Any]) -> None:
+        self.name = definition["Name"]
+        self.step_type = definition["Type"]
+        self._definition = definition
+        self.depends_on = []
+        self.on_failure = None
+
+    def arguments(self) -> Any:
+        return self._definition.get("Arguments", {})
+
+    def to_definition(self) -> dict[str, Any]:
+        return dict(self._definition)
+
+    def linked_steps(self) -> list[Step]:
+        return []
