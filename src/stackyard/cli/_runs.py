@@ -1,0 +1,176 @@
+"""``stackyard run`` and ``stackyard runs ...``: start, watch, inspect, resume, stop."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from stackyard import engine
+from stackyard.cli._render import (
+    duration,
+    err,
+    live_events,
+    out,
+    print_json,
+    status,
+    table,
+    when,
+)
+from stackyard.errors import DefinitionError, ParameterError
+
+runs = typer.Typer(help="Inspect and control pipeline runs.", no_args_is_help=True)
+
+JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def load_pipeline(file: Path) -> Any:
+    """Import FILE (as the engine will on resume) and return its ``pipeline``."""
+    if not file.is_file():
+        raise DefinitionError(f"{file} does not exist")
+    path = str(file.resolve())
+    name = "stackyard_user_" + re.sub(r"\W", "_", path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise DefinitionError(f"{file} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(Path(path).parent))
+    try:
+        spec.loader.exec_module(module)
+    except DefinitionError:
+        raise
+    except Exception as e:
+        raise DefinitionError(f"{file} raised while loading: {type(e).__name__}: {e}") from e
+    pipeline = getattr(module, "pipeline", None)
+    from stackyard.workflow import Pipeline
+
+    if not isinstance(pipeline, Pipeline):
+        raise DefinitionError(f"{file} must define a variable `pipeline` (a stackyard Pipeline)")
+    return pipeline
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    params = {}
+    for p in pairs:
+        if "=" not in p:
+            raise ParameterError(f"-p {p!r}: expected Name=Value")
+        k, v = p.split("=", 1)
+        params[k.strip()] = v
+    return params
+
+
+def run(
+    file: Annotated[Path, typer.Argument(help="A Python file that defines `pipeline`.")],
+    param: Annotated[list[str], typer.Option("-p", "--param", help="Name=Value")] = [],  # noqa: B006
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Hide job logs.")] = False,
+) -> None:
+    """Run a pipeline to the end; exit 0 if it Succeeded, 1 if not, 2 for bad input."""
+    pipeline = load_pipeline(file)
+    params = parse_params(param)
+    on_event = live_events(show_logs=not quiet)
+    holder: dict[str, str] = {}
+
+    def announce(e: dict[str, Any]) -> None:
+        if "run_id" not in holder:
+            holder["run_id"] = e["run_id"]
+            out.print(f"run [bold]{e['run_id']}[/] of pipeline [bold]{pipeline.name}[/]")
+        on_event(e)
+
+    handle = engine.start_run(pipeline.definition_dict(), params,
+                              functions=pipeline.functions(), on_event=announce)
+    summary(handle.run_id)
+    final = engine.describe_run(handle.run_id)["status"]
+    out.print(f"run id: {handle.run_id}")
+    raise typer.Exit(0 if final == "Succeeded" else 1)
+
+
+def summary(run_id: str) -> None:
+    d = engine.describe_run(run_id)
+    table(["step", "status", "attempts", "cache", "took"],
+          [[s["name"], status(s["status"]), s["attempts"], "hit" if s["cache_hit"] else "",
+            duration(s["start_time"], s["end_time"])] for s in d["steps"]],
+          title=f"{d['pipeline']} · {d['run_id']} · {d['status']}")
+    if d["failure_reason"]:
+        err.print(f"[red]{d['failure_reason']}[/]", markup=True)
+
+
+@runs.command("list")
+def list_(
+    pipeline: Annotated[str | None, typer.Option(help="Only this pipeline.")] = None,
+    limit: int = 50,
+    json: JSON = False,
+) -> None:
+    """Recent runs, newest first."""
+    rows = engine.list_runs(pipeline, limit)
+    if json:
+        print_json([{k: r[k] for k in ("run_id", "pipeline", "status", "start_time",
+                                       "end_time")} for r in rows])
+        return
+    table(["run id", "pipeline", "status", "started", "took"],
+          [[r["run_id"], r["pipeline"], status(r["status"]), when(r["start_time"]),
+            duration(r["start_time"], r["end_time"])] for r in rows])
+
+
+@runs.command()
+def describe(run_id: str, json: JSON = False) -> None:
+    """Status, parameters and every step of one run."""
+    d = engine.describe_run(run_id)
+    if json:
+        print_json(d)
+        return
+    out.print(f"[bold]{d['run_id']}[/] pipeline={d['pipeline']} status={status(d['status'])} "
+              f"started={when(d['start_time'])} took={duration(d['start_time'], d['end_time'])}")
+    out.print(f"parameters: {d['parameters']}")
+    if d["failure_reason"]:
+        out.print(f"[red]failure: {d['failure_reason']}[/]")
+    table(["step", "status", "attempts", "cache", "started", "took", "outputs / reason"],
+          [[s["name"], status(s["status"]), s["attempts"], "hit" if s["cache_hit"] else "",
+            when(s["start_time"]), duration(s["start_time"], s["end_time"]),
+            _brief(s)] for s in d["steps"]])
+
+
+def _brief(s: dict[str, Any]) -> str:
+    if s["failure_reason"]:
+        return str(s["failure_reason"]).splitlines()[0]
+    o = s["outputs"]
+    if "ModelArtifacts" in o:
+        return o["ModelArtifacts"]["S3ModelArtifacts"]
+    if "ProcessingOutputConfig" in o:
+        return ", ".join(f"{k}={v['S3Output']['S3Uri']}"
+                         for k, v in o["ProcessingOutputConfig"]["Outputs"].items())
+    if "Result" in o:
+        return repr(o["Result"])[:80]
+    if "Outcome" in o:
+        return f"outcome={o['Outcome']}"
+    return ""
+
+
+@runs.command()
+def logs(run_id: str, step: Annotated[str | None, typer.Argument()] = None) -> None:
+    """Print the job logs of a run (or of one step), every attempt."""
+    for name, n, path in engine.step_logs(run_id, step):
+        out.print(f"[bold]==> {name} attempt {n} ({path})[/]")
+        sys.stdout.write(path.read_text(errors="replace"))
+        sys.stdout.flush()
+
+
+@runs.command()
+def resume(
+    run_id: str,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Hide job logs.")] = False,
+) -> None:
+    """Finish a run whose runner died or that failed: succeeded steps are kept."""
+    final = engine.resume_run(run_id, on_event=live_events(show_logs=not quiet))
+    summary(run_id)
+    raise typer.Exit(0 if final == "Succeeded" else 1)
+
+
+@runs.command()
+def stop(run_id: str) -> None:
+    """Stop a run: its jobs are ended and it is marked Stopped."""
+    out.print(f"{run_id}: {engine.stop_run(run_id)}")
