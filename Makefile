@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/diabetes/run_demo.py
+	$(BIN)/python examples/diabetes_ensemble/run_demo.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

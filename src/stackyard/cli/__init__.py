@@ -28,11 +28,9 @@ def main() -> None:
         sys.exit(e.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
+    except Exception as e:
+        if hasattr(e, "show") and hasattr(e, "exit_code"):  # usage errors of typer's click
             e.show()
-            sys.exit(2)
+            sys.exit(e.exit_code)
         raise
     sys.exit(code if isinstance(code, int) else 0)

@@ -134,14 +134,23 @@ def describe(run_id: str, json: JSON = False) -> None:
             _brief(s)] for s in d["steps"]])
 
 
+def short_uri(uri: str) -> str:
+    """``file:///…/artifacts/trees/<64 hex>/x`` -> ``trees/<12 hex>…/x`` for tables."""
+    marker = "/artifacts/"
+    if marker not in str(uri):
+        return str(uri)
+    kind, digest, *rest = str(uri).split(marker, 1)[1].split("/")
+    return "/".join([kind, digest[:12] + "…", *rest])
+
+
 def _brief(s: dict[str, Any]) -> str:
     if s["failure_reason"]:
         return str(s["failure_reason"]).splitlines()[0]
     o = s["outputs"]
     if "ModelArtifacts" in o:
-        return o["ModelArtifacts"]["S3ModelArtifacts"]
+        return short_uri(o["ModelArtifacts"]["S3ModelArtifacts"])
     if "ProcessingOutputConfig" in o:
-        return ", ".join(f"{k}={v['S3Output']['S3Uri']}"
+        return ", ".join(f"{k}={short_uri(v['S3Output']['S3Uri'])}"
                          for k, v in o["ProcessingOutputConfig"]["Outputs"].items())
     if "Result" in o:
         return repr(o["Result"])[:80]

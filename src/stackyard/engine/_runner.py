@@ -170,6 +170,15 @@ class Runner:
 
     def _execute(self, name: str) -> None:
         """All attempts of one step (worker thread); the step row says how it ended."""
+        try:
+            self._attempts(name)
+        except Exception as e:  # noqa: BLE001 - a bug of ours must fail the step, not the run
+            import traceback
+
+            self._set(name, "Failed", failure_reason=f"internal error: {e!r}\n"
+                      + "".join(traceback.format_exception(e)[-4:]), error_type="InternalError")
+
+    def _attempts(self, name: str) -> None:
         step = self.pdef.steps[name]
         attempts = self.store.get_attempts(self.run_id, name)
         try:
@@ -211,11 +220,9 @@ class Runner:
                     return
                 attempts = self.store.get_attempts(self.run_id, name)
                 continue
-            except Exception as e:  # noqa: BLE001 - a bug of ours must not hang the run
+            except Exception as e:
                 self.store.finish_attempt(self.run_id, name, n, "Failed", "InternalError", repr(e))
-                self._set(name, "Failed", failure_reason=f"internal error: {e!r}",
-                          error_type="InternalError")
-                return
+                raise
             self.store.finish_attempt(self.run_id, name, n, "Succeeded")
             self.outputs[name] = outputs
             self._set(name, "Succeeded", outputs=outputs)

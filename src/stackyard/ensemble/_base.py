@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils import Bunch, check_consistent_length
 from sklearn.utils.validation import check_is_fitted
@@ -32,6 +33,12 @@ class BaseEnsemble(BaseEstimator):
     """Fit/predict/params logic; subclasses define ``__init__`` and the target handling."""
 
     _classifier: ClassVar[bool] = False
+
+    def __sklearn_tags__(self) -> Any:
+        # Sparse input is handed to the members unchanged; they decide whether they cope.
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     # -- parameters ---------------------------------------------------------------
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -76,17 +83,23 @@ class BaseEnsemble(BaseEstimator):
 
     # -- input handling -------------------------------------------------------------
     def _check_X(self, X: Any, reset: bool) -> Any:
-        if not (hasattr(X, "iloc") or hasattr(X, "tocsr")):
+        if sparse.issparse(X):
+            X = X if X.format in ("csr", "csc") else X.tocsr()  # row-indexable for folds
+        elif not hasattr(X, "iloc"):  # DataFrames stay DataFrames (categorical dtypes)
             X = np.asarray(X)
             if X.ndim != 2:
-                raise ValueError(f"Expected a 2-D array of features, got shape {X.shape}")
+                raise ValueError(
+                    f"Expected a 2-D array of features, got shape {X.shape}. Reshape your data "
+                    "with X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for one row."
+                )
         if not reset:
             check_is_fitted(self, "layers_")
             got = X.shape[1]
             if got != self.n_features_in_:
                 raise ValueError(
-                    f"X has {got} features, but {type(self).__name__} was fitted with "
-                    f"{self.n_features_in_}: expected {self.n_features_in_} features, got {got}"
+                    f"X has {got} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input (expected {self.n_features_in_}, "
+                    f"got {got})"
                 )
         if _validate_data is not None:
             _validate_data(self, X, reset=reset, skip_check_array=True)

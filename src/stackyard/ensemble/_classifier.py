@@ -82,7 +82,7 @@ class EnsembleClassifier(ClassifierMixin, BaseEnsemble):
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
-                f"EnsembleClassifier needs at least 2 classes in y, got {len(self.classes_)}"
+                f"EnsembleClassifier needs at least 2 classes in y, got {len(self.classes_)} class"
             )
         return codes.astype(np.int64), self._task()
 
@@ -91,7 +91,8 @@ class EnsembleClassifier(ClassifierMixin, BaseEnsemble):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels (values from ``classes_``)."""
-        return self.classes_[np.argmax(self._output(X), axis=1)]
+        scores = self._output(X)  # first: raises NotFittedError before classes_ is read
+        return self.classes_[np.argmax(scores, axis=1)]
 
     @available_if(_has_proba)
     def predict_proba(self, X: Any) -> np.ndarray:

@@ -60,15 +60,19 @@ def member_kind(estimator: Any) -> str:
 def raw_layers(members: Any, layers: Any) -> list[Any]:
     """``members`` and ``layers`` as one list of layers, without validating entries."""
     if layers is not None:
-        return list(layers)
+        return list(layers) if isinstance(layers, Sequence) else [layers]
     return [members] if members is not None else []
 
 
 def named_members(members: Any, layers: Any) -> list[tuple[str, Any]]:
-    """Every well-formed ``(name, estimator)`` entry; used by get/set_params."""
+    """Every well-formed ``(name, estimator)`` entry; used by get/set_params.
+
+    Tolerates malformed values (they are reported by ``fit``), because scikit-learn
+    expects get_params/set_params to work whatever was stored.
+    """
     out = []
     for layer in raw_layers(members, layers):
-        for entry in layer or ():
+        for entry in layer if isinstance(layer, Sequence) else ():
             if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str):
                 out.append(entry)
     return out
@@ -103,7 +107,9 @@ def _check_layers(owner: str, members: Any, layers: Any, classifier: bool,
     resolved: list[Layer] = []
     seen: set[str] = set()
     for i, layer in enumerate(raw_layers(members, layers)):
-        if layer is None or len(layer) == 0:
+        if not isinstance(layer, Sequence) or isinstance(layer, str):
+            raise ValueError(f"{owner}: members must be a list of (name, estimator), got {layer!r}")
+        if len(layer) == 0:
             what = "members" if layers is None else f"layers[{i}]"
             raise ValueError(
                 f"{owner} has no members: {what} is empty; pass "
@@ -156,13 +162,13 @@ def check_spec(est: Any, classifier: bool) -> Spec:
             f"{owner}: combine='vote' is for classifiers; use 'mean' or 'weighted' to average "
             "regressors"
         )
-    if getattr(est, "voting", "soft") not in VOTINGS:
-        raise ValueError(f"{owner}: voting must be one of {VOTINGS}, got {est.voting!r}")
+    voting = getattr(est, "voting", "soft")  # EnsembleRegressor has no voting parameter
+    if voting not in VOTINGS:
+        raise ValueError(f"{owner}: voting must be one of {VOTINGS}, got {voting!r}")
     if est.weight_method not in WEIGHT_METHODS:
         raise ValueError(
             f"{owner}: weight_method must be one of {WEIGHT_METHODS}, got {est.weight_method!r}"
         )
-    voting = getattr(est, "voting", "soft")
     spec = Spec(layers, combine, voting, est.weight_method,
                 _check_weights(owner, est.weights, combine, len(layers[-1])))
     _check_cv_params(owner, est, spec)

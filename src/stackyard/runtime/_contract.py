@@ -107,7 +107,9 @@ def training_spec(name: str, req: dict[str, Any]) -> JobSpec:
     for k, v in hps.items():
         env[f"SM_HP_{k.upper().replace('-', '_')}"] = v
     code_files = [(source_dir, "/opt/ml/code")] if source_dir else []
-    code_files += [(d, "/opt/ml/code") for d in code.get("Dependencies", [])]
+    # SageMaker copies each dependency folder into the code folder under its own name
+    code_files += [(d, f"/opt/ml/code/{Path(d).name}" if Path(d).is_dir() else "/opt/ml/code")
+                   for d in code.get("Dependencies", [])]
     req_file = Path(source_dir) / "requirements.txt" if source_dir else None
     config = {
         "/opt/ml/input/config/hyperparameters.json": hps,

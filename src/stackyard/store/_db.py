@@ -178,18 +178,20 @@ class Store:
         return rows
 
     def set_step(self, run_id: str, name: str, **fields: Any) -> None:
-        """Insert or update one step row; ``outputs`` is JSON-encoded here."""
+        """Update one step row, creating it (which needs a status) the first time."""
         if "outputs" in fields and not isinstance(fields["outputs"], str | None):
             fields["outputs"] = json.dumps(fields["outputs"], sort_keys=True)
-        cols = ", ".join(fields)
-        marks = ", ".join("?" for _ in fields)
-        updates = ", ".join(f"{k}=excluded.{k}" for k in fields)
         with self.tx() as c:
-            c.execute(
-                f"INSERT INTO steps(run_id, name, {cols}) VALUES(?,?,{marks}) "
-                f"ON CONFLICT(run_id, name) DO UPDATE SET {updates}",
-                (run_id, name, *fields.values()),
+            cur = c.execute(
+                f"UPDATE steps SET {', '.join(f'{k}=?' for k in fields)} "
+                "WHERE run_id=? AND name=?",
+                (*fields.values(), run_id, name),
             )
+            if cur.rowcount == 0:
+                cols = ", ".join(fields)
+                marks = ", ".join("?" for _ in fields)
+                c.execute(f"INSERT INTO steps(run_id, name, {cols}) VALUES(?,?,{marks})",
+                          (run_id, name, *fields.values()))
 
     def find_cached(self, pipeline: str, cache_key: str, newer_than: float) -> dict | None:
         r = self._one(

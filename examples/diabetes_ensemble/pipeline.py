@@ -1,0 +1,136 @@
+"""Seed 001 on stackyard: preprocess -> train CatBoost + XGBoost in one job -> evaluate on
+a holdout -> keep the model only if its RMSE beats a threshold.
+
+Run it:  stackyard run examples/diabetes_ensemble/pipeline.py [-p RmseThreshold=70]
+Ported from SageMaker by changing imports; the AWS-only arguments (role, instance_type,
+framework_version) are accepted and ignored.
+"""
+
+from pathlib import Path
+
+from sklearn.datasets import load_diabetes
+
+from stackyard.jobs import (
+    ProcessingInput,
+    ProcessingOutput,
+    ScriptProcessor,
+    SKLearn,
+    TrainingInput,
+)
+from stackyard.workflow import (
+    CacheConfig,
+    ConditionLessThanOrEqualTo,
+    ConditionStep,
+    FailStep,
+    Join,
+    JsonGet,
+    ParameterFloat,
+    ParameterInteger,
+    ParameterString,
+    Pipeline,
+    PipelineSession,
+    ProcessingStep,
+    PropertyFile,
+    RetryPolicy,
+    TrainingStep,
+    step,
+)
+
+HERE = Path(__file__).resolve().parent
+CODE = HERE / "code"
+DATA = HERE / "data" / "diabetes.csv"
+
+
+def ensure_data() -> Path:
+    """The raw table, from scikit-learn's bundled copy (no download)."""
+    if not DATA.exists():
+        DATA.parent.mkdir(parents=True, exist_ok=True)
+        frame = load_diabetes(as_frame=True).frame
+        frame.to_csv(DATA, index=False)
+    return DATA
+
+
+session = PipelineSession()
+role = "arn:aws:iam::111122223333:role/ignored-locally"
+
+input_data = ParameterString("InputData", default_value=str(ensure_data()))
+k_fold = ParameterInteger("KFold", default_value=5)
+rmse_threshold = ParameterFloat("RmseThreshold", default_value=70.0)
+
+processor = ScriptProcessor(command=["python3"], image_uri="sklearn:1.2", role=role,
+                            instance_type="ml.m5.xlarge", instance_count=1,
+                            sagemaker_session=session)
+preprocess = ProcessingStep(
+    name="Preprocess",
+    step_args=processor.run(
+        code=str(CODE / "preprocess.py"),
+        inputs=[ProcessingInput(source=input_data, destination="/opt/ml/processing/input")],
+        outputs=[ProcessingOutput(output_name=n, source=f"/opt/ml/processing/{n}")
+                 for n in ("train", "validation", "test")],
+        arguments=["--test-size", "0.2"],
+    ),
+    cache_config=CacheConfig(enable_caching=True, expire_after="P30D"),
+)
+
+estimator = SKLearn(
+    entry_point="train.py", source_dir=str(CODE), role=role, instance_type="ml.m5.xlarge",
+    framework_version="1.2-1",
+    hyperparameters={"eta": 0.1, "max_depth": 3, "num_round": 150, "k_fold": k_fold},
+    metric_definitions=[{"Name": "validation:rmse", "Regex": "validation-rmse:([0-9.]+);"}],
+    sagemaker_session=session,
+)
+outputs = preprocess.properties.ProcessingOutputConfig.Outputs
+train = TrainingStep(
+    name="TrainEnsemble",
+    step_args=estimator.fit({
+        "train": TrainingInput(outputs["train"].S3Output.S3Uri, content_type="text/csv"),
+        "validation": TrainingInput(outputs["validation"].S3Output.S3Uri,
+                                    content_type="text/csv"),
+    }),
+    retry_policies=[RetryPolicy(exception_types=["Killed"], interval_seconds=1,
+                                max_attempts=1)],
+)
+
+evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation",
+                                 path="evaluation.json")
+evaluate = ProcessingStep(
+    name="Evaluate",
+    step_args=processor.run(
+        code=str(CODE / "evaluate.py"),
+        inputs=[
+            ProcessingInput(source=train.properties.ModelArtifacts.S3ModelArtifacts,
+                            destination="/opt/ml/processing/model"),
+            ProcessingInput(source=outputs["test"].S3Output.S3Uri,
+                            destination="/opt/ml/processing/test"),
+            ProcessingInput(source=str(CODE), destination="/opt/ml/processing/code"),
+        ],
+        outputs=[ProcessingOutput(output_name="evaluation",
+                                  source="/opt/ml/processing/evaluation")],
+    ),
+    property_files=[evaluation_report],
+)
+
+test_rmse = JsonGet(step=evaluate, property_file=evaluation_report,
+                    json_path="regression_metrics.rmse.value")
+
+
+@step(name="Summarise")
+def summarise(rmse: float, validation_rmse: float, model_uri: str) -> dict:
+    """A plain Python step: what a person reads at the end of the run."""
+    return {"test_rmse": round(rmse, 3), "validation_rmse": round(validation_rmse, 3),
+            "model": model_uri}
+
+
+summary = summarise(test_rmse, train.properties.FinalMetricDataList["validation:rmse"].Value,
+                    train.properties.ModelArtifacts.S3ModelArtifacts)
+
+check = ConditionStep(
+    name="CheckRmse",
+    conditions=[ConditionLessThanOrEqualTo(left=test_rmse, right=rmse_threshold)],
+    if_steps=[summary],
+    else_steps=[FailStep(name="RmseTooHigh", error_message=Join(
+        on=" ", values=["test RMSE above the threshold of", rmse_threshold]))],
+)
+
+pipeline = Pipeline(name="diabetes-ensemble", parameters=[input_data, k_fold, rmse_threshold],
+                    steps=[preprocess, train, evaluate, check], sagemaker_session=session)
