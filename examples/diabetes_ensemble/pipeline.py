@@ -1,5 +1,7 @@
-"""Seed 001 on stackyard: preprocess -> train CatBoost + XGBoost in one job -> evaluate on
-a holdout -> keep the model only if its RMSE beats a threshold.
+"""Seed 001 on stackyard: preprocess -> tune CatBoost + XGBoost trained together in one job
+(k-fold CV; Bayesian search over eta and max_depth, 4 jobs, 2 in parallel, minimising
+validation:rmse) -> evaluate the best model on a holdout -> keep it only if its RMSE beats a
+threshold.
 
 Run it:  stackyard run examples/diabetes_ensemble/pipeline.py [-p RmseThreshold=70]
 Ported from SageMaker by changing imports; the AWS-only arguments (role, instance_type,
@@ -32,9 +34,10 @@ from stackyard.workflow import (
     ProcessingStep,
     PropertyFile,
     RetryPolicy,
-    TrainingStep,
+    TuningStep,
     step,
 )
+from stackyard.tuning import ContinuousParameter, HyperparameterTuner, IntegerParameter
 
 HERE = Path(__file__).resolve().parent
 CODE = HERE / "code"
@@ -55,6 +58,7 @@ role = "arn:aws:iam::111122223333:role/ignored-locally"
 
 input_data = ParameterString("InputData", default_value=str(ensure_data()))
 k_fold = ParameterInteger("KFold", default_value=5)
+max_jobs = 4
 rmse_threshold = ParameterFloat("RmseThreshold", default_value=70.0)
 
 processor = ScriptProcessor(command=["python3"], image_uri="sklearn:1.2", role=role,
@@ -80,9 +84,18 @@ estimator = SKLearn(
     sagemaker_session=session,
 )
 outputs = preprocess.properties.ProcessingOutputConfig.Outputs
-train = TrainingStep(
-    name="TrainEnsemble",
-    step_args=estimator.fit({
+tuner = HyperparameterTuner(
+    estimator,
+    objective_metric_name="validation:rmse",
+    hyperparameter_ranges={"eta": ContinuousParameter(0.2, 0.3),
+                           "max_depth": IntegerParameter(3, 4)},
+    metric_definitions=[{"Name": "validation:rmse", "Regex": "validation-rmse:([0-9.]+);"}],
+    strategy="Bayesian", objective_type="Minimize", max_jobs=max_jobs, max_parallel_jobs=2,
+    random_seed=0,
+)
+tune = TuningStep(
+    name="TuneEnsemble",
+    step_args=tuner.fit({
         "train": TrainingInput(outputs["train"].S3Output.S3Uri, content_type="text/csv"),
         "validation": TrainingInput(outputs["validation"].S3Output.S3Uri,
                                     content_type="text/csv"),
@@ -90,6 +103,7 @@ train = TrainingStep(
     retry_policies=[RetryPolicy(exception_types=["Killed"], interval_seconds=1,
                                 max_attempts=1)],
 )
+best_model = tune.get_top_model_s3_uri(top_k=0)
 
 evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation",
                                  path="evaluation.json")
@@ -98,7 +112,7 @@ evaluate = ProcessingStep(
     step_args=processor.run(
         code=str(CODE / "evaluate.py"),
         inputs=[
-            ProcessingInput(source=train.properties.ModelArtifacts.S3ModelArtifacts,
+            ProcessingInput(source=best_model,
                             destination="/opt/ml/processing/model"),
             ProcessingInput(source=outputs["test"].S3Output.S3Uri,
                             destination="/opt/ml/processing/test"),
@@ -121,8 +135,9 @@ def summarise(rmse: float, validation_rmse: float, model_uri: str) -> dict:
             "model": model_uri}
 
 
-summary = summarise(test_rmse, train.properties.FinalMetricDataList["validation:rmse"].Value,
-                    train.properties.ModelArtifacts.S3ModelArtifacts)
+best = tune.properties.BestTrainingJob
+summary = summarise(test_rmse, best.FinalHyperParameterTuningJobObjectiveMetric.Value,
+                    best_model)
 
 check = ConditionStep(
     name="CheckRmse",
@@ -133,4 +148,4 @@ check = ConditionStep(
 )
 
 pipeline = Pipeline(name="diabetes-ensemble", parameters=[input_data, k_fold, rmse_threshold],
-                    steps=[preprocess, train, evaluate, check], sagemaker_session=session)
+                    steps=[preprocess, tune, evaluate, check], sagemaker_session=session)

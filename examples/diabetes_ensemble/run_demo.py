@@ -22,5 +22,6 @@ if __name__ == "__main__":
     sh(str(BIN / "stackyard"), "runs", "list", "--limit", "3")
     print(f"\nState lives in {home}. Look around with:\n"
           "  .venv/bin/stackyard runs describe <RUN_ID>\n"
-          "  .venv/bin/stackyard runs logs <RUN_ID> TrainEnsemble\n"
-          "  .venv/bin/stackyard pipelines describe diabetes-ensemble")
+          "  .venv/bin/stackyard runs logs <RUN_ID> TuneEnsemble\n"
+          "  .venv/bin/stackyard pipelines describe diabetes-ensemble\n"
+          "  .venv/bin/stackyard tuning list")

@@ -9,6 +9,7 @@ import typer
 from stackyard.cli._pipelines import pipelines
 from stackyard.cli._render import err
 from stackyard.cli._runs import run, runs
+from stackyard.cli._tuning import tuning
 from stackyard.errors import StackyardError, UsageError
 
 app = typer.Typer(help="stackyard: SageMaker-style ML pipelines on your own machine.",
@@ -16,6 +17,7 @@ app = typer.Typer(help="stackyard: SageMaker-style ML pipelines on your own mach
 app.command()(run)
 app.add_typer(runs, name="runs")
 app.add_typer(pipelines, name="pipelines")
+app.add_typer(tuning, name="tuning")
 
 
 def main() -> None:

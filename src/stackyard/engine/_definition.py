@@ -14,7 +14,7 @@ from typing import Any
 
 from stackyard.errors import DefinitionError
 
-STEP_TYPES = {"Processing", "Training", "Condition", "Fail", "Function"}
+STEP_TYPES = {"Processing", "Training", "Tuning", "Condition", "Fail", "Function"}
 EXECUTION_VARIABLES = {"StartDateTime", "CurrentDateTime", "PipelineName", "PipelineArn",
                        "PipelineExecutionId", "PipelineExecutionArn"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-. ]{0,255}$")
@@ -121,6 +121,16 @@ def _property_error(step: StepDef, tokens: list[str | int]) -> str | None:
             return None if tokens[1] in metrics else (
                 f"step {step.name!r} defines no metric {tokens[1]!r} "
                 f"(metric_definitions: {', '.join(sorted(metrics)) or 'none'})")
+    elif step.type == "Tuning":
+        if head in ("HyperParameterTuningJobName", "HyperParameterTuningJobStatus",
+                    "TrainingJobStatusCounters", "BestTrainingJob"):
+            return None
+        if head == "TopModelArtifacts" and len(tokens) == 2 and isinstance(tokens[1], int):
+            budget = args.get("HyperParameterTuningJobConfig", {}).get(
+                "ResourceLimits", {}).get("MaxNumberOfTrainingJobs", 0)
+            return None if tokens[1] < budget else (
+                f"step {step.name!r} runs at most {budget} training jobs; "
+                f"there is no top model {tokens[1]}")
     elif step.type == "Function":
         if head == "Result":
             return None
@@ -148,8 +158,9 @@ def _check_code(step: StepDef) -> None:
                 path = Path(str(inp["S3Input"]["S3Uri"]).removeprefix("file://"))
                 if not path.is_file():
                     raise DefinitionError(f"step {step.name!r}: script {path} does not exist")
-    elif step.type == "Training":
-        code = args.get("Code", {})
+    elif step.type in ("Training", "Tuning"):
+        code = (args.get("TrainingJobDefinition", args) if step.type == "Tuning" else args
+                ).get("Code", {})
         src = Path(code.get("SourceDir") or ".")
         if not (src / code.get("EntryPoint", "")).is_file():
             raise DefinitionError(

@@ -3,15 +3,11 @@ properties (what later steps can reference) or raises ``StepFailed``."""
 
 from __future__ import annotations
 
-import gzip
 import importlib
 import importlib.util
-import io
 import json
 import pickle
 import re
-import tarfile
-import tempfile
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,21 +35,6 @@ class Attempt:
 
 def job_name(run_id: str, step: str) -> str:
     return re.sub(r"[^A-Za-z0-9-]+", "-", f"{step}-{run_id}")[:63].strip("-")
-
-
-def _pack_model(model_dir: Path) -> bytes:
-    """A reproducible ``model.tar.gz``: same files, same bytes, same content address."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for p in sorted(model_dir.rglob("*")):
-            info = tar.gettarinfo(str(p), arcname=p.relative_to(model_dir).as_posix())
-            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-            if p.is_file():
-                with open(p, "rb") as f:
-                    tar.addfile(info, f)
-            elif p.is_dir():
-                tar.addfile(info)
-    return gzip.compress(raw.getvalue(), mtime=0)
 
 
 def _run_job(a: Attempt, spec: runtime.JobSpec) -> runtime.JobResult:
@@ -100,27 +81,10 @@ def run_training(a: Attempt, req: dict[str, Any]) -> dict[str, Any]:
     name = job_name(a.run_id, a.step.name)
     spec = runtime.training_spec(name, req)
     result = _run_job(a, spec)
-    log = (a.job_dir / "log.txt").read_text(errors="replace") if (
-        a.job_dir / "log.txt").exists() else ""
-    series = runtime.parse_log(log, spec.metric_definitions)
+    series = runtime.job_metrics(a.job_dir, spec.metric_definitions)
     a.store.put_metrics(a.run_id, a.step.name, a.n, series)
     _check(result)
-    model = artifacts.put_bytes(_pack_model(host_path(a.job_dir, "/opt/ml/model")),
-                                "model.tar.gz")
-    data = artifacts.put_tree(host_path(a.job_dir, "/opt/ml/output/data"))
-    dest = req.get("OutputDataConfig", {}).get("S3OutputPath")
-    if dest:
-        with tempfile.TemporaryDirectory() as tmp:
-            Path(tmp, name, "output").mkdir(parents=True)
-            Path(tmp, name, "output", "model.tar.gz").write_bytes(
-                artifacts.uri_to_path(model).read_bytes())
-            artifacts.export(artifacts.put_tree(Path(tmp)), str(dest))
-    final = {m: {"MetricName": m, "Value": v[-1]} for m, v in series.items() if v}
-    return {"TrainingJobName": name, "TrainingJobStatus": "Completed",
-            "ModelArtifacts": {"S3ModelArtifacts": model},
-            "OutputDataConfig": {"S3OutputPath": data},
-            "HyperParameters": req.get("HyperParameters", {}),
-            "FinalMetricDataList": final}
+    return runtime.training_outputs(a.job_dir, name, req, series)
 
 
 def load_function(ref: dict[str, str]) -> Callable:

@@ -12,6 +12,7 @@ that ended meanwhile, and reruns only what never completed.
 from __future__ import annotations
 
 import fcntl
+import importlib
 import os
 import threading
 import time
@@ -31,6 +32,9 @@ from stackyard.workflow._policies import parse_duration
 
 Event = dict[str, Any]
 DONE = ("Succeeded", "Failed", "Skipped", "Stopped")
+# Step types whose work lives above the engine (they run jobs of their own): imported by
+# name only when such a step runs, so the engine never depends on them.
+PLUGINS = {"Tuning": "stackyard.tuning._step:run_tuning_step"}
 
 
 def run_dir(run_id: str) -> Path:
@@ -144,7 +148,9 @@ class Runner:
         if step.type == "Processing":
             for inp in resolved["ProcessingInputs"]:
                 content[inp["InputName"]] = artifacts.content_hash(str(inp["S3Input"]["S3Uri"]))
-        elif step.type == "Training":
+        elif step.type in ("Training", "Tuning"):
+            if step.type == "Tuning":
+                resolved = resolved["TrainingJobDefinition"]
             for ch in resolved["InputDataConfig"]:
                 content[ch["ChannelName"]] = artifacts.content_hash(
                     str(ch["DataSource"]["S3DataSource"]["S3Uri"]))
@@ -165,7 +171,7 @@ class Runner:
             return False
         self.outputs[name] = hit["outputs"]
         self._set(name, "Succeeded", cache_hit=1, cache_key=key, outputs=hit["outputs"],
-                  attempts=0)
+                  attempts=0, start_time=time.time())
         return True
 
     def _execute(self, name: str) -> None:
@@ -238,6 +244,9 @@ class Runner:
             return ex.run_function(a, resolved)
         if t == "Fail":
             return ex.run_fail(a, resolved)
+        if t in PLUGINS:
+            module, func = PLUGINS[t].split(":")
+            return getattr(importlib.import_module(module), func)(a, resolved)
         if t == "Condition":
             outcome = all(evaluate(c, self.context()) for c in a.step.arguments["Conditions"])
             return {"Outcome": outcome}

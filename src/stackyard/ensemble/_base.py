@@ -77,7 +77,7 @@ class BaseEnsemble(BaseEstimator):
 
     def _replace_member(self, name: str, est: Any) -> None:
         attr = "layers" if self.layers is not None else "members"
-        layers = [self.layers] if attr == "members" else self.layers
+        layers = [self.members] if attr == "members" else self.layers
         new = [[(n, est if n == name else e) for n, e in layer] for layer in layers]
         setattr(self, attr, new[0] if attr == "members" else new)
 
@@ -220,7 +220,7 @@ def _cv_results(spec: Spec, task: Task, fits: list[LayerFit], splits: list[Any],
         ens_scores.append(score(y[test], combine(comb, task, outs, X_test), task, not hard))
     members = {}
     for i, fit in enumerate(fits):
-        for (name, _), fold_scores in zip(fit.fitted, fit.fold_scores):
+        for (name, _), fold_scores in zip(fit.fitted, fit.fold_scores, strict=True):
             members[name] = {"layer": i, **summarize(fold_scores, task)}
     return {
         "metric": task.metrics[0],

@@ -81,24 +81,27 @@ def fit_layer(layer: list[tuple[str, Any]], X: Any, y: np.ndarray, task: Task,
         tasks += [partial(_fit_fold, cap_threads(est, threads), X, y, s, task, threads)
                   for s in folds]
     results = run(tasks, workers, threads)
-    fit = LayerFit([(name, est) for (name, _), est in zip(layer, results[: len(layer)])])
+    names = [name for name, _ in layer]
+    fit = LayerFit(list(zip(names, results[: len(layer)], strict=True)))
     if not folds:
         return fit
-    per_member = [results[len(layer) + j * len(folds):][: len(folds)] for j in range(len(layer))]
+    k, start = len(folds), len(layer)
+    per_member = [results[start + j * k: start + (j + 1) * k] for j in range(len(layer))]
     counts = np.zeros(len(y))
     for _, test in folds:
         counts[test] += 1
     fit.covered = counts > 0
     fit.fold_outputs, fit.oof, fit.fold_scores = per_member, [], []
-    for (_, est), outs in zip(layer, per_member):
-        total = np.zeros((len(y),) + outs[0].shape[1:])
-        for (_, test), out in zip(folds, outs):
+    for (_, est), outs in zip(layer, per_member, strict=True):
+        total = np.zeros((len(y), *outs[0].shape[1:]))
+        for (_, test), out in zip(folds, outs, strict=True):
             total[test] += out
-        shape = (-1,) + (1,) * (total.ndim - 1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            fit.oof.append(total / counts.reshape(shape))
+        with np.errstate(invalid="ignore", divide="ignore"):  # uncovered rows become NaN
+            fit.oof.append(total / counts.reshape((-1,) + (1,) * (total.ndim - 1)))
         proba = not task.classifier or hasattr(est, "predict_proba")
-        fit.fold_scores.append([score(y[te], out, task, proba) for (_, te), out in zip(folds, outs)])
+        fit.fold_scores.append(
+            [score(y[te], out, task, proba) for (_, te), out in zip(folds, outs, strict=True)]
+        )
     return fit
 
 

@@ -21,6 +21,7 @@ from ._spec import member_kind
 SUFFIX = {"xgboost": ".json", "catboost": ".cbm", "lightgbm": ".txt", "sklearn": ".skops"}
 _BASES = {"xgboost": "XGBModel", "catboost": "CatBoost", "lightgbm": "LGBMModel"}
 _TRUSTED_ROOTS = ("sklearn", "numpy", "scipy")
+_XGB_OVERWRITTEN = ("objective", "booster", "base_score", "feature_types", "enable_categorical")
 
 
 def json_value(value: Any) -> Any:
@@ -87,7 +88,8 @@ def _resolve(kind: str, qualname: str) -> type:
     cls = getattr(module, name, None)
     base = getattr(importlib.import_module(kind), _BASES[kind])
     if not (isinstance(cls, type) and issubclass(cls, base)):
-        raise ValueError(f"manifest.json: {qualname!r} is not a {kind} estimator class")
+        # ValueError, like every other "this saved model is not acceptable" refusal.
+        raise ValueError(f"manifest.json: {qualname!r} is not a {kind} estimator class")  # noqa: TRY004
     return cls
 
 
@@ -133,6 +135,11 @@ def load(entry: dict[str, Any], directory: Path) -> Any:
     if kind == "xgboost":
         est = cls(**params)
         est.load_model(path)
+        # load_model overwrites these hyper-parameters with values learnt during fit
+        # (e.g. base_score); restore the user's, or a clone would refit differently.
+        for key in _XGB_OVERWRITTEN:
+            if key in params:
+                setattr(est, key, params[key])
         return est
     if kind == "catboost":  # the .cbm file carries the parameters itself
         return cls().load_model(str(path), format="cbm")

@@ -56,7 +56,8 @@ def _aligned(scores: np.ndarray, member_classes: Any, n_classes: int) -> np.ndar
 def member_output(est: Any, X: Any, task: Task, threads: int | None = None) -> np.ndarray:
     """Predictions of one fitted member on ``X`` in the shared representation."""
     # CatBoost predicts with all cores unless told otherwise, whatever it was trained with.
-    kw = {"thread_count": threads} if threads and type(est).__module__.startswith("catboost") else {}
+    catboost = type(est).__module__.startswith("catboost")
+    kw = {"thread_count": threads} if threads and catboost else {}
     if not task.classifier:
         return np.asarray(est.predict(X, **kw), dtype=float).reshape(-1)
     if hasattr(est, "predict_proba"):

@@ -108,7 +108,10 @@ def _check_layers(owner: str, members: Any, layers: Any, classifier: bool,
     seen: set[str] = set()
     for i, layer in enumerate(raw_layers(members, layers)):
         if not isinstance(layer, Sequence) or isinstance(layer, str):
-            raise ValueError(f"{owner}: members must be a list of (name, estimator), got {layer!r}")
+            # ValueError (not TypeError): scikit-learn reports bad parameter values so.
+            raise ValueError(  # noqa: TRY004
+                f"{owner}: members must be a list of (name, estimator), got {layer!r}"
+            )
         if len(layer) == 0:
             what = "members" if layers is None else f"layers[{i}]"
             raise ValueError(
@@ -118,7 +121,9 @@ def _check_layers(owner: str, members: Any, layers: Any, classifier: bool,
         entries: Layer = []
         for entry in layer:
             if not (isinstance(entry, Sequence) and len(entry) == 2):
-                raise ValueError(f"{owner}: members must be (name, estimator) tuples, got {entry!r}")
+                raise ValueError(
+                    f"{owner}: members must be (name, estimator) tuples, got {entry!r}"
+                )
             name, est = entry
             _check_member(owner, name, est, classifier, reserved)
             if name in seen:
@@ -199,8 +204,10 @@ def _check_cv_params(owner: str, est: Any, spec: Spec) -> None:
                 "out-of-fold predictions; set cv to an int >= 2 or a splitter"
             )
         return
-    if isinstance(cv, bool) or isinstance(cv, (str, Real)) and not isinstance(cv, Integral):
-        raise ValueError(f"{owner}: cv must be an int, a splitter, an iterable or None, got {cv!r}")
+    if isinstance(cv, (bool, str)) or (isinstance(cv, Real) and not isinstance(cv, Integral)):
+        raise ValueError(  # noqa: TRY004 - a bad parameter value, as in scikit-learn
+            f"{owner}: cv must be an int, a splitter, an iterable or None, got {cv!r}"
+        )
     if isinstance(cv, Integral):
         if cv < 2:
             raise ValueError(f"{owner}: cv={cv} folds; need at least 2")

@@ -1,5 +1,6 @@
 """RUN: one subprocess per job with the SageMaker script-mode contract."""
 
+from stackyard.runtime._collect import job_metrics, pack_model, training_outputs
 from stackyard.runtime._contract import processing_spec, training_spec
 from stackyard.runtime._job import alive, prepare, process_start_time, start, stop, wait
 from stackyard.runtime._metrics import parse_log
@@ -9,12 +10,15 @@ __all__ = [
     "JobResult",
     "JobSpec",
     "alive",
+    "job_metrics",
+    "pack_model",
     "parse_log",
     "prepare",
     "process_start_time",
     "processing_spec",
     "start",
     "stop",
+    "training_outputs",
     "training_spec",
     "wait",
 ]

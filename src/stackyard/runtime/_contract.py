@@ -60,7 +60,9 @@ def processing_spec(name: str, req: dict[str, Any]) -> JobSpec:
                    max_runtime=_max_runtime(req), config_files=config)
 
 
-def training_spec(name: str, req: dict[str, Any]) -> JobSpec:
+def training_spec(name: str, req: dict[str, Any], num_cpus: int | None = None) -> JobSpec:
+    """``num_cpus`` is this job's share of the machine (parallel tuning trials split it),
+    announced as ``SM_NUM_CPUS`` and as the default thread count of numeric libraries."""
     code = req["Code"]
     entry = code["EntryPoint"]
     source_dir = code.get("SourceDir")
@@ -68,7 +70,7 @@ def training_spec(name: str, req: dict[str, Any]) -> JobSpec:
     channels = [c["ChannelName"] for c in req.get("InputDataConfig", [])]
     inputs = [(str(c["DataSource"]["S3DataSource"]["S3Uri"]), f"/opt/ml/input/data/{c['ChannelName']}")
               for c in req.get("InputDataConfig", [])]
-    ncpu = os.cpu_count() or 1
+    ncpu = num_cpus or os.cpu_count() or 1
     model_dir, out_data = "/opt/ml/model", "/opt/ml/output/data"
     parsed_hps = {k: _hp_value(v) for k, v in hps.items()}
     user_args = [a for k, v in hps.items() for a in (f"--{k}", v)]
@@ -86,6 +88,9 @@ def training_spec(name: str, req: dict[str, Any]) -> JobSpec:
                               for c in req.get("InputDataConfig", [])},
     }
     env = {k: str(v) for k, v in req.get("Environment", {}).items()}
+    if num_cpus:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(var, str(ncpu))
     env.update({
         "SM_MODEL_DIR": model_dir, "SM_OUTPUT_DATA_DIR": out_data,
         "SM_OUTPUT_DIR": "/opt/ml/output", "SM_INPUT_DIR": "/opt/ml/input",

@@ -77,4 +77,34 @@ MIGRATIONS: list[str] = [
         payload TEXT NOT NULL
     );
     """,
+    # 2: hyperparameter tuning jobs and their trials
+    """
+    CREATE TABLE tuning_jobs (
+        name TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        config TEXT NOT NULL,
+        request TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        end_time REAL,
+        failure_reason TEXT,
+        best_trial INTEGER
+    );
+    CREATE TABLE trials (
+        tuning_job TEXT NOT NULL REFERENCES tuning_jobs(name),
+        number INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        params TEXT NOT NULL,
+        objective REAL,
+        job_name TEXT NOT NULL,
+        job_dir TEXT NOT NULL,
+        pid INTEGER,
+        pid_start TEXT,
+        start_time REAL NOT NULL,
+        end_time REAL,
+        failure_reason TEXT,
+        model_uri TEXT,
+        metrics TEXT,
+        PRIMARY KEY (tuning_job, number)
+    );
+    """,
 ]

@@ -36,7 +36,14 @@ from stackyard.workflow._policies import (
     StepExceptionType,
     StepRetryPolicy,
 )
-from stackyard.workflow._steps import ConditionStep, FailStep, ProcessingStep, Step, TrainingStep
+from stackyard.workflow._steps import (
+    ConditionStep,
+    FailStep,
+    ProcessingStep,
+    Step,
+    TrainingStep,
+    TuningStep,
+)
 
 __all__ = [
     "CacheConfig",
@@ -73,5 +80,6 @@ __all__ = [
     "StepExceptionType",
     "StepRetryPolicy",
     "TrainingStep",
+    "TuningStep",
     "step",
 ]

@@ -165,6 +165,42 @@ class TrainingStep(Step):
         return self.job.request
 
 
+class TuningStep(Step):
+    """Runs a ``HyperparameterTuner``; every trial is a training job of its own."""
+
+    step_type = "Tuning"
+
+    def __init__(
+        self,
+        name: str,
+        tuner: Any = None,
+        inputs: Any = None,
+        step_args: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.pop("job_arguments", None)
+        super().__init__(name, **kwargs)
+
+        def build() -> JobArgs:
+            if tuner is None:
+                raise DefinitionError(f"TuningStep {name!r} needs tuner= (or step_args=)")
+            return JobArgs("Tuning", tuner.request(inputs), tuner)
+
+        if step_args is not None and not (isinstance(step_args, JobArgs)
+                                          and step_args.kind == "Tuning"):
+            raise DefinitionError("step_args must come from tuner.fit() called with an "
+                                  "estimator whose sagemaker_session is a PipelineSession")
+        self.job = step_args if step_args is not None else build()
+
+    def arguments(self) -> Any:
+        return self.job.request
+
+    def get_top_model_s3_uri(self, top_k: int, s3_bucket: str | None = None,
+                             prefix: str = "") -> Properties:
+        """The model artifact of the k-th best training job (0 = best)."""
+        return Properties(self, "TopModelArtifacts")[int(top_k)]
+
+
 class ConditionStep(Step):
     """Runs ``if_steps`` when every condition holds, else ``else_steps``; the branch not
     taken (and whatever depends only on it) shows as Skipped."""

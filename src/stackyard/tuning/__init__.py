@@ -1,0 +1,27 @@
+"""Automatic model tuning: SageMaker's HyperparameterTuner on Optuna and the job runtime."""
+
+from stackyard.tuning._ranges import (
+    CategoricalParameter,
+    ContinuousParameter,
+    IntegerParameter,
+    ParameterRange,
+)
+from stackyard.tuning._tuner import (
+    HyperparameterTuner,
+    TuningAnalytics,
+    TuningJobCompletionCriteriaConfig,
+    WarmStartConfig,
+    WarmStartTypes,
+)
+
+__all__ = [
+    "CategoricalParameter",
+    "ContinuousParameter",
+    "HyperparameterTuner",
+    "IntegerParameter",
+    "ParameterRange",
+    "TuningAnalytics",
+    "TuningJobCompletionCriteriaConfig",
+    "WarmStartConfig",
+    "WarmStartTypes",
+]

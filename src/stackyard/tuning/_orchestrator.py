@@ -1,0 +1,346 @@
+"""Run a tuning job: Optuna proposes, the job runtime trains, the store remembers.
+
+Our store is the single source of truth. On every (re)start the Optuna study is rebuilt
+in memory from the recorded trials (and warm-start parents), so a tuning job killed with
+``kill -9`` resumes without repeating finished trials, and trial jobs still running are
+adopted rather than started twice. Optuna needs no storage of its own.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from stackyard import _home, runtime
+from stackyard.errors import NotFoundError, UsageError
+from stackyard.runtime._metrics import compile_metrics, parse_line
+from stackyard.store import open_store
+from stackyard.tuning._ranges import distributions, grid, grid_size, to_hyperparameters
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+Progress = Callable[[dict[str, Any]], None]
+TERMINAL = ("Completed", "Failed", "Stopped")
+
+
+def tuning_dir(name: str) -> Path:
+    return _home.home() / "tuning" / name
+
+
+def _sampler(cfg: dict[str, Any]) -> optuna.samplers.BaseSampler:
+    strategy = cfg["Strategy"]
+    seed = cfg.get("RandomSeed")
+    if strategy == "Random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if strategy == "Grid":
+        return optuna.samplers.GridSampler(grid(cfg["ParameterRanges"]), seed=seed)
+    # Bayesian (and Hyperband's proposals): TPE's default of 10 random start-up trials
+    # would make a small budget pure random search, so start model-based search early,
+    # model parameters jointly, and let parallel trials see each other (constant liar).
+    budget = cfg["ResourceLimits"]["MaxNumberOfTrainingJobs"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            n_startup_trials=max(2, min(5, budget // 4)), multivariate=True,
+            constant_liar=True, seed=seed)
+
+
+def _pruner(cfg: dict[str, Any]) -> optuna.pruners.BasePruner:
+    if cfg["Strategy"] == "Hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
+    if cfg.get("TrainingJobEarlyStoppingType", "Off") == "Auto":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    return optuna.pruners.NopPruner()
+
+
+class TuningRun:
+    def __init__(self, name: str, on_progress: Progress | None = None,
+                 on_log: Callable[[str, str], None] | None = None,
+                 stop: threading.Event | None = None) -> None:
+        self.store = open_store()
+        job = self.store.get_tuning_job(name)
+        if job is None:
+            raise NotFoundError(f"no tuning job {name!r}; see `stackyard tuning list`")
+        self.name = name
+        self.job = job
+        self.cfg = job["config"]["HyperParameterTuningJobConfig"]
+        self.request = job["request"]
+        self.objective = self.cfg["HyperParameterTuningJobObjective"]
+        self.minimize = self.objective["Type"] == "Minimize"
+        self.dists = distributions(self.cfg["ParameterRanges"])
+        limits = self.cfg["ResourceLimits"]
+        self.max_jobs = int(limits["MaxNumberOfTrainingJobs"])
+        if self.cfg["Strategy"] == "Grid":
+            self.max_jobs = min(self.max_jobs, grid_size(self.cfg["ParameterRanges"]))
+        self.max_parallel = int(limits["MaxParallelTrainingJobs"])
+        self.on_progress = on_progress or (lambda e: None)
+        self.on_log = on_log
+        self.stop = stop or threading.Event()
+        self.metric_defs = self.request["AlgorithmSpecification"]["MetricDefinitions"]
+        self.objective_rx = compile_metrics(
+            [d for d in self.metric_defs if d["Name"] == self.objective["MetricName"]])
+
+    # ---- the study, rebuilt from the store -----------------------------------------
+    def _study(self) -> optuna.Study:
+        study = optuna.create_study(
+            direction="minimize" if self.minimize else "maximize",
+            sampler=_sampler(self.cfg), pruner=_pruner(self.cfg))
+        warm = self.job["config"].get("WarmStartConfig") or {}
+        for parent in warm.get("ParentHyperParameterTuningJobs", []):
+            for t in self.store.get_trials(parent["HyperParameterTuningJobName"]):
+                self._replay(study, t, from_parent=True)
+        for t in self.store.get_trials(self.name):
+            if t["status"] in TERMINAL:
+                self._replay(study, t, from_parent=False)
+        return study
+
+    def _replay(self, study: optuna.Study, t: dict[str, Any], from_parent: bool) -> None:
+        params = t["params"]
+        if set(params) != set(self.dists) or any(
+                not self.dists[k]._contains(self.dists[k].to_internal_repr(v))
+                for k, v in params.items()):
+            return  # a parent's trial outside this search space tells us nothing usable
+        if from_parent and t["status"] != "Completed":
+            return
+        state = {"Completed": optuna.trial.TrialState.COMPLETE,
+                 "Stopped": optuna.trial.TrialState.PRUNED}.get(t["status"],
+                                                              optuna.trial.TrialState.FAIL)
+        study.add_trial(optuna.trial.create_trial(
+            state=state, params=params, distributions=self.dists,
+            value=t["objective"] if state == optuna.trial.TrialState.COMPLETE else None))
+
+    # ---- one trial -------------------------------------------------------------------
+    def _trial(self, number: int, trial: optuna.Trial, adopt: dict[str, Any] | None
+               ) -> tuple[str, float | None]:
+        hps = {**self.request.get("HyperParameters", {}),
+               **to_hyperparameters(trial.params)}
+        req = {**self.request, "HyperParameters": hps}
+        job_name = f"{self.name}-{number:03d}"[:63]
+        job_dir = tuning_dir(self.name) / f"trial-{number:03d}"
+        share = max(1, (os.cpu_count() or 1) // self.max_parallel)
+        spec = runtime.training_spec(job_name, req, num_cpus=share)
+        metric = self.objective["MetricName"]
+        state = {"pid": None, "start": None, "step": 0, "pruned": None}
+
+        def on_line(line: str) -> None:
+            if self.on_log is not None:
+                self.on_log(job_name, line)
+            for _, value in parse_line(line, self.objective_rx):
+                trial.report(value, state["step"])
+                state["step"] += 1
+                if state["pruned"] is None and trial.should_prune():
+                    state["pruned"] = (f"stopped early at report {state['step']}: {metric}="
+                                       f"{value:g} was worse than the other trials' at that point")
+                    runtime.stop(state["pid"], state["start"])
+
+        pid, start = (adopt or {}).get("pid"), (adopt or {}).get("pid_start")
+        if adopt is not None and ((job_dir / "exit.json").exists() or runtime.alive(pid, start)):
+            state["pid"], state["start"] = pid, start
+            result = runtime.wait(job_dir, None, pid, start, on_line)
+        else:
+            runtime.prepare(spec, job_dir)
+            proc = runtime.start(job_dir)
+            state["pid"], state["start"] = proc.pid, runtime.process_start_time(proc.pid)
+            self.store.set_trial(self.name, number, pid=proc.pid, pid_start=state["start"])
+            result = runtime.wait(job_dir, proc, None, None, on_line)
+        series = runtime.job_metrics(job_dir, self.metric_defs)
+        final = {k: v[-1] for k, v in series.items() if v}
+        if state["pruned"] is not None:
+            self.store.set_trial(self.name, number, status="Stopped", end_time=time.time(),
+                                 failure_reason=state["pruned"], metrics=final)
+            return "Stopped", None
+        if self.stop.is_set():
+            self.store.set_trial(self.name, number, status="Stopped", end_time=time.time(),
+                                 failure_reason="the tuning job was stopped", metrics=final)
+            return "Stopped", None
+        if not result.ok:
+            self.store.set_trial(self.name, number, status="Failed", end_time=time.time(),
+                                 failure_reason=result.reason, metrics=final)
+            return "Failed", None
+        if metric not in final:
+            regex = next(d["Regex"] for d in self.metric_defs if d["Name"] == metric)
+            reason = (f"objective metric {metric!r} never appeared in the training log "
+                      f"(regex {regex!r}); print it so the regex matches")
+            self.store.set_trial(self.name, number, status="Failed", end_time=time.time(),
+                                 failure_reason=reason, metrics=final)
+            return "Failed", None
+        props = runtime.training_outputs(job_dir, job_name, req, series)
+        self.store.set_trial(self.name, number, status="Completed", end_time=time.time(),
+                             objective=final[metric], metrics=final,
+                             model_uri=props["ModelArtifacts"]["S3ModelArtifacts"])
+        return "Completed", final[metric]
+
+    # ---- the loop --------------------------------------------------------------------
+    def _done_early(self) -> str | None:
+        """A completion criterion met: the reason, else None."""
+        crit = self.cfg.get("TuningJobCompletionCriteria") or {}
+        done = [t for t in self.store.get_trials(self.name) if t["status"] == "Completed"]
+        if not done:
+            return None
+        values = [t["objective"] for t in done]
+        best = min(values) if self.minimize else max(values)
+        target = crit.get("TargetObjectiveMetricValue")
+        if target is not None and (best <= target if self.minimize else best >= target):
+            return f"reached the target objective {target}"
+        patience = (crit.get("BestObjectiveNotImproving") or {}).get(
+            "MaxNumberOfTrainingJobsNotImproving")
+        if patience:
+            best_at = values.index(best)
+            if len(values) - 1 - best_at >= int(patience):
+                return f"no improvement in the last {patience} training jobs"
+        return None
+
+    def run(self) -> dict[str, Any]:
+        if self.job["status"] in TERMINAL:
+            return summary(self.name)
+        d = tuning_dir(self.name)
+        d.mkdir(parents=True, exist_ok=True)
+        with open(d / ".lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UsageError(f"tuning job {self.name} is being run by another process"
+                                 ) from None
+            return self._loop()
+
+    def _loop(self) -> dict[str, Any]:
+        study = self._study()
+        rows = self.store.get_trials(self.name)
+        next_number = len(rows) + 1
+        pool = ThreadPoolExecutor(max_workers=self.max_parallel)
+        running: dict[Future, tuple[int, optuna.Trial]] = {}
+        for row in rows:  # adopt what a dead orchestrator left running
+            if row["status"] == "InProgress":
+                study.enqueue_trial(row["params"])
+                trial = study.ask(self.dists)
+                running[pool.submit(self._trial, row["number"], trial, row)] = (
+                    row["number"], trial)
+        launched = len(rows)
+        early: str | None = self._done_early()
+        try:
+            while True:
+                while (early is None and not self.stop.is_set() and launched < self.max_jobs
+                       and len(running) < self.max_parallel):
+                    trial = study.ask(self.dists)
+                    number = next_number
+                    next_number += 1
+                    launched += 1
+                    job_dir = tuning_dir(self.name) / f"trial-{number:03d}"
+                    self.store.add_trial(self.name, number, trial.params,
+                                         f"{self.name}-{number:03d}"[:63], str(job_dir))
+                    running[pool.submit(self._trial, number, trial, None)] = (number, trial)
+                    self._progress(launched)
+                if not running:
+                    break
+                done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    number, trial = running.pop(fut)
+                    try:
+                        status, value = fut.result()
+                    except Exception as e:  # noqa: BLE001 - one broken trial, not the job
+                        self.store.set_trial(self.name, number, status="Failed",
+                                             end_time=time.time(),
+                                             failure_reason=f"internal error: {e!r}")
+                        status, value = "Failed", None
+                    if status == "Completed":
+                        study.tell(trial, value)
+                    else:
+                        study.tell(trial, state=optuna.trial.TrialState.PRUNED
+                                   if status == "Stopped" else optuna.trial.TrialState.FAIL)
+                    early = early or self._done_early()
+                    self._progress(launched)
+        finally:
+            pool.shutdown(wait=True)
+        return self._finish(early)
+
+    def _progress(self, launched: int) -> None:
+        trials = self.store.get_trials(self.name)
+        counts = Counter(t["status"] for t in trials)
+        done = [t["objective"] for t in trials if t["status"] == "Completed"]
+        best = (min(done) if self.minimize else max(done)) if done else None
+        self.on_progress({"name": self.name, "total": self.max_jobs, "launched": launched,
+                          "finished": sum(counts[s] for s in TERMINAL), "best": best,
+                          "counts": dict(counts)})
+
+    def _finish(self, early: str | None) -> dict[str, Any]:
+        trials = self.store.get_trials(self.name)
+        done = [t for t in trials if t["status"] == "Completed"]
+        if self.stop.is_set():
+            status, reason = "Stopped", "stopped by request"
+        elif done:
+            status, reason = "Completed", early
+        else:
+            reasons = Counter((t["failure_reason"] or "unknown").splitlines()[0]
+                              for t in trials)
+            status = "Failed"
+            reason = f"all {len(trials)} training jobs failed: " + "; ".join(
+                f"{n}× {r}" for r, n in reasons.most_common())
+        best = None
+        if done:
+            best = (min if self.minimize else max)(done, key=lambda t: t["objective"])["number"]
+        self.store.set_tuning_job(self.name, status=status, end_time=time.time(),
+                                  failure_reason=reason if status != "Completed" else early,
+                                  best_trial=best)
+        return summary(self.name)
+
+
+def summary(name: str) -> dict[str, Any]:
+    """DescribeHyperParameterTuningJob-like properties, best trial first in TopModelArtifacts."""
+    store = open_store()
+    job = store.get_tuning_job(name)
+    if job is None:
+        raise NotFoundError(f"no tuning job {name!r}; see `stackyard tuning list`")
+    cfg = job["config"]["HyperParameterTuningJobConfig"]
+    minimize = cfg["HyperParameterTuningJobObjective"]["Type"] == "Minimize"
+    metric = cfg["HyperParameterTuningJobObjective"]["MetricName"]
+    trials = store.get_trials(name)
+    done = sorted((t for t in trials if t["status"] == "Completed"),
+                  key=lambda t: t["objective"] if minimize else -t["objective"])
+    out: dict[str, Any] = {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobStatus": job["status"],
+        "FailureReason": job["failure_reason"],
+        "TrainingJobStatusCounters": dict(Counter(t["status"] for t in trials)),
+        "TopModelArtifacts": [t["model_uri"] for t in done],
+    }
+    if done:
+        b = done[0]
+        out["BestTrainingJob"] = {
+            "TrainingJobName": b["job_name"],
+            "TunedHyperParameters": {k: str(v) for k, v in
+                                     to_hyperparameters(b["params"]).items()},
+            "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": metric,
+                                                            "Value": b["objective"]},
+            "ModelArtifacts": {"S3ModelArtifacts": b["model_uri"]},
+        }
+    return out
+
+
+def trials_table(name: str) -> list[dict[str, Any]]:
+    """Every trial, best first (completed by objective, then the rest by number)."""
+    store = open_store()
+    job = store.get_tuning_job(name)
+    if job is None:
+        raise NotFoundError(f"no tuning job {name!r}; see `stackyard tuning list`")
+    minimize = job["config"]["HyperParameterTuningJobConfig"][
+        "HyperParameterTuningJobObjective"]["Type"] == "Minimize"
+    rows = []
+    for t in store.get_trials(name):
+        rows.append({"number": t["number"], "training_job_name": t["job_name"],
+                     "status": t["status"], "objective": t["objective"],
+                     "hyperparameters": to_hyperparameters(t["params"]),
+                     "start_time": t["start_time"], "end_time": t["end_time"],
+                     "failure_reason": t["failure_reason"], "model_uri": t["model_uri"],
+                     "metrics": t["metrics"]})
+    sign = 1 if minimize else -1
+    rows.sort(key=lambda r: (r["objective"] is None, sign * (r["objective"] or 0), r["number"]))
+    return rows
