@@ -35,9 +35,19 @@ class BaseEnsemble(BaseEstimator):
     _classifier: ClassVar[bool] = False
 
     def __sklearn_tags__(self) -> Any:
-        # Sparse input is handed to the members unchanged; they decide whether they cope.
+        # X is handed to the members unchanged, so sparse/NaN support is theirs: the
+        # ensemble accepts what every member accepts.
+        from sklearn.utils import get_tags  # scikit-learn >= 1.6, as is this method's caller
+
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
+        members = [est for _, est in named_members(self.members, self.layers)]
+        try:
+            member_tags = [get_tags(est).input_tags for est in members]
+        except Exception:  # noqa: BLE001 - a malformed member must not break tag lookup
+            return tags
+        if member_tags:
+            tags.input_tags.sparse = all(t.sparse for t in member_tags)
+            tags.input_tags.allow_nan = all(t.allow_nan for t in member_tags)
         return tags
 
     # -- parameters ---------------------------------------------------------------

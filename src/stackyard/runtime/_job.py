@@ -143,7 +143,7 @@ def wait(
         if done:
             break
         time.sleep(delay)
-        delay = min(delay * 1.5, 0.2)
+        delay = min(delay * 1.5, 0.05)
     if on_log is not None and partial:
         on_log(partial.decode(errors="replace"))
     if not exit_path.exists():
