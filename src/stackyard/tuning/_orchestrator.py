@@ -41,8 +41,8 @@ def _sampler(cfg: dict[str, Any]) -> optuna.samplers.BaseSampler:
     seed = cfg.get("RandomSeed")
     if strategy == "Random":
         return optuna.samplers.RandomSampler(seed=seed)
-    if strategy == "Grid":
-        return optuna.samplers.GridSampler(grid(cfg["ParameterRanges"]), seed=seed)
+    if strategy == "Grid":  # grid points are enqueued by the loop; nothing left to sample
+        return optuna.samplers.RandomSampler(seed=seed)
     # Bayesian (and Hyperband's proposals): TPE's default of 10 random start-up trials
     # would make a small budget pure random search, so start model-based search early,
     # model parameters jointly, and let parallel trials see each other (constant liar).
@@ -224,6 +224,8 @@ class TuningRun:
                 trial = study.ask(self.dists)
                 running[pool.submit(self._trial, row["number"], trial, row)] = (
                     row["number"], trial)
+        if self.cfg["Strategy"] == "Grid":
+            self._enqueue_grid(study, rows)
         launched = len(rows)
         early: str | None = self._done_early()
         try:
@@ -261,6 +263,22 @@ class TuningRun:
         finally:
             pool.shutdown(wait=True)
         return self._finish(early)
+
+    def _enqueue_grid(self, study: optuna.Study, rows: list[dict[str, Any]]) -> None:
+        """Every grid point not tried yet, in a seeded random order (Optuna's GridSampler
+        stops the study from inside ``tell``, which an ask-and-tell loop cannot host)."""
+        import itertools
+        import random
+
+        space = grid(self.cfg["ParameterRanges"])
+        names = sorted(space)
+        tried = {tuple(str(r["params"][n]) for n in names) for r in rows}
+        points = [dict(zip(names, combo)) for combo in itertools.product(
+            *(space[n] for n in names))]
+        random.Random(self.cfg.get("RandomSeed")).shuffle(points)
+        for p in points:
+            if tuple(str(p[n]) for n in names) not in tried:
+                study.enqueue_trial(p)
 
     def _progress(self, launched: int) -> None:
         trials = self.store.get_trials(self.name)

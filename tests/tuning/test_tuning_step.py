@@ -1,0 +1,66 @@
+"""TuningStep inside a pipeline: top models and the best job feed later steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stackyard.jobs import Estimator
+from stackyard.workflow import Pipeline, PipelineSession, TuningStep, step
+from stackyard.tuning import ContinuousParameter, HyperparameterTuner
+
+SCRIPT = """
+import argparse, os
+p = argparse.ArgumentParser(); p.add_argument("--x", type=float); a = p.parse_args()
+print(f"score={1 - (a.x - 0.5) ** 2:.6f};")
+open(os.path.join(os.environ["SM_MODEL_DIR"], "x.txt"), "w").write(str(a.x))
+"""
+
+
+def test_tuning_step_feeds_best_model_to_next_step(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STACKYARD_HOME", str(tmp_path / "home"))
+    (tmp_path / "s.py").write_text(SCRIPT)
+    est = Estimator(entry_point="s.py", source_dir=str(tmp_path),
+                    metric_definitions=[{"Name": "score", "Regex": "score=([0-9.]+);"}],
+                    sagemaker_session=PipelineSession())
+    tuner = HyperparameterTuner(est, "score", {"x": ContinuousParameter(0, 1)},
+                                objective_type="Maximize", max_jobs=3, max_parallel_jobs=2,
+                                random_seed=0)
+    tune = TuningStep("Tune", step_args=tuner.fit())
+
+    @step(name="Use")
+    def use(model_uri: str, best_score: float, second: str) -> dict:
+        return {"model": model_uri, "score": best_score, "second": second}
+
+    result = use(tune.get_top_model_s3_uri(0),
+                 tune.properties.BestTrainingJob.FinalHyperParameterTuningJobObjectiveMetric.Value,
+                 tune.get_top_model_s3_uri(1))
+    ex = Pipeline("tune-pipe", steps=[result]).start()
+    assert ex.wait() == "Succeeded", ex.describe()["failure_reason"]
+    out = ex.result("Use")
+    props = [s for s in ex.list_steps() if s["StepName"] == "Tune"][0]["Metadata"]
+    assert out["model"] == props["TopModelArtifacts"][0] != out["second"]
+    assert out["score"] == props["BestTrainingJob"][
+        "FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+    assert props["TrainingJobStatusCounters"] == {"Completed": 3}
+
+
+def test_top_model_index_beyond_budget_is_a_definition_error(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    monkeypatch.setenv("STACKYARD_HOME", str(tmp_path / "home"))
+    (tmp_path / "s.py").write_text(SCRIPT)
+    est = Estimator(entry_point="s.py", source_dir=str(tmp_path),
+                    metric_definitions=[{"Name": "score", "Regex": "score=([0-9.]+);"}])
+    tuner = HyperparameterTuner(est, "score", {"x": ContinuousParameter(0, 1)}, max_jobs=2)
+    tune = TuningStep("Tune", tuner=tuner)
+
+    @step
+    def use(uri):
+        return uri
+
+    from stackyard.errors import DefinitionError
+
+    with pytest.raises(DefinitionError, match="no top model 5"):
+        Pipeline("p", steps=[use(tune.get_top_model_s3_uri(5))]).start()
