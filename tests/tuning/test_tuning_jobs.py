@@ -211,3 +211,11 @@ def test_cli_lists_and_describes_best_first(code: Path) -> None:
     assert desc["BestTrainingJob"]["TrainingJobName"] == desc["trials"][0]["training_job_name"]
     bad = subprocess.run([exe, "tuning", "describe", "nope"], capture_output=True, text=True)
     assert bad.returncode == 2 and "no tuning job" in bad.stderr
+
+
+def test_hyperband_prunes_on_per_epoch_metric(code: Path) -> None:
+    t = make(code, max_jobs=10, strategy="Hyperband", random_seed=0,
+             hyperparameters={"epochs": 9, "sleep": 0.05})
+    t.fit(job_name="hb")
+    statuses = [r["status"] for r in open_store().get_trials("hb")]
+    assert "Stopped" in statuses and statuses.count("Completed") >= 5

@@ -1,0 +1,72 @@
+"""Shared data and small, fast member factories for the stackyard.ensemble tests."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+
+@pytest.fixture(autouse=True)
+def _quiet_lightgbm():
+    # LightGBM warns about "no further splits" on tiny folds; that is noise here.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*No further splits.*")
+        yield
+
+
+@pytest.fixture(scope="session")
+def diabetes():
+    return load_diabetes(return_X_y=True)
+
+
+@pytest.fixture(scope="session")
+def cancer():
+    return load_breast_cancer(return_X_y=True)
+
+
+@pytest.fixture(scope="session")
+def iris():
+    return load_iris(return_X_y=True)
+
+
+def gbdt_regressors() -> list:
+    import catboost
+    import lightgbm
+    import xgboost
+
+    return [
+        ("xgb", xgboost.XGBRegressor(n_estimators=40, max_depth=3, learning_rate=0.1)),
+        ("cat", catboost.CatBoostRegressor(iterations=40, depth=4, verbose=0,
+                                           allow_writing_files=False, random_seed=0)),
+        ("lgb", lightgbm.LGBMRegressor(n_estimators=40, num_leaves=8, verbose=-1)),
+        ("lin", LinearRegression()),
+    ]
+
+
+def gbdt_classifiers() -> list:
+    import catboost
+    import lightgbm
+    import xgboost
+
+    return [
+        ("xgb", xgboost.XGBClassifier(n_estimators=40, max_depth=3, learning_rate=0.1)),
+        ("cat", catboost.CatBoostClassifier(iterations=40, depth=4, verbose=0,
+                                            allow_writing_files=False, random_seed=0)),
+        ("lgb", lightgbm.LGBMClassifier(n_estimators=40, num_leaves=8, verbose=-1)),
+        ("lr", make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))),
+    ]
+
+
+@pytest.fixture(scope="session")
+def regressors():
+    return gbdt_regressors
+
+
+@pytest.fixture(scope="session")
+def classifiers():
+    return gbdt_classifiers
