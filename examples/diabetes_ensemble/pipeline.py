@@ -1,7 +1,7 @@
 """Seed 001 on stackyard: preprocess -> tune CatBoost + XGBoost trained together in one job
 (k-fold CV; Bayesian search over eta and max_depth, 4 jobs, 2 in parallel, minimising
-validation:rmse) -> evaluate the best model on a holdout -> keep it only if its RMSE beats a
-threshold.
+validation:rmse) -> evaluate the best model on a holdout -> if its RMSE beats a threshold,
+register it (PendingManualApproval) with its metrics and drift baseline.
 
 Run it:  stackyard run examples/diabetes_ensemble/pipeline.py [-p RmseThreshold=70]
 Ported from SageMaker by changing imports; the AWS-only arguments (role, instance_type,
@@ -13,6 +13,10 @@ from pathlib import Path
 from sklearn.datasets import load_diabetes
 
 from stackyard.jobs import (
+    DriftCheckBaselines,
+    MetricsSource,
+    Model,
+    ModelMetrics,
     ProcessingInput,
     ProcessingOutput,
     ScriptProcessor,
@@ -26,6 +30,7 @@ from stackyard.workflow import (
     FailStep,
     Join,
     JsonGet,
+    ModelStep,
     ParameterFloat,
     ParameterInteger,
     ParameterString,
@@ -60,6 +65,8 @@ input_data = ParameterString("InputData", default_value=str(ensure_data()))
 k_fold = ParameterInteger("KFold", default_value=5)
 max_jobs = 4
 rmse_threshold = ParameterFloat("RmseThreshold", default_value=70.0)
+model_group = ParameterString("ModelPackageGroup", default_value="diabetes-ensemble")
+approval_status = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
 
 processor = ScriptProcessor(command=["python3"], image_uri="sklearn:1.2", role=role,
                             instance_type="ml.m5.xlarge", instance_count=1,
@@ -70,7 +77,7 @@ preprocess = ProcessingStep(
         code=str(CODE / "preprocess.py"),
         inputs=[ProcessingInput(source=input_data, destination="/opt/ml/processing/input")],
         outputs=[ProcessingOutput(output_name=n, source=f"/opt/ml/processing/{n}")
-                 for n in ("train", "validation", "test")],
+                 for n in ("train", "validation", "test", "baseline")],
         arguments=["--test-size", "0.2"],
     ),
     cache_config=CacheConfig(enable_caching=True, expire_after="P30D"),
@@ -139,13 +146,40 @@ best = tune.properties.BestTrainingJob
 summary = summarise(test_rmse, best.FinalHyperParameterTuningJobObjectiveMetric.Value,
                     best_model)
 
+def _in(output: object, file: str) -> Join:
+    return Join(on="/", values=[output, file])
+
+
+baseline_uri = outputs["baseline"].S3Output.S3Uri
+evaluation_uri = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
+register = ModelStep(
+    name="RegisterEnsemble",
+    step_args=Model(model_data=best_model, entry_point="train.py", source_dir=str(CODE),
+                    sagemaker_session=session).register(
+        content_types=["text/csv", "application/json"],
+        response_types=["text/csv", "application/json"],
+        model_package_group_name=model_group,
+        approval_status=approval_status,
+        model_metrics=ModelMetrics(model_statistics=MetricsSource(
+            "application/json", _in(evaluation_uri, "evaluation.json"))),
+        drift_check_baselines=DriftCheckBaselines(
+            model_data_statistics=MetricsSource("application/json",
+                                                _in(baseline_uri, "statistics.json")),
+            model_data_constraints=MetricsSource("application/json",
+                                                 _in(baseline_uri, "constraints.json"))),
+        customer_metadata_properties={"seed": "001", "members": "catboost,xgboost"},
+        description="CatBoost + XGBoost mean blend, tuned on validation RMSE",
+    ),
+)
+
 check = ConditionStep(
     name="CheckRmse",
     conditions=[ConditionLessThanOrEqualTo(left=test_rmse, right=rmse_threshold)],
-    if_steps=[summary],
+    if_steps=[summary, register],
     else_steps=[FailStep(name="RmseTooHigh", error_message=Join(
         on=" ", values=["test RMSE above the threshold of", rmse_threshold]))],
 )
 
-pipeline = Pipeline(name="diabetes-ensemble", parameters=[input_data, k_fold, rmse_threshold],
+pipeline = Pipeline(name="diabetes-ensemble",
+                    parameters=[input_data, k_fold, rmse_threshold, model_group, approval_status],
                     steps=[preprocess, tune, evaluate, check], sagemaker_session=session)

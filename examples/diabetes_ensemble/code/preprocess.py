@@ -1,10 +1,12 @@
-"""Processing job: split the raw diabetes table into train / validation / test CSVs.
+"""Processing job: split the raw diabetes table into train / validation / test CSVs, and
+write a drift baseline of the training features (statistics.json, constraints.json).
 
 Reads and writes the literal container paths, exactly as it would on SageMaker.
 Output CSVs have the target in the first column and no header (the XGBoost convention).
 """
 
 import argparse
+import json
 import os
 
 import pandas as pd
@@ -28,3 +30,18 @@ if __name__ == "__main__":
         os.makedirs(f"{BASE}/{name}", exist_ok=True)
         part.to_csv(f"{BASE}/{name}/{name}.csv", header=False, index=False)
         print(f"{name}: {len(part)} rows")
+
+    features = train.drop(columns=["target"])
+    os.makedirs(f"{BASE}/baseline", exist_ok=True)
+    stats = {"dataset": {"item_count": int(len(features))}, "features": [
+        {"name": c, "inferred_type": "Fractional", "numerical_statistics": {
+            "mean": float(features[c].mean()), "std_dev": float(features[c].std()),
+            "min": float(features[c].min()), "max": float(features[c].max()),
+            "num_missing": int(features[c].isna().sum())}} for c in features.columns]}
+    constraints = {"version": 0.0, "features": [
+        {"name": c, "inferred_type": "Fractional", "completeness": 1.0}
+        for c in features.columns]}
+    with open(f"{BASE}/baseline/statistics.json", "w") as f:
+        json.dump(stats, f, indent=1)
+    with open(f"{BASE}/baseline/constraints.json", "w") as f:
+        json.dump(constraints, f, indent=1)

@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from stackyard.cli._models import models
 from stackyard.cli._pipelines import pipelines
 from stackyard.cli._render import err
 from stackyard.cli._runs import run, runs
@@ -18,6 +19,7 @@ app.command()(run)
 app.add_typer(runs, name="runs")
 app.add_typer(pipelines, name="pipelines")
 app.add_typer(tuning, name="tuning")
+app.add_typer(models, name="models")
 
 
 def main() -> None:

@@ -14,7 +14,8 @@ from typing import Any
 
 from stackyard.errors import DefinitionError
 
-STEP_TYPES = {"Processing", "Training", "Tuning", "Condition", "Fail", "Function"}
+STEP_TYPES = {"Processing", "Training", "Tuning", "RegisterModel", "Condition", "Fail",
+              "Function"}
 EXECUTION_VARIABLES = {"StartDateTime", "CurrentDateTime", "PipelineName", "PipelineArn",
                        "PipelineExecutionId", "PipelineExecutionArn"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-. ]{0,255}$")
@@ -131,6 +132,11 @@ def _property_error(step: StepDef, tokens: list[str | int]) -> str | None:
             return None if tokens[1] < budget else (
                 f"step {step.name!r} runs at most {budget} training jobs; "
                 f"there is no top model {tokens[1]}")
+    elif step.type == "RegisterModel":
+        if len(tokens) == 1 and head in ("ModelPackageArn", "ModelPackageGroupName",
+                                         "ModelPackageVersion", "ModelPackageRef",
+                                         "ModelApprovalStatus"):
+            return None
     elif step.type == "Function":
         if head == "Result":
             return None

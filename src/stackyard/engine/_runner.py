@@ -34,7 +34,8 @@ Event = dict[str, Any]
 DONE = ("Succeeded", "Failed", "Skipped", "Stopped")
 # Step types whose work lives above the engine (they run jobs of their own): imported by
 # name only when such a step runs, so the engine never depends on them.
-PLUGINS = {"Tuning": "stackyard.tuning._step:run_tuning_step"}
+PLUGINS = {"Tuning": "stackyard.tuning._step:run_tuning_step",
+           "RegisterModel": "stackyard.registry._step:run_register_step"}
 
 
 def run_dir(run_id: str) -> Path:
@@ -191,6 +192,8 @@ class Runner:
             if not attempts and self._try_cache(name):
                 return
             resolved = resolve(step.arguments, self.context())
+            if step.type != "Function":  # what the step really read: lineage's evidence
+                self.store.set_step(self.run_id, name, arguments=resolved)
         except StepFailed as e:
             self._set(name, "Failed", failure_reason=e.reason, error_type=e.error_type)
             return

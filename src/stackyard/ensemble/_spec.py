@@ -34,10 +34,6 @@ class Spec:
     weights: np.ndarray | None
 
     @property
-    def last(self) -> Layer:
-        return self.layers[-1]
-
-    @property
     def fits_combiner(self) -> bool:
         """Whether the combination rule itself is learnt (meta-learner or weights)."""
         return self.combine == "stack" or (self.combine == "weighted" and self.weights is None)

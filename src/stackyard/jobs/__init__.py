@@ -1,5 +1,6 @@
 """Job shapes from the SageMaker SDK: processors, estimators and their inputs/outputs."""
 
+from stackyard.jobs._model import DriftCheckBaselines, MetricsSource, Model, ModelMetrics
 from stackyard.jobs._processing import (
     ProcessingInput,
     ProcessingOutput,
@@ -10,7 +11,11 @@ from stackyard.jobs._processing import (
 from stackyard.jobs._training import SKLearn, Estimator, TrainingInput, XGBoost
 
 __all__ = [
+    "DriftCheckBaselines",
     "Estimator",
+    "MetricsSource",
+    "Model",
+    "ModelMetrics",
     "ProcessingInput",
     "ProcessingOutput",
     "Processor",

@@ -174,13 +174,15 @@ class Store:
         )
         for r in rows:
             r["outputs"] = json.loads(r["outputs"]) if r["outputs"] else {}
+            r["arguments"] = json.loads(r["arguments"]) if r.get("arguments") else None
             r["cache_hit"] = bool(r["cache_hit"])
         return rows
 
     def set_step(self, run_id: str, name: str, **fields: Any) -> None:
         """Update one step row, creating it (which needs a status) the first time."""
-        if "outputs" in fields and not isinstance(fields["outputs"], str | None):
-            fields["outputs"] = json.dumps(fields["outputs"], sort_keys=True)
+        for key in ("outputs", "arguments"):
+            if key in fields and not isinstance(fields[key], str | None):
+                fields[key] = json.dumps(fields[key], sort_keys=True, default=str)
         with self.tx() as c:
             cur = c.execute(
                 f"UPDATE steps SET {', '.join(f'{k}=?' for k in fields)} "
@@ -336,6 +338,101 @@ class Store:
             r["params"] = json.loads(r["params"])
             r["metrics"] = json.loads(r["metrics"]) if r["metrics"] else {}
         return rows
+
+    # ---- model registry --------------------------------------------------------------
+    def register_package(self, group: str, status: str, record: dict, who: str,
+                         comment: str | None, event: dict) -> int:
+        """Next version of ``group``, its first audit entry and its event: all or nothing.
+
+        BEGIN IMMEDIATE serialises concurrent registrations, so versions have no gaps and
+        no duplicates however many processes register at once."""
+        now = time.time()
+        with self.tx() as c:
+            c.execute("INSERT OR IGNORE INTO model_groups(name, created_at) VALUES(?,?)",
+                      (group, now))
+            version = c.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM model_packages "
+                                "WHERE grp=?", (group,)).fetchone()[0]
+            record = {**record, "version": version}
+            c.execute("INSERT INTO model_packages VALUES(?,?,?,?,?)",
+                      (group, version, status, json.dumps(record, sort_keys=True), now))
+            c.execute("INSERT INTO approvals(grp, version, from_status, to_status, who, comment,"
+                      " ts) VALUES(?,?,?,?,?,?,?)", (group, version, None, status, who, comment,
+                                                    now))
+            c.execute("INSERT INTO events(ts, kind, payload) VALUES(?,?,?)",
+                      (now, "model.registered", json.dumps({**event, "version": version,
+                                                            "ref": f"{group}/{version}",
+                                                            "approval_status": status})))
+            return int(version)
+
+    def set_approval(self, group: str, version: int, expected: str, status: str, who: str,
+                     comment: str | None, event: dict) -> bool:
+        """Compare-and-set the approval status (False if someone changed it meanwhile)."""
+        now = time.time()
+        with self.tx() as c:
+            cur = c.execute("UPDATE model_packages SET approval_status=? WHERE grp=? AND "
+                            "version=? AND approval_status=?", (status, group, version,
+                                                                expected))
+            if cur.rowcount == 0:
+                return False
+            c.execute("INSERT INTO approvals(grp, version, from_status, to_status, who, comment,"
+                      " ts) VALUES(?,?,?,?,?,?,?)", (group, version, expected, status, who,
+                                                    comment, now))
+            c.execute("INSERT INTO events(ts, kind, payload) VALUES(?,?,?)",
+                      (now, "model.approval", json.dumps(event)))
+            return True
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        return self._q(
+            "SELECT g.name, g.created_at, COUNT(p.version) AS versions, "
+            "MAX(p.version) AS latest_version, "
+            "SUM(p.approval_status='Approved') AS approved "
+            "FROM model_groups g LEFT JOIN model_packages p ON p.grp=g.name "
+            "GROUP BY g.name ORDER BY g.name")
+
+    def list_packages(self, group: str, status: str | None = None) -> list[dict[str, Any]]:
+        sql = ("SELECT grp, version, approval_status, created_at, record FROM model_packages "
+               "WHERE grp=?")
+        args: tuple = (group,)
+        if status:
+            sql, args = sql + " AND approval_status=?", (group, status)
+        rows = self._q(sql + " ORDER BY version", args)
+        for r in rows:
+            r["record"] = json.loads(r["record"])
+        return rows
+
+    def get_package(self, group: str, version: int) -> dict[str, Any] | None:
+        r = self._one("SELECT grp, version, approval_status, created_at, record FROM "
+                      "model_packages WHERE grp=? AND version=?", (group, version))
+        if r is not None:
+            r["record"] = json.loads(r["record"])
+        return r
+
+    def approval_history(self, group: str, version: int) -> list[dict[str, Any]]:
+        return self._q("SELECT from_status, to_status, who, comment, ts FROM approvals "
+                       "WHERE grp=? AND version=? ORDER BY id", (group, version))
+
+    def group_exists(self, group: str) -> bool:
+        return self._one("SELECT 1 AS x FROM model_groups WHERE name=?", (group,)) is not None
+
+    def add_subscription(self, kind: str, group: str, action: dict) -> int:
+        with self.tx() as c:
+            cur = c.execute("INSERT INTO subscriptions(kind, grp, action, created_at) "
+                            "VALUES(?,?,?,?)", (kind, group, json.dumps(action), time.time()))
+            return int(cur.lastrowid)
+
+    def subscriptions(self, kind: str, group: str) -> list[dict[str, Any]]:
+        rows = self._q("SELECT * FROM subscriptions WHERE kind=? AND grp=? ORDER BY id",
+                       (kind, group))
+        for r in rows:
+            r["action"] = json.loads(r["action"])
+        return rows
+
+    def find_producer(self, uri: str) -> dict[str, Any] | None:
+        """The most recent succeeded step whose outputs name ``uri``."""
+        r = self._one("SELECT s.run_id, s.name FROM steps s WHERE s.status='Succeeded' AND "
+                      "s.cache_hit=0 AND instr(s.outputs, ?) > 0 ORDER BY s.end_time DESC "
+                      "LIMIT 1", (json.dumps(uri),))
+        return r
 
     # ---- events ------------------------------------------------------------------
     def add_event(self, kind: str, payload: dict[str, Any]) -> int:

@@ -107,4 +107,39 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tuning_job, number)
     );
     """,
+    # 3: model registry, approval audit trail, event subscriptions; steps keep their
+    #    resolved arguments (what they actually read: the basis of lineage)
+    """
+    ALTER TABLE steps ADD COLUMN arguments TEXT;
+    CREATE TABLE model_groups (
+        name TEXT PRIMARY KEY,
+        description TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE model_packages (
+        grp TEXT NOT NULL REFERENCES model_groups(name),
+        version INTEGER NOT NULL,
+        approval_status TEXT NOT NULL,
+        record TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (grp, version)
+    );
+    CREATE TABLE approvals (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        grp TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        from_status TEXT,
+        to_status TEXT NOT NULL,
+        who TEXT NOT NULL,
+        comment TEXT,
+        ts REAL NOT NULL
+    );
+    CREATE TABLE subscriptions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        action TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    """,
 ]

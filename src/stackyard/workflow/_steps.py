@@ -201,6 +201,46 @@ class TuningStep(Step):
         return Properties(self, "TopModelArtifacts")[int(top_k)]
 
 
+class ModelStep(Step):
+    """Registers a model version: ``ModelStep(name, step_args=model.register(...))``."""
+
+    step_type = "RegisterModel"
+
+    def __init__(self, name: str, step_args: Any = None, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        if not (isinstance(step_args, JobArgs) and step_args.kind == "RegisterModel"):
+            raise DefinitionError(f"ModelStep {name!r} needs step_args=model.register(...) "
+                                  "from a Model whose sagemaker_session is a PipelineSession")
+        self.job = step_args
+
+    def arguments(self) -> Any:
+        return self.job.request
+
+
+class RegisterModel(ModelStep):
+    """The older registration step: a model from an estimator's (or given) artifact."""
+
+    def __init__(self, name: str, content_types: list[str] | None = None,
+                 response_types: list[str] | None = None, model_package_group_name: Any = None,
+                 estimator: Any = None, model_data: Any = None, entry_point: str | None = None,
+                 source_dir: str | None = None, image_uri: str | None = None,
+                 approval_status: Any = "PendingManualApproval", model_metrics: Any = None,
+                 drift_check_baselines: Any = None, customer_metadata_properties: Any = None,
+                 description: str | None = None, inference_instances: Any = None,
+                 transform_instances: Any = None, **kwargs: Any) -> None:
+        from stackyard.jobs._model import Model
+
+        if estimator is not None:
+            entry_point = entry_point or estimator.entry_point
+            source_dir = source_dir or estimator.source_dir
+        model = Model(model_data=model_data, image_uri=image_uri, entry_point=entry_point,
+                      source_dir=source_dir)
+        req = model.register_request(content_types, response_types, model_package_group_name,
+                                     approval_status, model_metrics, drift_check_baselines,
+                                     customer_metadata_properties, description)
+        super().__init__(name, step_args=JobArgs("RegisterModel", req, model), **kwargs)
+
+
 class ConditionStep(Step):
     """Runs ``if_steps`` when every condition holds, else ``else_steps``; the branch not
     taken (and whatever depends only on it) shows as Skipped."""

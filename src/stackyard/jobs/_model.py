@@ -1,0 +1,146 @@
+"""``Model``: a trained artifact plus the code that serves it; ``register()`` puts it in
+the model registry (now, or as a pipeline step's arguments)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stackyard.jobs._common import JobArgs, check_kwargs, in_pipeline, local_path
+
+
+class MetricsSource:
+    def __init__(self, content_type: str, s3_uri: Any, content_digest: str | None = None
+                 ) -> None:
+        self.content_type = content_type
+        self.s3_uri = s3_uri
+
+    def to_request(self) -> dict[str, Any]:
+        return {"ContentType": self.content_type, "S3Uri": self.s3_uri}
+
+
+def _section(**kinds: MetricsSource | None) -> dict[str, Any]:
+    return {k: v.to_request() for k, v in kinds.items() if v is not None}
+
+
+class ModelMetrics:
+    """Evaluation reports recorded with a model version (e.g. the evaluation.json a
+    pipeline step wrote as ``model_statistics``)."""
+
+    def __init__(self, model_statistics: MetricsSource | None = None,
+                 model_constraints: MetricsSource | None = None,
+                 model_data_statistics: MetricsSource | None = None,
+                 model_data_constraints: MetricsSource | None = None,
+                 bias: MetricsSource | None = None,
+                 explainability: MetricsSource | None = None) -> None:
+        self.sections = {
+            "ModelQuality": _section(Statistics=model_statistics, Constraints=model_constraints),
+            "ModelDataQuality": _section(Statistics=model_data_statistics,
+                                         Constraints=model_data_constraints),
+            "Bias": _section(Report=bias),
+            "Explainability": _section(Report=explainability),
+        }
+
+    def to_request(self) -> dict[str, Any]:
+        return {k: v for k, v in self.sections.items() if v}
+
+
+class DriftCheckBaselines:
+    """The baselines a later monitor compares new data against (statistics/constraints)."""
+
+    def __init__(self, model_statistics: MetricsSource | None = None,
+                 model_constraints: MetricsSource | None = None,
+                 model_data_statistics: MetricsSource | None = None,
+                 model_data_constraints: MetricsSource | None = None,
+                 bias_config_file: Any = None, **_: Any) -> None:
+        self.sections = {
+            "ModelQuality": _section(Statistics=model_statistics, Constraints=model_constraints),
+            "ModelDataQuality": _section(Statistics=model_data_statistics,
+                                         Constraints=model_data_constraints),
+        }
+
+    def to_request(self) -> dict[str, Any]:
+        return {k: v for k, v in self.sections.items() if v}
+
+
+class Model:
+    def __init__(
+        self,
+        model_data: Any = None,
+        image_uri: str | None = None,
+        entry_point: str | None = None,
+        source_dir: str | None = None,
+        name: str | None = None,
+        env: dict[str, str] | None = None,
+        sagemaker_session: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        check_kwargs("Model", {k: v for k, v in kwargs.items()
+                               if k not in ("predictor_cls", "vpc_config", "model_kms_key",
+                                            "dependencies", "git_config")})
+        self.model_data = model_data
+        self.image_uri = image_uri
+        self.entry_point = entry_point
+        self.source_dir = local_path(source_dir, "source_dir") if source_dir else None
+        if entry_point and not source_dir:
+            self.entry_point = local_path(entry_point, "entry_point")
+        self.name = name
+        self.env = dict(env or {})
+        self.sagemaker_session = sagemaker_session
+
+    def register_request(
+        self,
+        content_types: list[str] | None = None,
+        response_types: list[str] | None = None,
+        model_package_group_name: Any = None,
+        approval_status: Any = "PendingManualApproval",
+        model_metrics: ModelMetrics | None = None,
+        drift_check_baselines: DriftCheckBaselines | None = None,
+        customer_metadata_properties: dict[str, Any] | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """SageMaker's CreateModelPackage shape."""
+        from stackyard.errors import DefinitionError
+
+        if model_package_group_name is None:
+            raise DefinitionError("register() needs model_package_group_name=")
+        if self.model_data is None:
+            raise DefinitionError("this Model has no model_data to register")
+        return {
+            "ModelPackageGroupName": model_package_group_name,
+            "ModelApprovalStatus": approval_status or "PendingManualApproval",
+            "ModelPackageDescription": description,
+            "InferenceSpecification": {
+                "Containers": [{"Image": self.image_uri, "ModelDataUrl": self.model_data,
+                                "EntryPoint": self.entry_point, "SourceDir": self.source_dir,
+                                "Environment": self.env}],
+                "SupportedContentTypes": list(content_types or ["text/csv"]),
+                "SupportedResponseMIMETypes": list(response_types or ["text/csv"]),
+            },
+            "ModelMetrics": model_metrics.to_request() if model_metrics else {},
+            "DriftCheckBaselines": drift_check_baselines.to_request()
+            if drift_check_baselines else {},
+            "CustomerMetadataProperties": dict(customer_metadata_properties or {}),
+        }
+
+    def register(self, content_types: list[str] | None = None,
+                 response_types: list[str] | None = None, inference_instances: Any = None,
+                 transform_instances: Any = None, model_package_group_name: Any = None,
+                 approval_status: Any = "PendingManualApproval",
+                 model_metrics: ModelMetrics | None = None,
+                 drift_check_baselines: DriftCheckBaselines | None = None,
+                 customer_metadata_properties: dict[str, Any] | None = None,
+                 description: str | None = None, **kwargs: Any) -> Any:
+        """In a pipeline session: step arguments for ``ModelStep``. Otherwise register now
+        and return the new ``ModelPackage``."""
+        check_kwargs("register", {k: v for k, v in kwargs.items() if k not in (
+            "model_package_name", "marketplace_cert", "domain", "task", "sample_payload_url",
+            "framework", "framework_version", "nearest_model_name", "data_input_configuration",
+            "skip_model_validation", "source_uri", "model_card")})
+        req = self.register_request(content_types, response_types, model_package_group_name,
+                                    approval_status, model_metrics, drift_check_baselines,
+                                    customer_metadata_properties, description)
+        if in_pipeline(self.sagemaker_session):
+            return JobArgs("RegisterModel", req, self)
+        from stackyard.registry._step import register_from_request
+
+        return register_from_request(req)

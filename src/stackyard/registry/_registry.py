@@ -1,0 +1,303 @@
+"""APPROVE: model package groups, numbered versions, approval with an audit trail.
+
+A package reference reads ``GROUP/VERSION``. Everything a package points at is copied into
+the content-addressed store at registration (model artifact, inference code), and its
+sha256 recorded, so a registered version can never change underneath its users.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stackyard import _home, artifacts
+from stackyard.errors import IntegrityError, NotFoundError, UsageError
+from stackyard.registry._approval import APPROVED, PENDING, check_status, check_transition
+from stackyard.registry._lineage import lineage
+from stackyard.store import open_store
+
+_GROUP = re.compile(r"^[A-Za-z0-9](-*[A-Za-z0-9_.])*$")
+
+
+def parse_ref(ref: str) -> tuple[str, int]:
+    group, sep, version = str(ref).rpartition("/")
+    if not sep or not group or not version.isdigit():
+        raise UsageError(f"{ref!r} is not a model package reference; write GROUP/VERSION")
+    return group, int(version)
+
+
+@dataclass
+class ModelPackage:
+    group: str
+    version: int
+    approval_status: str
+    created_at: float
+    record: dict[str, Any] = field(repr=False)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.group}/{self.version}"
+
+    @property
+    def model_data(self) -> str:
+        return self.record["model_data"]
+
+    def summary(self) -> dict[str, Any]:
+        return {"ref": self.ref, "group": self.group, "version": self.version,
+                "approval_status": self.approval_status, "created_at": self.created_at}
+
+
+def _package(row: dict[str, Any]) -> ModelPackage:
+    return ModelPackage(row["grp"], row["version"], row["approval_status"], row["created_at"],
+                        row["record"])
+
+
+def _read_json_source(uri: str, what: str) -> Any:
+    """Metrics and baselines must be JSON; a bad file fails registration, naming it."""
+    try:
+        if artifacts.is_remote(uri):
+            import fsspec
+
+            with fsspec.open(uri, "rt") as f:
+                return json.load(f)
+        return json.loads(artifacts.uri_to_path(uri).read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{what} {uri} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{what} {uri} is not valid JSON: {e}") from None
+
+
+def _sources(section: dict[str, Any], what: str) -> dict[str, Any]:
+    """``{"ModelQuality": {"Statistics": {"S3Uri", "ContentType"}}}`` -> each with its content
+    parsed and hashed."""
+    out: dict[str, Any] = {}
+    for group, kinds in (section or {}).items():
+        for kind, src in (kinds or {}).items():
+            if not isinstance(src, dict) or "S3Uri" not in src:
+                continue
+            uri = str(src["S3Uri"])
+            if "://" not in uri:
+                uri = Path(uri).resolve().as_uri()
+            out.setdefault(group, {})[kind] = {
+                "uri": uri, "content_type": src.get("ContentType", "application/json"),
+                "sha256": artifacts.content_hash(uri),
+                "content": _read_json_source(uri, f"{what} {group}.{kind}")}
+    return out
+
+
+def _store_model(uri: str) -> tuple[str, str]:
+    """Put the model artifact in the store (if it is not there) and return (uri, sha256)."""
+    uri = str(uri)
+    if "://" not in uri:
+        uri = Path(uri).resolve().as_uri()
+    if artifacts.is_remote(uri):
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            artifacts.fetch(uri, Path(tmp))
+            uri = artifacts.put_file(next(Path(tmp).iterdir()))
+    path = artifacts.uri_to_path(uri)
+    if not path.is_file():
+        raise UsageError(f"model artifact {uri} is not a file")
+    try:
+        artifacts.verify(uri)
+    except IntegrityError:
+        uri = artifacts.put_file(path)
+    return uri, artifacts.content_hash(uri)
+
+
+class ModelRegistry:
+    """The registry of the current ``STACKYARD_HOME``."""
+
+    def __init__(self) -> None:
+        self.store = open_store()
+
+    # ---- write -------------------------------------------------------------------
+    def register(
+        self,
+        model_package_group_name: str,
+        model_data: str,
+        approval_status: str = PENDING,
+        content_types: list[str] | None = None,
+        response_types: list[str] | None = None,
+        entry_point: str | None = None,
+        source_dir: str | None = None,
+        image_uri: str | None = None,
+        model_metrics: dict[str, Any] | None = None,
+        drift_check_baselines: dict[str, Any] | None = None,
+        customer_metadata_properties: dict[str, str] | None = None,
+        description: str | None = None,
+        run_id: str | None = None,
+        step: str | None = None,
+        source_key: str | None = None,
+        who: str | None = None,
+    ) -> ModelPackage:
+        """Validate everything, copy artifacts into the store, then record the version in
+        one transaction: a failure at any point leaves no half-registered version."""
+        group = model_package_group_name
+        if not group or not _GROUP.match(group) or len(group) > 63:
+            raise UsageError(f"model package group name {group!r}: 1-63 letters, digits, - _ .")
+        check_status(approval_status)
+        if source_key is not None:
+            for row in self.store.list_packages(group):
+                if row["record"].get("source_key") == source_key:
+                    return _package(row)  # a resumed run registering again: same version
+        metrics = _sources(model_metrics or {}, "model metrics")
+        baselines = _sources(drift_check_baselines or {}, "drift check baseline")
+        meta = {str(k): str(v) for k, v in (customer_metadata_properties or {}).items()}
+        model_uri, sha = _store_model(model_data)
+        code_uri = None
+        if source_dir:
+            src = artifacts.uri_to_path(source_dir)
+            if not src.is_dir():
+                raise UsageError(f"source_dir {source_dir} is not a folder")
+            if entry_point and not (src / entry_point).is_file():
+                raise UsageError(f"entry point {entry_point} not found in {source_dir}")
+            code_uri = artifacts.put_tree(src)
+        elif entry_point:
+            ep = Path(entry_point).resolve()
+            if not ep.is_file():
+                raise UsageError(f"entry point {entry_point} does not exist")
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                (Path(tmp) / ep.name).write_bytes(ep.read_bytes())
+                code_uri = artifacts.put_tree(Path(tmp))
+            entry_point = ep.name
+        record = {
+            "group": group, "model_data": model_uri, "model_sha256": sha,
+            "inference_spec": {"entry_point": entry_point, "code_uri": code_uri,
+                               "image_uri": image_uri,
+                               "content_types": list(content_types or ["text/csv"]),
+                               "response_types": list(response_types or ["text/csv"])},
+            "model_metrics": metrics, "drift_check_baselines": baselines,
+            "customer_metadata_properties": meta, "description": description,
+            "lineage": lineage(self.store, model_uri, run_id, step, source_dir),
+            "source_key": source_key,
+        }
+        who = who or _who()
+        version = self.store.register_package(
+            group, approval_status, record, who, "registered",
+            {"group": group, "run_id": run_id})
+        pkg = self.describe_package(group, version)
+        if approval_status == APPROVED:
+            _fire_on_approve(self.store, pkg)
+        return pkg
+
+    def update_approval(self, ref: str, status: str, comment: str | None = None,
+                        who: str | None = None) -> ModelPackage:
+        group, version = parse_ref(ref)
+        current = self.describe_package(group, version)
+        check_transition(ref, current.approval_status, status)
+        if not self.store.set_approval(group, version, current.approval_status, status,
+                                       who or _who(), comment,
+                                       {"group": group, "version": version, "ref": ref,
+                                        "from": current.approval_status, "to": status}):
+            raise UsageError(f"{ref} changed while approving it; look again and retry")
+        pkg = self.describe_package(group, version)
+        if status == APPROVED:
+            _fire_on_approve(self.store, pkg)
+        return pkg
+
+    # ---- read --------------------------------------------------------------------
+    def list_groups(self) -> list[dict[str, Any]]:
+        return self.store.list_groups()
+
+    def _group(self, group: str) -> str:
+        if not self.store.group_exists(group):
+            raise NotFoundError(f"no model package group {group!r}; see `stackyard models groups`")
+        return group
+
+    def list_packages(self, group: str, approval_status: str | None = None
+                      ) -> list[ModelPackage]:
+        if approval_status is not None:
+            check_status(approval_status)
+        return [_package(r) for r in self.store.list_packages(self._group(group),
+                                                               approval_status)]
+
+    def describe_package(self, group: str, version: int) -> ModelPackage:
+        row = self.store.get_package(self._group(group), version)
+        if row is None:
+            raise NotFoundError(f"{group} has no version {version}; see "
+                                f"`stackyard models list {group}`")
+        return _package(row)
+
+    def describe(self, ref: str) -> dict[str, Any]:
+        pkg = self.describe_package(*parse_ref(ref))
+        return {**pkg.summary(), **{k: v for k, v in pkg.record.items() if k != "version"},
+                "approval_history": self.store.approval_history(pkg.group, pkg.version)}
+
+    def latest(self, group: str, approval_status: str | None = APPROVED) -> ModelPackage:
+        pkgs = self.list_packages(group, approval_status)
+        if not pkgs:
+            what = f"{approval_status} " if approval_status else ""
+            raise NotFoundError(f"{group} has no {what}version yet")
+        return pkgs[-1]
+
+    def verified_artifact(self, ref: str) -> Path:
+        """The model artifact's path, after checking its bytes against the recorded hash."""
+        pkg = self.describe_package(*parse_ref(ref))
+        path = artifacts.uri_to_path(pkg.model_data)
+        if not path.is_file():
+            raise IntegrityError(f"{ref}: model artifact {path} is missing")
+        actual = artifacts.sha256_file(path)
+        if actual != pkg.record["model_sha256"]:
+            raise IntegrityError(f"{ref}: model artifact {path} was modified after registration "
+                                 f"(sha256 {actual[:12]}… != recorded "
+                                 f"{pkg.record['model_sha256'][:12]}…); refusing to load it")
+        return path
+
+    def download(self, ref: str, path: str | Path) -> Path:
+        """Extract the verified model artifact (and the inference code) into ``path``."""
+        artifact = self.verified_artifact(ref)
+        dest = Path(path)
+        dest.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(artifact) as tar:
+            tar.extractall(dest, filter="data")  # no absolute paths, no links out
+        code = self.describe_package(*parse_ref(ref)).record["inference_spec"]["code_uri"]
+        if code:
+            artifacts.fetch(code, dest / "code")
+        return dest
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return f"uid:{os.getuid()}"
+
+
+def _fire_on_approve(store: Any, pkg: ModelPackage) -> list[dict[str, Any]]:
+    """Start every pipeline subscribed to approvals of this group, detached.
+
+    Whoever records the approval starts the runs (no server needed); each run gets the
+    approved version as the parameter the subscription names."""
+    started = []
+    for sub in store.subscriptions("on-approve", pkg.group):
+        action = sub["action"]
+        log_dir = _home.home() / "triggers"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = log_dir / f"{pkg.group}-{pkg.version}-sub{sub['id']}-{int(time.time())}.log"
+        exe = str(Path(sys.executable).parent / "stackyard")
+        cmd = [exe, "run", action["file"], "-q", "-p", f"{action['parameter']}={pkg.ref}"]
+        for p in action.get("params", []):
+            cmd += ["-p", p]
+        with open(log, "ab") as f:
+            proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    cwd=action.get("cwd") or None)
+        store.add_event("trigger.started", {"subscription": sub["id"], "ref": pkg.ref,
+                                            "pid": proc.pid, "log": str(log)})
+        print(f"approval of {pkg.ref} started pipeline {action['file']} (detached, pid "
+              f"{proc.pid}); log: {log}", file=sys.stderr)
+        started.append({"pid": proc.pid, "log": str(log)})
+    return started
