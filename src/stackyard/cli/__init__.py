@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from stackyard.cli._endpoints import endpoints, serve
 from stackyard.cli._models import models
 from stackyard.cli._pipelines import pipelines
 from stackyard.cli._render import err
@@ -20,6 +21,8 @@ app.add_typer(runs, name="runs")
 app.add_typer(pipelines, name="pipelines")
 app.add_typer(tuning, name="tuning")
 app.add_typer(models, name="models")
+app.add_typer(endpoints, name="endpoints")
+app.command()(serve)
 
 
 def main() -> None:

@@ -144,3 +144,18 @@ class Model:
         from stackyard.registry._step import register_from_request
 
         return register_from_request(req)
+
+    def deploy(self, initial_instance_count: int = 1, instance_type: str | None = None,
+               endpoint_name: str | None = None, wait: bool = True, **kwargs: Any) -> Any:
+        """Serve this model from a managed endpoint; returns a ``Predictor``."""
+        from stackyard.serving._predictor import deploy_model
+
+        opts = {k: kwargs.pop(k) for k in ("port", "capture_percent", "max_concurrency")
+                if k in kwargs}
+        check_kwargs("deploy", {k: v for k, v in kwargs.items() if k not in (
+            "serializer", "deserializer", "data_capture_config", "serverless_inference_config",
+            "accelerator_type", "kms_key", "volume_size")})
+        if self.model_data is None:
+            raise ValueError("this Model has no model_data to deploy")
+        return deploy_model(str(self.model_data), self.entry_point, self.source_dir,
+                            endpoint_name, **opts)

@@ -137,6 +137,17 @@ class Estimator:
         self.model_data = job["outputs"].get("ModelArtifacts", {}).get("S3ModelArtifacts")
         return job
 
+    def deploy(self, initial_instance_count: int = 1, instance_type: str | None = None,
+               endpoint_name: str | None = None, **kwargs: Any) -> Any:
+        """Serve the trained model (``model_data``) with this estimator's entry point."""
+        from stackyard.jobs._model import Model
+
+        if self.model_data is None:
+            raise DefinitionError("this estimator has no model_data: fit() it first")
+        entry, source = self.code_paths()
+        return Model(model_data=self.model_data, entry_point=entry, source_dir=source).deploy(
+            initial_instance_count, instance_type, endpoint_name, **kwargs)
+
 
 class SKLearn(Estimator):
     """Script-mode scikit-learn estimator (``framework_version`` is accepted, not enforced)."""

@@ -142,4 +142,20 @@ MIGRATIONS: list[str] = [
         created_at REAL NOT NULL
     );
     """,
+    # 4: managed endpoints (the store is their control plane)
+    """
+    CREATE TABLE endpoints (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL,
+        status TEXT NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 1,
+        deployment TEXT,
+        pid INTEGER,
+        pid_start TEXT,
+        url TEXT,
+        failure_reason TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
 ]

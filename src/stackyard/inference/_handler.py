@@ -1,0 +1,156 @@
+"""One model behind the SageMaker inference contract.
+
+A model's own ``model_fn``/``input_fn``/``predict_fn``/``output_fn`` (from its entry point)
+are used when present, so a seed-001 script serves unchanged; a stackyard ensemble saved
+with ``save(dir)`` needs none. Requests are checked before user code sees them (content
+type, well-formed body, feature count): those failures are the client's (4xx). An
+exception inside model code is the server's (500), logged under an error id.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stackyard.inference._codecs import CONTENT_TYPES, NPY, InputError, base_type, decode, encode
+
+
+class ModelError(RuntimeError):
+    """Model code raised: a server error (500)."""
+
+
+def _import(entry: Path) -> Any:
+    name = "stackyard_model_" + re.sub(r"\W", "_", str(entry))
+    spec = importlib.util.spec_from_file_location(name, entry)
+    if spec is None or spec.loader is None:
+        raise ModelError(f"cannot import entry point {entry}")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(entry.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(entry.parent))
+    return module
+
+
+def expected_features(model: Any) -> int | None:
+    """``n_features_in_`` of the model, or of its first member when it is a collection."""
+    candidates = [model]
+    if isinstance(model, list | tuple):
+        candidates += list(model)
+    elif isinstance(model, dict):
+        candidates += list(model.values())
+    for m in candidates:
+        n = getattr(m, "n_features_in_", None)
+        if isinstance(n, int | np.integer) and n > 0:
+            return int(n)
+    return None
+
+
+class ModelHandler:
+    def __init__(
+        self,
+        model_dir: str | Path,
+        entry_point: str | None = None,
+        code_dir: str | Path | None = None,
+        content_types: list[str] | None = None,
+        response_types: list[str] | None = None,
+        n_features: int | None = None,
+    ) -> None:
+        self.model_dir = Path(model_dir)
+        self.content_types = [base_type(c) for c in content_types or CONTENT_TYPES]
+        self.response_types = [base_type(c) for c in response_types or CONTENT_TYPES]
+        self.fns: dict[str, Callable] = {}
+        if entry_point:
+            entry = Path(code_dir or self.model_dir) / entry_point
+            if not entry.is_file():
+                raise ModelError(f"entry point {entry} does not exist")
+            module = _import(entry)
+            self.fns = {k: getattr(module, k) for k in ("model_fn", "input_fn", "predict_fn",
+                                                        "output_fn") if hasattr(module, k)}
+        if "model_fn" in self.fns:
+            self.model = self.fns["model_fn"](str(self.model_dir))
+        elif (self.model_dir / "manifest.json").exists():
+            from stackyard.ensemble import load
+
+            self.model = load(self.model_dir)
+        else:
+            raise ModelError(f"{self.model_dir}: no model_fn in the entry point and no "
+                             "stackyard ensemble (manifest.json) to load")
+        self.n_features = n_features or expected_features(self.model)
+
+    def predict_array(self, rows: np.ndarray) -> Any:
+        """In-process prediction on decoded rows (what the endpoint must match)."""
+        if "predict_fn" in self.fns:
+            return self.fns["predict_fn"](rows, self.model)
+        return self.model.predict(rows)
+
+    def check(self, body: bytes, content_type: str | None, accept: str | None
+              ) -> tuple[str, str, np.ndarray | None]:
+        ct = base_type(content_type)
+        if ct not in self.content_types:
+            raise InputError(f"this model takes {', '.join(self.content_types)}; "
+                             f"got content type {ct!r}", 415)
+        want = base_type(accept) if accept else "*/*"
+        if want in ("*/*", ""):
+            want = self.response_types[0]
+        if want not in self.response_types:
+            raise InputError(f"this model answers in {', '.join(self.response_types)}; "
+                             f"cannot satisfy Accept {want!r}", 406)
+        rows = decode(body, ct) if ct in CONTENT_TYPES else None
+        if rows is not None and self.n_features and rows.shape[1] != self.n_features:
+            raise InputError(f"expected {self.n_features} features per row, got "
+                             f"{rows.shape[1]}")
+        return ct, want, rows
+
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None
+               ) -> tuple[bytes, str]:
+        ct, want, rows = self.check(body, content_type, accept)
+        try:
+            if "input_fn" in self.fns:
+                payload: Any = body if ct == NPY else body.decode("utf-8")
+                data = self.fns["input_fn"](payload, ct)
+            else:
+                data = rows
+            prediction = self.predict_array(data)
+            if "output_fn" in self.fns:
+                out = self.fns["output_fn"](prediction, want)
+                if isinstance(out, tuple):
+                    out, want = out[0], base_type(out[1])
+                return (out.encode() if isinstance(out, str) else bytes(out)), want
+        except InputError:
+            raise
+        except Exception as e:
+            raise ModelError(f"{type(e).__name__}: {e}") from e
+        return encode(prediction, want)
+
+
+class InferencePipeline:
+    """Models in sequence behind one endpoint (preprocess -> model -> postprocess): each
+    one's answer is the next one's request, as SageMaker's PipelineModel does."""
+
+    def __init__(self, handlers: list[ModelHandler]) -> None:
+        if not handlers:
+            raise ValueError("an inference pipeline needs at least one model")
+        self.handlers = handlers
+        self.n_features = handlers[0].n_features
+
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None
+               ) -> tuple[bytes, str]:
+        for i, h in enumerate(self.handlers):
+            last = i == len(self.handlers) - 1
+            nxt = accept if last else self.handlers[i + 1].content_types[0]
+            body, content_type = h.invoke(body, content_type, nxt)
+        return body, content_type or "application/octet-stream"
+
+    def predict_array(self, rows: np.ndarray) -> Any:
+        out: Any = rows
+        for h in self.handlers:
+            out = h.predict_array(out)
+        return out

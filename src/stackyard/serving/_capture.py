@@ -1,0 +1,81 @@
+"""Data capture in SageMaker's layout: sampled requests and responses as JSON lines, in
+hourly files, written by a background thread so the live answer never waits on disk."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import queue
+import random
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from stackyard import _home
+
+_TEXT = {"text/csv": "CSV", "application/json": "JSON", "application/jsonlines": "JSON"}
+
+
+def capture_root(endpoint: str) -> Path:
+    return _home.home() / "capture" / endpoint
+
+
+def _payload(body: bytes, content_type: str, mode: str) -> dict[str, Any]:
+    enc = _TEXT.get(content_type.split(";")[0].strip())
+    if enc is not None:
+        try:
+            return {"observedContentType": content_type, "mode": mode,
+                    "data": body.decode("utf-8"), "encoding": enc}
+        except UnicodeDecodeError:
+            pass
+    return {"observedContentType": content_type, "mode": mode,
+            "data": base64.b64encode(body).decode(), "encoding": "BASE64"}
+
+
+class CaptureWriter:
+    def __init__(self, endpoint: str, percent: float, always: bool = False) -> None:
+        """``always``: start the writer even at 0 %, because shadow answers are captured."""
+        self.endpoint = endpoint
+        self.percent = max(0.0, min(100.0, float(percent)))
+        self.q: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=10000)
+        self.dropped = 0
+        self.thread = threading.Thread(target=self._run, daemon=True, name="capture")
+        if self.percent > 0 or always:
+            self.thread.start()
+
+    def sampled(self) -> bool:
+        return self.percent > 0 and random.uniform(0, 100) < self.percent
+
+    def capture(self, variant: str, event_id: str, inference_id: str, request: bytes,
+                request_type: str, response: bytes, response_type: str) -> None:
+        now = datetime.now(timezone.utc)
+        record = {"variant": variant, "time": now, "line": {
+            "captureData": {"endpointInput": _payload(request, request_type, "INPUT"),
+                            "endpointOutput": _payload(response, response_type, "OUTPUT")},
+            "eventMetadata": {"eventId": event_id, "inferenceId": inference_id,
+                              "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"},
+            "eventVersion": "0"}}
+        try:
+            self.q.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+
+    def _path(self, variant: str, t: datetime) -> Path:
+        d = capture_root(self.endpoint) / variant / t.strftime("%Y/%m/%d/%H")
+        d.mkdir(parents=True, exist_ok=True)
+        return d / f"{self.endpoint}-{variant}-{t.strftime('%Y%m%d%H')}-{os.getpid()}.jsonl"
+
+    def _run(self) -> None:
+        while True:
+            rec = self.q.get()
+            if rec is None:
+                return
+            with open(self._path(rec["variant"], rec["time"]), "a") as f:
+                f.write(json.dumps(rec["line"]) + "\n")
+
+    def close(self) -> None:
+        if self.thread.is_alive():
+            self.q.put(None)
+            self.thread.join(timeout=5)

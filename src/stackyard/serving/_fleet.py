@@ -1,0 +1,134 @@
+"""Variants, their models, and how a request picks one.
+
+A *fleet* is the set of production variants an endpoint serves at one time. An update
+loads a second fleet beside the first and moves traffic between them; in-flight requests
+keep the fleet they started with, so a swap never fails a request.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stackyard import _home
+from stackyard.errors import UsageError
+from stackyard.inference import InferencePipeline, ModelHandler
+from stackyard.registry import ModelRegistry, parse_ref
+
+
+def check_deployable(ref: str, allow_unapproved: bool) -> dict[str, Any]:
+    """Rejected versions never serve; pending ones only when explicitly allowed."""
+    d = ModelRegistry().describe(ref)
+    if d["approval_status"] == "Rejected":
+        raise UsageError(f"{ref} is Rejected and cannot be deployed")
+    if d["approval_status"] == "PendingManualApproval" and not allow_unapproved:
+        raise UsageError(f"{ref} is PendingManualApproval; approve it "
+                         f"(`stackyard models approve {ref}`) or pass --allow-unapproved")
+    return d
+
+
+def _n_features(record: dict[str, Any]) -> int | None:
+    for group in record.get("drift_check_baselines", {}).values():
+        for kind, src in group.items():
+            if kind == "Constraints" and isinstance(src.get("content"), dict):
+                feats = src["content"].get("features")
+                if isinstance(feats, list) and feats:
+                    return len(feats)
+    return None
+
+
+def load_model(spec: dict[str, Any], allow_unapproved: bool) -> ModelHandler | InferencePipeline:
+    """``{"ref": "G/V"}``, ``{"dir": path, "entry_point": f}`` or ``{"pipeline": [...]}``."""
+    if "pipeline" in spec:
+        return InferencePipeline([load_model(s, allow_unapproved) for s in spec["pipeline"]])
+    if "ref" in spec:
+        d = check_deployable(spec["ref"], allow_unapproved)
+        group, version = parse_ref(spec["ref"])
+        cache = _home.home() / "serving" / "models" / f"{group}-{version}-{d['model_sha256'][:12]}"
+        if not (cache / ".ready").exists():
+            ModelRegistry().download(spec["ref"], cache)  # verifies the artifact's hash
+            (cache / ".ready").touch()
+        inf = d["inference_spec"]
+        return ModelHandler(cache, inf.get("entry_point"), cache / "code",
+                            inf.get("content_types"), inf.get("response_types"),
+                            _n_features(d))
+    if "artifact" in spec:
+        from stackyard import artifacts
+
+        cache = _home.home() / "serving" / "models" / f"artifact-{spec['sha256'][:16]}"
+        if not (cache / ".ready").exists():
+            path = artifacts.verify(spec["artifact"])
+            import tarfile
+
+            with tarfile.open(path) as tar:
+                tar.extractall(cache, filter="data")
+            if spec.get("code_uri"):
+                artifacts.fetch(spec["code_uri"], cache / "code")
+            (cache / ".ready").touch()
+        return ModelHandler(cache, spec.get("entry_point"), cache / "code")
+    if "dir" in spec:
+        model_dir = Path(spec["dir"])
+        return ModelHandler(model_dir, spec.get("entry_point"), spec.get("code_dir"),
+                            spec.get("content_types"), spec.get("response_types"))
+    raise UsageError(f"cannot load model {spec!r}")
+
+
+@dataclass
+class Variant:
+    name: str
+    model: Any
+    weight: float = 1.0
+    shadow: bool = False
+    spec: dict[str, Any] = field(default_factory=dict)
+    # Thompson sampling posterior (rewards in [0, 1]) and live error counts
+    alpha: float = 1.0
+    beta: float = 1.0
+    requests: int = 0
+    errors: int = 0
+
+
+class Fleet:
+    def __init__(self, variants: list[Variant], routing: str = "weighted") -> None:
+        live = [v for v in variants if not v.shadow]
+        if not live:
+            raise UsageError("an endpoint needs at least one variant that is not a shadow")
+        if routing not in ("weighted", "bandit"):
+            raise UsageError(f"routing {routing!r}: weighted or bandit")
+        self.variants = {v.name: v for v in variants}
+        self.live = live
+        self.shadows = [v for v in variants if v.shadow]
+        self.routing = routing
+        self.lock = threading.Lock()
+
+    def pick(self, target: str | None) -> Variant:
+        if target:
+            v = self.variants.get(target)
+            if v is None or v.shadow:
+                from stackyard.inference import InputError
+
+                raise InputError(f"X-Target-Variant {target!r} is not a live variant "
+                                 f"({', '.join(x.name for x in self.live)})")
+            return v
+        if len(self.live) == 1:
+            return self.live[0]
+        if self.routing == "bandit":
+            with self.lock:
+                draws = [(random.betavariate(v.alpha, v.beta), v) for v in self.live]
+            return max(draws, key=lambda d: d[0])[1]
+        return random.choices(self.live, weights=[v.weight for v in self.live])[0]
+
+    def reward(self, name: str, reward: float) -> None:
+        v = self.variants[name]
+        with self.lock:
+            v.alpha += reward
+            v.beta += 1.0 - reward
+
+
+def build_fleet(config: dict[str, Any]) -> Fleet:
+    allow = bool(config.get("allow_unapproved"))
+    variants = [Variant(v["name"], load_model(v["model"], allow), float(v.get("weight", 1.0)),
+                        bool(v.get("shadow")), v["model"]) for v in config["variants"]]
+    return Fleet(variants, config.get("routing", "weighted"))
