@@ -74,29 +74,27 @@ def _capped(value: Any, threads: int, none_means_all: bool) -> Any:
 def cap_threads(estimator: Any, threads: int | None) -> Any:
     """A clone of ``estimator`` whose own thread parameters use at most ``threads``.
 
-    Nested estimators (e.g. a Pipeline's steps) are handled through their
-    ``step__param`` names; scikit-learn's ``n_jobs=None`` already means one thread
-    and is left alone.
+    Nested estimators (a Pipeline's steps, a meta-estimator's base) are capped too,
+    through their ``step__param`` names. For XGBoost/LightGBM/CatBoost an unset thread
+    count means "all cores" and is always set; scikit-learn's ``n_jobs=None`` already
+    means one thread and is left alone.
     """
     est = clone(estimator)
     if threads is None:
         return est
     params = est.get_params(deep=True)
-    kind = member_kind(est)
+    owners = {"": est} | {path: value for path, value in params.items()
+                          if hasattr(value, "get_params") and not isinstance(value, type)}
     updates: dict[str, Any] = {}
-    if kind in _PRIMARY_KEY:
-        key = _PRIMARY_KEY[kind]
-        updates[key] = _capped(params.get(key), threads, none_means_all=True)
-        for key in _NATIVE_KEYS[kind]:
-            if params.get(key) is not None:
-                updates[key] = _capped(params[key], threads, none_means_all=True)
-    else:
-        for key, value in params.items():
-            leaf = key.rsplit("__", 1)[-1]
-            if leaf == "n_jobs":
-                updates[key] = _capped(value, threads, none_means_all=False)
-            elif leaf == "thread_count" or leaf in _NATIVE_KEYS["lightgbm"][1:]:
-                updates[key] = _capped(value, threads, none_means_all=True)
+    for path, owner in owners.items():
+        prefix = f"{path}__" if path else ""
+        kind = member_kind(owner)
+        own = owner.get_params(deep=False)
+        if kind in _PRIMARY_KEY:
+            keys = {_PRIMARY_KEY[kind]} | {k for k in _NATIVE_KEYS[kind] if own.get(k) is not None}
+            updates.update({prefix + k: _capped(own.get(k), threads, True) for k in keys})
+        elif "n_jobs" in own:
+            updates[prefix + "n_jobs"] = _capped(own["n_jobs"], threads, False)
     est.set_params(**{k: v for k, v in updates.items() if params.get(k, object()) != v})
     return est
 

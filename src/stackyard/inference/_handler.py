@@ -119,6 +119,8 @@ class ModelHandler:
             else:
                 data = rows
             prediction = self.predict_array(data)
+            if rows is not None and self.n_features is None:
+                self.n_features = rows.shape[1]  # a model's input width does not change
             if "output_fn" in self.fns:
                 out = self.fns["output_fn"](prediction, want)
                 if isinstance(out, tuple):

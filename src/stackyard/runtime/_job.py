@@ -36,7 +36,20 @@ def process_start_time(pid: int) -> str | None:
 
 
 def alive(pid: int | None, start: str | None) -> bool:
-    return bool(pid) and start is not None and process_start_time(pid) == start
+    """The process that had this pid and start time still runs (a zombie does not)."""
+    if not pid or start is None or process_start_time(pid) != start:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    if state == "Z":
+        try:
+            os.waitpid(pid, os.WNOHANG)  # our own child: reap it
+        except ChildProcessError:
+            pass
+        return False
+    return True
 
 
 def host_path(job_dir: Path, container: str) -> Path:

@@ -18,8 +18,7 @@ import httpx
 from stackyard import _home, artifacts
 from stackyard.errors import NotFoundError, StackyardError, UsageError
 from stackyard.runtime import alive, process_start_time
-from stackyard.serving._fleet import check_deployable
-from stackyard.serving._server import traffic_steps
+from stackyard.serving._fleet import check_deployable, traffic_steps
 from stackyard.store import open_store
 
 _NAME = re.compile(r"^[A-Za-z0-9](-*[A-Za-z0-9])*$")

@@ -19,7 +19,7 @@ def _to_csv(data: Any) -> bytes:
         return data.encode()
     arr = np.atleast_2d(np.asarray(data, dtype=float))
     buf = io.StringIO()
-    np.savetxt(buf, arr, delimiter=",", fmt="%r")
+    np.savetxt(buf, arr, delimiter=",", fmt="%.17g")
     return buf.getvalue().encode()
 
 

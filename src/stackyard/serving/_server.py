@@ -20,29 +20,10 @@ import numpy as np
 import uvicorn
 
 from stackyard.serving._app import State, create_app
-from stackyard.serving._fleet import Fleet, build_fleet
+from stackyard.serving._fleet import Fleet, build_fleet, traffic_steps
 from stackyard.store import open_store
 
 log = logging.getLogger("stackyard.serving")
-
-
-def traffic_steps(traffic: str) -> list[float]:
-    """``all`` -> [1]; ``canary:10%`` -> [.1, 1]; ``linear:25%`` -> [.25, .5, .75, 1]."""
-    kind, _, pct = traffic.partition(":")
-    if kind == "all":
-        return [1.0]
-    share = float(pct.rstrip("%")) / 100 if pct else 0.1
-    if not 0 < share <= 1:
-        raise ValueError(f"traffic share {pct!r} must be in (0%, 100%]")
-    if kind == "canary":
-        return [share, 1.0] if share < 1 else [1.0]
-    if kind == "linear":
-        steps, x = [], share
-        while x < 1 - 1e-9:
-            steps.append(round(x, 6))
-            x += share
-        return [*steps, 1.0]
-    raise ValueError(f"traffic {traffic!r}: all, canary:N% or linear:N%")
 
 
 def health_check(fleet: Fleet) -> None:
