@@ -15,6 +15,35 @@ def sh(*args: str) -> int:
     return subprocess.call(list(args))
 
 
+def serve_and_compare(exe: str, ref: str) -> None:
+    """Deploy the approved version, call it, and check it against in-process predictions."""
+    import tempfile
+
+    import numpy as np
+    from sklearn.datasets import load_diabetes
+
+    from stackyard.inference import ModelHandler
+    from stackyard.registry import ModelRegistry
+    from stackyard.serving import Predictor
+
+    subprocess.run([exe, "endpoints", "delete", "diabetes"], capture_output=True)
+    if sh(exe, "endpoints", "create", "diabetes", "--model", ref, "--capture-percent", "100"):
+        sys.exit(1)
+    rows = load_diabetes().data[:5]
+    served = Predictor("diabetes").predict(rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = ModelRegistry().download(ref, tmp)
+        local = np.asarray(ModelHandler(model_dir, "train.py", model_dir / "code")
+                           .predict_array(rows))
+    print("\nrow  endpoint      in-process")
+    for i, (a, b) in enumerate(zip(served, local)):
+        print(f"{i:>3}  {a:12.4f}  {b:12.4f}")
+    if not np.allclose(served, local, rtol=1e-9, atol=1e-9):
+        sys.exit("endpoint answers differ from in-process predictions")
+    print("endpoint answers match in-process predictions")
+    sh(exe, "endpoints", "delete", "diabetes")
+
+
 if __name__ == "__main__":
     home = os.environ.setdefault("STACKYARD_HOME", str(Path.cwd() / ".stackyard"))
     exe = str(BIN / "stackyard")
@@ -28,6 +57,7 @@ if __name__ == "__main__":
     sh(exe, "models", "approve", ref, "--comment", "make demo: test RMSE under threshold")
     sh(exe, "models", "describe", ref)
     sh(exe, "models", "lineage", ref)
+    serve_and_compare(exe, ref)
     print(f"\nState lives in {home}. Look around with:\n"
           "  .venv/bin/stackyard runs describe <RUN_ID>\n"
           "  .venv/bin/stackyard runs logs <RUN_ID> TuneEnsemble\n"
