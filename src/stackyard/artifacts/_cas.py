@@ -77,14 +77,16 @@ def _install(tmp: Path, final: Path) -> None:
     if final.exists():
         shutil.rmtree(tmp, ignore_errors=True)
         return
-    _freeze(tmp)
     try:
         os.rename(tmp, final)
     except OSError:  # a concurrent writer installed the same content first
         if not final.exists():
             raise
-        tmp.chmod(0o700)
         shutil.rmtree(tmp, ignore_errors=True)
+        return
+    # frozen after the rename: moving a read-only folder to a new parent is refused to
+    # ordinary users (its '..' entry must be rewritten)
+    _freeze(final)
 
 
 def _staging() -> Path:

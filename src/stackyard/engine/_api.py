@@ -57,6 +57,7 @@ def start_run(
     functions: dict[str, Callable] | None = None,
     background: bool = False,
     on_event: Callable[[Event], None] | None = None,
+    max_parallel: int | None = None,
 ) -> RunHandle:
     """Validate everything, then record the run, then execute it.
 
@@ -71,6 +72,8 @@ def start_run(
     run_id = new_run_id()
     store.create_run(run_id, pdef.name, version, json.dumps(definition, sort_keys=True), params)
     runner = Runner(store, run_id, pdef, params, functions, on_event)
+    if max_parallel is not None:  # this execution only; the definition stays as it is
+        runner.max_parallel = max(1, int(max_parallel))
     if not background:
         runner.run()
         return RunHandle(run_id, None)

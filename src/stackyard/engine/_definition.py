@@ -156,7 +156,19 @@ def _resolve_step_ref(get: str, steps: dict[str, StepDef]) -> tuple[str, list[st
                           f"(steps: {', '.join(sorted(steps))})")
 
 
+def _check_metric_regexes(step: StepDef) -> None:
+    args = step.arguments if isinstance(step.arguments, dict) else {}
+    req = args.get("TrainingJobDefinition", args)
+    for m in req.get("AlgorithmSpecification", {}).get("MetricDefinitions", []):
+        try:
+            re.compile(m["Regex"])
+        except (re.error, TypeError, KeyError) as e:
+            raise DefinitionError(f"step {step.name!r}: metric {m.get('Name')!r} has a bad "
+                                  f"regex {m.get('Regex')!r}: {e}") from None
+
+
 def _check_code(step: StepDef) -> None:
+    _check_metric_regexes(step)
     args = step.arguments
     if step.type == "Processing":
         for inp in args.get("ProcessingInputs", []):

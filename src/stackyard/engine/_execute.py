@@ -8,6 +8,7 @@ import importlib.util
 import json
 import pickle
 import re
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class Attempt:
     adopt: dict[str, Any] | None          # the attempt row of a job a dead runner left
     on_log: Callable[[str], None] | None
     functions: dict[str, Callable]
+    stopping: threading.Event
 
 
 def job_name(run_id: str, step: str) -> str:
@@ -47,6 +49,8 @@ def _run_job(a: Attempt, spec: runtime.JobSpec) -> runtime.JobResult:
         if (a.job_dir / "exit.json").exists() or runtime.alive(pid, start):
             return runtime.wait(a.job_dir, None, pid, start, a.on_log)
     runtime.prepare(spec, a.job_dir)
+    if a.stopping.is_set():  # a stop that came while inputs were fetched
+        raise StepFailed("stopped by request before the job started", "Stopped")
     proc = runtime.start(a.job_dir)
     started = runtime.process_start_time(proc.pid) or ""
     a.store.set_attempt_pid(a.run_id, a.step.name, a.n, proc.pid, started)

@@ -42,6 +42,16 @@ def run_dir(run_id: str) -> Path:
     return _home.runs_root() / run_id
 
 
+def _without_job_names(value: Any) -> Any:
+    """Drop per-run job names (``...JobName``) so equal work has equal cache keys."""
+    if isinstance(value, dict):
+        return {k: _without_job_names(v) for k, v in value.items()
+                if not k.endswith("JobName")}
+    if isinstance(value, list):
+        return [_without_job_names(v) for v in value]
+    return value
+
+
 class RunLock:
     """Exclusive right to drive a run; the kernel drops it when the holder dies."""
 
@@ -136,6 +146,11 @@ class Runner:
                   **{k: v for k, v in fields.items() if k in ("failure_reason", "cache_hit")})
 
     def _cache_key(self, name: str) -> str:
+        """Step definition + resolved arguments + content hashes of inputs and code.
+
+        Job names are per run, so they are left out; a ``@step`` function's arguments are
+        keyed by what its upstream steps returned (inline JSON or a content-addressed URI).
+        """
         step = self.pdef.steps[name]
         refs: dict[str, Any] = {}
         for get in walk_gets(step.arguments):
@@ -143,21 +158,26 @@ class Runner:
                 refs[get] = self.parameters[get[len("Parameters."):]]
             elif get.startswith("Execution."):
                 refs[get] = self.execution.get(get[len("Execution."):], get)
-        deps = {d: self.outputs.get(d) for d in sorted(step.deps)}
         content: dict[str, str] = {}
-        resolved = resolve(step.arguments, self.context()) if step.type != "Function" else None
-        if step.type == "Processing":
-            for inp in resolved["ProcessingInputs"]:
-                content[inp["InputName"]] = artifacts.content_hash(str(inp["S3Input"]["S3Uri"]))
-        elif step.type in ("Training", "Tuning"):
-            if step.type == "Tuning":
-                resolved = resolved["TrainingJobDefinition"]
-            for ch in resolved["InputDataConfig"]:
-                content[ch["ChannelName"]] = artifacts.content_hash(
-                    str(ch["DataSource"]["S3DataSource"]["S3Uri"]))
-            code = resolved["Code"]
-            content["code"] = artifacts.content_hash(code["SourceDir"])
-        return cache_key(step.raw, {"refs": refs, "deps": deps, "resolved": resolved}, content)
+        if step.type == "Function":
+            resolved: Any = {d: _without_job_names(self.outputs.get(d)) for d in sorted(step.deps)}
+        else:
+            resolved = _without_job_names(resolve(step.arguments, self.context()))
+            inputs: list[tuple[str, str]] = []
+            if step.type == "Processing":
+                inputs = [(i["InputName"], str(i["S3Input"]["S3Uri"]))
+                          for i in resolved["ProcessingInputs"]]
+            elif step.type in ("Training", "Tuning"):
+                req = resolved["TrainingJobDefinition"] if step.type == "Tuning" else resolved
+                inputs = [(c["ChannelName"], str(c["DataSource"]["S3DataSource"]["S3Uri"]))
+                          for c in req["InputDataConfig"]]
+                inputs.append(("code", req["Code"]["SourceDir"]))
+            for label, uri in inputs:
+                try:
+                    content[label] = artifacts.content_hash(uri)
+                except Exception as e:  # noqa: BLE001 - as the job itself would fail
+                    raise StepFailed(f"cannot fetch input {uri}: {e}", "InputError") from e
+        return cache_key(step.raw, {"refs": refs, "resolved": resolved}, content)
 
     def _try_cache(self, name: str) -> bool:
         step = self.pdef.steps[name]
@@ -172,7 +192,7 @@ class Runner:
             return False
         self.outputs[name] = hit["outputs"]
         self._set(name, "Succeeded", cache_hit=1, cache_key=key, outputs=hit["outputs"],
-                  attempts=0, start_time=time.time())
+                  attempts=0, start_time=time.time(), cache_source=hit["run_id"])
         return True
 
     def _execute(self, name: str) -> None:
@@ -208,7 +228,7 @@ class Runner:
                 self.store.start_attempt(self.run_id, name, n, str(job_dir))
             attempt = ex.Attempt(self.store, self.run_id, step, n, job_dir, adopt,
                                  lambda line: self.emit(type="log", step=name, line=line),
-                                 self.functions)
+                                 self.functions, self.stopping)
             try:
                 outputs = self._dispatch(attempt, resolved)
             except StepFailed as e:
@@ -309,42 +329,55 @@ class Runner:
         failed = [n for n, s in self.status.items() if s == "Failed"
                   and n not in self.pdef.handlers]
         handled: set[str] = set()
-        last_stop_check = 0.0
         try:
-            while True:
-                now = time.monotonic()
-                if not self.stopping.is_set() and now - last_stop_check > 0.25:
-                    last_stop_check = now
-                    if self.store.stop_requested(self.run_id):
-                        self._stop_jobs()
-                if not failed and not self.stopping.is_set():
-                    for name in self._propagate():
-                        if len(running) >= self.max_parallel:
-                            break
-                        if name in running.values():
-                            continue
-                        self._set(name, "Executing", start_time=time.time())
-                        running[pool.submit(self._execute, name)] = name
-                if not running:
-                    todo = [self.pdef.steps[f].on_failure for f in failed
-                            if self.pdef.steps[f].on_failure
-                            and self.pdef.steps[f].on_failure not in handled]
-                    if todo and not self.stopping.is_set():
-                        for h in dict.fromkeys(todo):
-                            handled.add(h)
-                            self._set(h, "Executing", start_time=time.time())
-                            running[pool.submit(self._execute, h)] = h
-                        continue
-                    break
-                done, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    name = running.pop(fut)
-                    fut.result()
-                    if self.status.get(name) == "Failed" and name not in self.pdef.handlers:
-                        failed.append(name)
+            self._schedule(pool, running, failed, handled)
+        except KeyboardInterrupt:
+            # Ctrl-C: stop the run (its jobs' process groups end), do not wait for them
+            # to finish on their own; `runs resume` can run the stopped steps again.
+            self._stop_jobs()
+            wait(list(running), timeout=15)
+            pool.shutdown(wait=False, cancel_futures=True)
+            return self._finish(failed)
         finally:
             pool.shutdown(wait=True)
         return self._finish(failed)
+
+    def _schedule(self, pool: ThreadPoolExecutor, running: dict[Future, str],
+                  failed: list[str], handled: set[str]) -> None:
+        """Start what is ready, skip what cannot run, collect what finished."""
+        last_stop_check = 0.0
+        while True:
+            now = time.monotonic()
+            if now - last_stop_check > 0.25:
+                last_stop_check = now
+                # while stopping, keep signalling: a job may have started since
+                if self.stopping.is_set() or self.store.stop_requested(self.run_id):
+                    self._stop_jobs()
+            if not failed and not self.stopping.is_set():
+                for name in self._propagate():
+                    if len(running) >= self.max_parallel:
+                        break
+                    if name in running.values():
+                        continue
+                    self._set(name, "Executing", start_time=time.time())
+                    running[pool.submit(self._execute, name)] = name
+            if not running:
+                todo = [self.pdef.steps[f].on_failure for f in failed
+                        if self.pdef.steps[f].on_failure
+                        and self.pdef.steps[f].on_failure not in handled]
+                if todo and not self.stopping.is_set():
+                    for h in dict.fromkeys(todo):
+                        handled.add(h)
+                        self._set(h, "Executing", start_time=time.time())
+                        running[pool.submit(self._execute, h)] = h
+                    continue
+                break
+            done, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
+            for fut in done:
+                name = running.pop(fut)
+                fut.result()
+                if self.status.get(name) == "Failed" and name not in self.pdef.handlers:
+                    failed.append(name)
 
     def _stop_jobs(self) -> None:
         self.stopping.set()

@@ -68,6 +68,9 @@ def save(est: Any, path: str | PathLike[str]) -> Path:
     check_is_fitted(est, "layers_")
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
+    # Re-saving into the same place: drop the old manifest first, so that an interrupted
+    # save leaves "no manifest" rather than one describing half-overwritten files.
+    (directory / MANIFEST).unlink(missing_ok=True)
     layers = []
     for i, layer in enumerate(est.layers_):
         entries = []
@@ -151,7 +154,7 @@ def _warn_versions(saved: dict[str, str]) -> None:
     for lib, version in _versions().items():
         if lib in saved and saved[lib] != version and lib != "python":
             warnings.warn(f"ensemble saved with {lib} {saved[lib]}, loading with {version}",
-                          UserWarning, stacklevel=3)
+                          UserWarning, stacklevel=4)
 
 
 def load(path: str | PathLike[str], expected: type | None = None) -> Any:
@@ -167,12 +170,21 @@ def load(path: str | PathLike[str], expected: type | None = None) -> Any:
         raise ValueError(f"{directory / MANIFEST}: unknown estimator {manifest.get('estimator')!r}")
     if expected is not None and not issubclass(cls, expected):
         raise ValueError(f"{directory} holds an {cls.__name__}, not an {expected.__name__}")
-    verify(directory, manifest)
+    try:
+        verify(directory, manifest)
+        est = _build(cls, manifest, directory)
+    except (KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise ValueError(f"{directory / MANIFEST}: malformed ({exc!r})") from exc
+    _warn_versions(manifest.get("versions", {}))
+    return est
+
+
+def _build(cls: type, manifest: dict[str, Any], directory: Path) -> Any:
+    """The fitted ensemble described by an already verified manifest."""
     layers_ = [[(e["name"], _native.load(e, directory)) for e in layer]
                for layer in manifest["layers"]]
     final = manifest.get("final_estimator")
     final_est = _native.load(final, directory) if final else None
-    _warn_versions(manifest.get("versions", {}))
     params = {k: v for k, v in manifest["params"].items()
               if not (isinstance(v, dict) and "repr" in v)}
     if manifest["uses_layers"]:

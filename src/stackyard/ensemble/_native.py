@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import skops.io as sio
 
 from ._spec import member_kind
 
@@ -68,6 +67,8 @@ def dump(est: Any, directory: Path, stem: str, label: str) -> dict[str, Any]:
         entry["n_classes"] = int(getattr(est, "n_classes_", 0) or 0)
         entry["named_features"] = bool(getattr(est, "_fitted_with_feature_names", False))
     else:
+        import skops.io as sio  # lazily: importing skops costs ~1 s (it pulls in pandas)
+
         data = sio.dumps(est)
         bad = _untrusted(sio.get_untrusted_types(data=data))
         if bad:
@@ -123,6 +124,8 @@ def load(entry: dict[str, Any], directory: Path) -> Any:
     """Rebuild one fitted estimator from its (already hash-checked) file."""
     kind, path = entry["kind"], directory / entry["file"]
     if kind == "sklearn":
+        import skops.io as sio
+
         untrusted = sio.get_untrusted_types(file=path)
         bad = _untrusted(untrusted)
         if bad:

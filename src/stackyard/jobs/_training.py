@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,11 @@ class Estimator:
         for m in self.metric_definitions:
             if not {"Name", "Regex"} <= set(m):
                 raise DefinitionError(f"metric definition {m!r} needs 'Name' and 'Regex'")
+            try:
+                re.compile(m["Regex"])
+            except re.error as e:
+                raise DefinitionError(f"metric {m['Name']!r}: bad regex {m['Regex']!r}: {e}"
+                                      ) from None
         self.max_run = int(max_run)
         self.output_path = output_path
         self.base_job_name = base_job_name

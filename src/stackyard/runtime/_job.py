@@ -144,7 +144,8 @@ def wait(
     offset, partial = 0, b""
     delay = POLL
     while True:
-        done = proc.poll() is not None if proc is not None else not alive(pid, pid_start)
+        done = proc.poll() is not None if proc is not None else (
+            exit_path.exists() or not alive(pid, pid_start))
         if on_log is not None and log_path.exists():
             with open(log_path, "rb") as f:
                 f.seek(offset)

@@ -27,6 +27,21 @@ def requirements_key(requirements: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def _inherit_site(venv: Path) -> None:
+    """Make stackyard's own environment importable inside the job's venv.
+
+    ``--system-site-packages`` reaches only the *base* interpreter's packages; when
+    stackyard runs from a virtualenv, its packages (and editable installs, which need their
+    .pth files processed) are added with ``site.addsitedir`` from a .pth file, after the
+    job's own requirements so those win."""
+    import site
+
+    parents = [p for p in site.getsitepackages() if Path(p).is_dir()]
+    for target in (venv / "lib").glob("python*/site-packages"):
+        lines = [f"import site; site.addsitedir({p!r})" for p in parents]
+        (target / "zz_stackyard_parent.pth").write_text("\n".join(lines) + "\n")
+
+
 def ensure_venv(requirements: Path, log: IO[bytes]) -> str:
     """The interpreter of the cached environment for these requirements."""
     root = _home.venvs_root()
@@ -50,5 +65,6 @@ def ensure_venv(requirements: Path, log: IO[bytes]) -> str:
             if proc.returncode != 0:
                 raise StepFailed(f"installing {requirements} failed (exit {proc.returncode}); "
                                  "see the job log", "JobError")
+        _inherit_site(venv)
         (venv / ".ready").touch()
         return str(python)

@@ -158,4 +158,8 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    # 5: which earlier run a cache hit reused
+    """
+    ALTER TABLE steps ADD COLUMN cache_source TEXT;
+    """,
 ]

@@ -132,11 +132,9 @@ class Pipeline:
         """Validate, record and start a run in a background thread of this process."""
         from stackyard.engine import start_run
 
-        definition = self.definition_dict()
-        if parallelism_config is not None:
-            definition["ParallelismConfiguration"] = {
-                "MaxParallelExecutionSteps": parallelism_config.max_parallel_execution_steps}
-        handle = start_run(definition, parameters, functions=self.functions(), background=True)
+        handle = start_run(self.definition_dict(), parameters, functions=self.functions(),
+                           background=True, max_parallel=parallelism_config.
+                           max_parallel_execution_steps if parallelism_config else None)
         return PipelineExecution(handle.run_id, handle)
 
     def describe(self) -> dict[str, Any]:
@@ -160,12 +158,12 @@ class PipelineExecution:
 
     def wait(self, delay: float = 0.05, max_attempts: int | None = None,
              timeout: float | None = None) -> str:
-        """Block until the run ends; returns its final status."""
-        if self._handle is not None:
-            self._handle.join(timeout)
+        """Block until the run ends (or ``timeout`` seconds pass); returns its status."""
         from stackyard.engine import describe_run
 
-        start = time.monotonic()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if self._handle is not None:
+            self._handle.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         attempts = 0
         while True:
             status = describe_run(self.run_id)["status"]
@@ -173,7 +171,7 @@ class PipelineExecution:
                 return status
             attempts += 1
             if (max_attempts and attempts >= max_attempts) or (
-                    timeout is not None and time.monotonic() - start > timeout):
+                    deadline is not None and time.monotonic() >= deadline):
                 raise TimeoutError(f"run {self.run_id} still {status}")
             time.sleep(delay)
 
@@ -189,13 +187,16 @@ class PipelineExecution:
     def list_steps(self) -> list[dict[str, Any]]:
         """Steps, most recent first (as SageMaker lists them)."""
         from stackyard.engine import describe_run
+        from stackyard.store import open_store
 
+        sources = {r["name"]: r.get("cache_source") for r in open_store().get_steps(self.run_id)}
         out = []
         for s in reversed(describe_run(self.run_id)["steps"]):
             out.append({"StepName": s["name"], "StepStatus": s["status"],
                         "StartTime": s["start_time"], "EndTime": s["end_time"],
                         "AttemptCount": s["attempts"], "FailureReason": s["failure_reason"],
-                        "CacheHitResult": {"SourcePipelineExecutionArn": s.get("cache_source")}
+                        "CacheHitResult": {"SourcePipelineExecutionArn":
+                                           f"stackyard:execution/{sources.get(s['name'])}"}
                         if s["cache_hit"] else None,
                         "Metadata": s["outputs"]})
         return out
