@@ -179,10 +179,10 @@ def _check_code(step: StepDef) -> None:
     elif step.type in ("Training", "Tuning"):
         code = (args.get("TrainingJobDefinition", args) if step.type == "Tuning" else args
                 ).get("Code", {})
-        src = Path(code.get("SourceDir") or ".")
-        if not (src / code.get("EntryPoint", "")).is_file():
-            raise DefinitionError(
-                f"step {step.name!r}: entry point {code.get('EntryPoint')!r} not found in {src}")
+        entry = (Path(code["SourceDir"]) / code.get("EntryPoint", "") if code.get("SourceDir")
+                 else Path(code.get("EntryPointPath") or code.get("EntryPoint", "")))
+        if not entry.is_file():
+            raise DefinitionError(f"step {step.name!r}: entry point {entry} does not exist")
     elif step.type == "Function":
         f = args.get("Function", {})
         if f.get("File") and not Path(f["File"]).is_file():
@@ -253,6 +253,11 @@ def compile_definition(d: dict[str, Any]) -> PipelineDef:
     for h in handlers:
         if h in branch_of:
             raise DefinitionError(f"step {h!r} is a failure handler and cannot be in a branch")
+        users = sorted(n for n, s in steps.items() if h in s.deps)
+        if users:
+            raise DefinitionError(
+                f"step(s) {', '.join(users)} depend on {h!r}, a failure handler that runs "
+                "only when a step fails; depend on the guarded step instead")
     _check_acyclic(steps)
     par = d.get("ParallelismConfiguration", {}).get("MaxParallelExecutionSteps")
     return PipelineDef(name, d, params, steps, handlers, branch_of, par)

@@ -171,7 +171,8 @@ class Runner:
                 req = resolved["TrainingJobDefinition"] if step.type == "Tuning" else resolved
                 inputs = [(c["ChannelName"], str(c["DataSource"]["S3DataSource"]["S3Uri"]))
                           for c in req["InputDataConfig"]]
-                inputs.append(("code", req["Code"]["SourceDir"]))
+                inputs.append(("code", req["Code"]["SourceDir"]
+                               or req["Code"]["EntryPointPath"]))
             for label, uri in inputs:
                 try:
                     content[label] = artifacts.content_hash(uri)

@@ -88,11 +88,14 @@ class Estimator:
     def hyperparameters(self) -> dict[str, Any]:
         return dict(self._hyperparameters)
 
-    def code_paths(self) -> tuple[str, str | None]:
-        """(entry point file name, absolute source dir or None)."""
+    def code(self) -> dict[str, Any]:
+        """What the job runs: ``source_dir`` whole, or else the entry point file alone
+        (as SageMaker uploads it), never the folder around it."""
         if self.source_dir is not None:
-            return self.entry_point, local_path(self.source_dir, "source_dir")
-        return Path(self.entry_point).name, local_path(Path(self.entry_point).parent, "source")
+            return {"EntryPoint": self.entry_point,
+                    "SourceDir": local_path(self.source_dir, "source_dir")}
+        path = local_path(self.entry_point, "entry_point")
+        return {"EntryPoint": Path(path).name, "SourceDir": None, "EntryPointPath": path}
 
     def request(self, inputs: Any = None) -> dict[str, Any]:
         """The job request in the shape of SageMaker's CreateTrainingJob."""
@@ -110,14 +113,12 @@ class Estimator:
             if ti.content_type:
                 ch["ContentType"] = ti.content_type
             config.append(ch)
-        entry, source = self.code_paths()
         req: dict[str, Any] = {
             "AlgorithmSpecification": {
                 "TrainingImage": self.image_uri, "TrainingInputMode": "File",
                 "MetricDefinitions": self.metric_definitions,
             },
-            "Code": {"EntryPoint": entry, "SourceDir": source,
-                     "Dependencies": self.dependencies},
+            "Code": {**self.code(), "Dependencies": self.dependencies},
             "HyperParameters": dict(self._hyperparameters),
             "InputDataConfig": config,
             "OutputDataConfig": {"S3OutputPath": _uri(self.output_path)},
@@ -150,8 +151,10 @@ class Estimator:
 
         if self.model_data is None:
             raise DefinitionError("this estimator has no model_data: fit() it first")
-        entry, source = self.code_paths()
-        return Model(model_data=self.model_data, entry_point=entry, source_dir=source).deploy(
+        code = self.code()
+        entry = code["EntryPoint"] if code["SourceDir"] else code["EntryPointPath"]
+        return Model(model_data=self.model_data, entry_point=entry,
+                     source_dir=code["SourceDir"]).deploy(
             initial_instance_count, instance_type, endpoint_name, **kwargs)
 
 

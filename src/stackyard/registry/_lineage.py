@@ -100,8 +100,9 @@ class Tracer:
                                            **self.trace(src, rid, depth + 1)})
         elif kind in ("Training", "Tuning"):
             req = args.get("TrainingJobDefinition", args)
-            step["code"] = code_info(req.get("Code", {}).get("SourceDir"),
-                                     req.get("Code", {}).get("EntryPoint"))
+            code = req.get("Code", {})
+            step["code"] = code_info(code.get("SourceDir") or code.get("EntryPointPath"),
+                                     code.get("EntryPoint"))
             hps = dict(req.get("HyperParameters", {}))
             if kind == "Tuning":
                 name = row["outputs"].get("HyperParameterTuningJobName")

@@ -111,11 +111,11 @@ def training_spec(name: str, req: dict[str, Any], num_cpus: int | None = None) -
         env[f"SM_CHANNEL_{c.upper().replace('-', '_')}"] = f"/opt/ml/input/data/{c}"
     for k, v in hps.items():
         env[f"SM_HP_{k.upper().replace('-', '_')}"] = v
-    code_files = [(source_dir, "/opt/ml/code")] if source_dir else []
+    code_files = [(source_dir or code["EntryPointPath"], "/opt/ml/code")]
     # SageMaker copies each dependency folder into the code folder under its own name
     code_files += [(d, f"/opt/ml/code/{Path(d).name}" if Path(d).is_dir() else "/opt/ml/code")
                    for d in code.get("Dependencies", [])]
-    req_file = Path(source_dir) / "requirements.txt" if source_dir else None
+    req_file = Path(source_dir) / "requirements.txt" if source_dir else None  # dir only
     config = {
         "/opt/ml/input/config/hyperparameters.json": hps,
         "/opt/ml/input/config/resourceconfig.json": training_env["resource_config"],

@@ -193,7 +193,7 @@ class HyperparameterTuner:
         job = open_store().get_tuning_job(self._name())
         assert job is not None
         code = job["request"]["Code"]
-        est = Estimator(entry_point=code["EntryPoint"], source_dir=code["SourceDir"],
+        est = Estimator(entry_point=_entry(code), source_dir=code["SourceDir"],
                         hyperparameters={**job["request"]["HyperParameters"],
                                          **row["hyperparameters"]},
                         metric_definitions=job["request"]["AlgorithmSpecification"][
@@ -213,7 +213,7 @@ class HyperparameterTuner:
         tuner = cls.__new__(cls)
         cfg = job["config"]["HyperParameterTuningJobConfig"]
         code = job["request"]["Code"]
-        tuner.estimator = Estimator(entry_point=code["EntryPoint"], source_dir=code["SourceDir"],
+        tuner.estimator = Estimator(entry_point=_entry(code), source_dir=code["SourceDir"],
                                     hyperparameters=job["request"]["HyperParameters"])
         tuner.objective_metric_name = cfg["HyperParameterTuningJobObjective"]["MetricName"]
         tuner.objective_type = cfg["HyperParameterTuningJobObjective"]["Type"]
@@ -243,6 +243,10 @@ class TuningAnalytics:
                          "TrainingElapsedTimeSeconds": (r["end_time"] - r["start_time"])
                          if r["end_time"] else None})
         return pd.DataFrame(rows)
+
+
+def _entry(code: dict[str, Any]) -> str:
+    return code["EntryPoint"] if code.get("SourceDir") else code["EntryPointPath"]
 
 
 def start_tuning_job(name: str, request: dict[str, Any]) -> bool:
