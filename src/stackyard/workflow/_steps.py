@@ -93,13 +93,17 @@ class Step:
         return d
 
 
+_MAKERS = {"Processing": "processor.run()", "Training": "estimator.fit()",
+           "Tuning": "tuner.fit()", "RegisterModel": "model.register()"}
+
+
 def _job_args(kind: str, step_args: Any, build: Any) -> JobArgs:
+    """``step_args`` from a pipeline-session call, else the step's own arguments."""
     if step_args is not None:
         if not isinstance(step_args, JobArgs) or step_args.kind != kind:
             raise DefinitionError(
-                f"step_args must come from a {'processor.run' if kind == 'Processing' else 'estimator.fit'}"
-                "() call made with sagemaker_session=PipelineSession()"
-            )
+                f"step_args must come from {_MAKERS[kind]} called on an object whose "
+                "sagemaker_session is a PipelineSession()")
         return step_args
     return build()
 
@@ -186,11 +190,7 @@ class TuningStep(Step):
                 raise DefinitionError(f"TuningStep {name!r} needs tuner= (or step_args=)")
             return JobArgs("Tuning", tuner.request(inputs), tuner)
 
-        if step_args is not None and not (isinstance(step_args, JobArgs)
-                                          and step_args.kind == "Tuning"):
-            raise DefinitionError("step_args must come from tuner.fit() called with an "
-                                  "estimator whose sagemaker_session is a PipelineSession")
-        self.job = step_args if step_args is not None else build()
+        self.job = _job_args("Tuning", step_args, build)
 
     def arguments(self) -> Any:
         return self.job.request
@@ -208,10 +208,11 @@ class ModelStep(Step):
 
     def __init__(self, name: str, step_args: Any = None, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
-        if not (isinstance(step_args, JobArgs) and step_args.kind == "RegisterModel"):
-            raise DefinitionError(f"ModelStep {name!r} needs step_args=model.register(...) "
-                                  "from a Model whose sagemaker_session is a PipelineSession")
-        self.job = step_args
+
+        def build() -> JobArgs:
+            raise DefinitionError(f"ModelStep {name!r} needs step_args=model.register(...)")
+
+        self.job = _job_args("RegisterModel", step_args, build)
 
     def arguments(self) -> Any:
         return self.job.request
