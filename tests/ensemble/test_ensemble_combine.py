@@ -168,9 +168,11 @@ def test_multiclass(iris, combine):
     import xgboost
 
     X, y = iris
-    members = [("xgb", xgboost.XGBClassifier(n_estimators=20, max_depth=2)),
-               ("lgb", lightgbm.LGBMClassifier(n_estimators=20, num_leaves=4, verbose=-1)),
-               ("lr", make_pipeline(StandardScaler(), LogisticRegression()))]
+    members = [
+        ("xgb", xgboost.XGBClassifier(n_estimators=20, max_depth=2, n_jobs=1)),
+        ("lgb", lightgbm.LGBMClassifier(n_estimators=20, num_leaves=4, n_jobs=1, verbose=-1)),
+        ("lr", make_pipeline(StandardScaler(), LogisticRegression())),
+    ]
     ens = EnsembleClassifier(members, combine=combine, cv=3, random_state=0).fit(X, y)
     assert ens.predict_proba(X).shape == (150, 3)
     assert ens.cv_results_["ensemble"]["score_mean"] >= 0.9

@@ -81,11 +81,11 @@ def test_multiclass_layers_round_trip(tmp_path, iris):
     import xgboost
 
     X, y = iris
-    first = [("xgb", xgboost.XGBClassifier(n_estimators=10, max_depth=2)),
-             ("lgb", lightgbm.LGBMClassifier(n_estimators=10, num_leaves=4, verbose=-1)),
-             ("cat", catboost.CatBoostClassifier(iterations=10, verbose=0,
+    first = [("xgb", xgboost.XGBClassifier(n_estimators=10, max_depth=2, n_jobs=1)),
+             ("lgb", lightgbm.LGBMClassifier(n_estimators=10, num_leaves=4, n_jobs=1, verbose=-1)),
+             ("cat", catboost.CatBoostClassifier(iterations=10, verbose=0, thread_count=1,
                                                  allow_writing_files=False))]
-    meta = lightgbm.LGBMClassifier(n_estimators=5, num_leaves=4, verbose=-1)
+    meta = lightgbm.LGBMClassifier(n_estimators=5, num_leaves=4, n_jobs=1, verbose=-1)
     second = [("lr", make_pipeline(StandardScaler(), LogisticRegression()))]
     ens = EnsembleClassifier(layers=[first, second], final_estimator=meta, cv=3, random_state=0)
     ens.fit(X, y)
@@ -165,3 +165,20 @@ def test_save_with_dataframe_features_and_version_warning(tmp_path, diabetes):
     with pytest.warns(UserWarning, match="saved with numpy 0.0.1"):
         loaded = ens_mod.load(path)
     np.testing.assert_array_equal(loaded.predict(frame), ens.predict(frame))
+
+
+def test_resave_into_same_directory_and_malformed_manifest(tmp_path, diabetes):
+    X, y = diabetes
+    first = EnsembleRegressor([("lin", LinearRegression())], cv=None).fit(X, y)
+    second = EnsembleRegressor([("lin", LinearRegression())], cv=None).fit(X[:200], y[:200])
+    path = first.save(tmp_path / "m")
+    second.save(path)
+    np.testing.assert_array_equal(ens_mod.load(path).predict(X), second.predict(X))
+    manifest = json.loads((path / "manifest.json").read_text())
+    del manifest["layers"]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="manifest.json: malformed"):
+        ens_mod.load(path)
+    (path / "manifest.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        ens_mod.load(path)

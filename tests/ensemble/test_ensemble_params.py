@@ -86,7 +86,7 @@ def test_inside_pipeline_and_cross_val_score(diabetes):
 
     X, y = diabetes
     ens = EnsembleRegressor([("lin", LinearRegression()), ("ridge", Ridge()),
-                             ("xgb", xgboost.XGBRegressor(n_estimators=20, max_depth=2))],
+                             ("xgb", xgboost.XGBRegressor(n_estimators=20, max_depth=2, n_jobs=1))],
                             combine="weighted", cv=3, random_state=0)
     pipe = make_pipeline(StandardScaler(), ens)
     scores = cross_val_score(pipe, X, y, cv=3, scoring="neg_root_mean_squared_error")

@@ -56,12 +56,25 @@ def test_cap_threads_sets_each_librarys_parameter():
     assert cap_threads(RandomForestRegressor(), 4).n_jobs is None  # sklearn: None is 1 thread
     pipe = cap_threads(make_pipeline(StandardScaler(), RandomForestRegressor(n_jobs=8)), 4)
     assert pipe.get_params()["randomforestregressor__n_jobs"] == 4
+    nested = cap_threads(make_pipeline(StandardScaler(), xgboost.XGBRegressor()), 4).get_params()
+    assert nested["xgbregressor__n_jobs"] == 4
+    nested_cat = cap_threads(make_pipeline(catboost.CatBoostRegressor()), 4).get_params()
+    assert nested_cat["catboostregressor"].get_params()["thread_count"] == 4
     assert cap_threads(xgboost.XGBRegressor(), None).n_jobs is None
 
 
-def test_fit_caps_member_threads(monkeypatch, diabetes, regressors):
+def test_fit_caps_member_threads(monkeypatch, diabetes):
+    import catboost
+    import lightgbm
+    import xgboost
+
     monkeypatch.setattr(_threads, "cpu_count", lambda: 4)
-    members = [*regressors(), ("rf", RandomForestRegressor(n_estimators=5, n_jobs=-1))]
+    members = [
+        ("xgb", xgboost.XGBRegressor(n_estimators=5)),
+        ("cat", catboost.CatBoostRegressor(iterations=5, verbose=0, allow_writing_files=False)),
+        ("lgb", lightgbm.LGBMRegressor(n_estimators=5, verbose=-1)),
+        ("rf", RandomForestRegressor(n_estimators=5, n_jobs=-1)),
+    ]
     ens = EnsembleRegressor(members, cv=2, n_jobs=2).fit(*diabetes)
     fitted = ens.named_estimators_
     assert fitted["xgb"].n_jobs == 2 and fitted["lgb"].n_jobs == 2 and fitted["rf"].n_jobs == 2
