@@ -104,7 +104,8 @@ class Helpers:
 
     def cli(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None,
             cwd: Path | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([str(STACKYARD_BIN), *map(str, args)], capture_output=True,
+        return subprocess.run([str(STACKYARD_BIN), *map(str, args)], check=False,
+                              capture_output=True,
                               text=True, timeout=timeout, env=env or self.cli_env(),
                               cwd=str(cwd or self.work))
 
@@ -158,7 +159,7 @@ class OrphanReaper:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> OrphanReaper:
+    def __enter__(self) -> OrphanReaper:  # noqa: PYI034 - a plain class, not subclassed
         if self.libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
             pytest.skip("prctl(PR_SET_CHILD_SUBREAPER) is not available")
         self._thread.start()

@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +135,7 @@ def test_describe_run_has_the_documented_fields(sy):
     assert d["parameters"] == {"N": 5}
     assert d["start_time"] <= d["end_time"]
     (s,) = d["steps"]
-    assert set(s) == {"name", "status", "attempts", "cache_hit", "start_time", "end_time",
+    assert set(s) >= {"name", "status", "attempts", "cache_hit", "start_time", "end_time",
                       "outputs", "failure_reason"}
     assert s["name"] == "A" and s["status"] == "Succeeded" and s["attempts"] == 1
     assert s["cache_hit"] is False
@@ -156,7 +157,8 @@ def test_join_execution_variables_and_parameters_in_job_arguments(sy):
     label = ParameterString("Label", default_value="x")
     s = ProcessingStep("Args", processor=PY, code=str(code), outputs=[_out("out")],
                        job_arguments=[
-                           "--run", Join(on="-", values=["run", ExecutionVariables.PIPELINE_EXECUTION_ID]),
+                           "--run", Join(on="-", values=[
+                               "run", ExecutionVariables.PIPELINE_EXECUTION_ID]),
                            "--name", ExecutionVariables.PIPELINE_NAME,
                            "--mix", Join(on="/", values=[n, rate, flag, label, 7]),
                            "--n", n.to_string()])
@@ -205,7 +207,8 @@ def test_steps_after_a_failure_do_not_start(sy):
 def test_fail_step_with_a_join_message(sy):
     score = ParameterFloat("Score", default_value=0.25)
     fail = FailStep("TooLow", error_message=Join(
-        on=" ", values=["score", score, "below target in", ExecutionVariables.PIPELINE_EXECUTION_ID]))
+        on=" ", values=["score", score, "below target in",
+                        ExecutionVariables.PIPELINE_EXECUTION_ID]))
     ex = Pipeline("fails", parameters=[score], steps=[fail]).start()
     assert ex.wait() == "Failed"
     expected = f"score 0.25 below target in {ex.run_id}"
@@ -321,3 +324,80 @@ def test_interpreter_is_this_python(sy):
                                                outputs=[_out("out")])]).start()
     assert ex.wait() == "Succeeded"
     assert _read_output(ex, "E", "out", "exe") == sys.executable
+
+
+def test_step_names_with_spaces_and_dots(sy):
+    """A step name may contain dots and spaces; references take the longest known name."""
+    first = sy.write("code/one.py", """
+        import pathlib
+        pathlib.Path("/opt/ml/processing/out/data.txt").write_text("short")
+    """)
+    second = sy.write("code/two.py", """
+        import pathlib
+        pathlib.Path("/opt/ml/processing/out/data.txt").write_text("dotted")
+    """)
+    a = ProcessingStep("prep", processor=PY, code=str(first), outputs=[_out("out")])
+    b = ProcessingStep("prep.v2 final", processor=PY, code=str(second), outputs=[_out("out")])
+    got = read_uri(b.properties.ProcessingOutputConfig.Outputs["out"].S3Output.S3Uri)
+    ex = Pipeline("names", steps=[a, got]).start()
+    assert ex.wait() == "Succeeded", ex.describe()["failure_reason"]
+    assert ex.result("read_uri") == "dotted"
+    names = {s["StepName"] for s in ex.list_steps()}
+    assert names == {"prep", "prep.v2 final", "read_uri"}
+    assert (sy.home / "runs" / ex.run_id / "jobs" / "prep.v2 final" / "attempt-1").is_dir()
+
+
+@step
+def stamp(start, name, arn, pipeline_arn):
+    return [start, name, arn, pipeline_arn]
+
+
+def test_execution_variables_resolve(sy):
+    ex = Pipeline("stamps", steps=[stamp(
+        ExecutionVariables.START_DATETIME, ExecutionVariables.PIPELINE_NAME,
+        ExecutionVariables.PIPELINE_EXECUTION_ARN, ExecutionVariables.PIPELINE_ARN)]).start()
+    assert ex.wait() == "Succeeded"
+    start, name, arn, pipeline_arn = ex.result("stamp")
+    import re
+
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", start)
+    assert name == "stamps"
+    assert arn == ex.arn and arn.endswith(ex.run_id)
+    assert pipeline_arn.endswith("stamps")
+
+
+def test_an_execution_parallelism_override_is_not_a_new_pipeline_version(sy):
+    """Regression: start(parallelism_config=...) used to record a new pipeline version."""
+    from stackyard.workflow import ParallelismConfiguration
+
+    p = Pipeline("overrides", steps=[nested()])
+    assert p.start().wait() == "Succeeded"
+    assert p.start(parallelism_config=ParallelismConfiguration(1)).wait() == "Succeeded"
+    assert p.start().wait() == "Succeeded"
+    assert [v["version"] for v in engine.describe_pipeline("overrides")["versions"]] == [1]
+
+
+GATE = threading.Event()
+
+
+@step(name="Blocked")
+def blocked():
+    GATE.wait(30)
+    return "released"
+
+
+def test_wait_timeout_is_honoured(sy):
+    """Regression: wait(timeout=T) used to block about 2*T."""
+    import time
+
+    GATE.clear()
+    ex = Pipeline("blocked", steps=[blocked()]).start()
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError):
+            ex.wait(timeout=0.6)
+        took = time.monotonic() - t0
+    finally:
+        GATE.set()
+        assert ex.wait(timeout=10) == "Succeeded"
+    assert took < 1.0, f"wait(timeout=0.6) took {took:.2f}s"

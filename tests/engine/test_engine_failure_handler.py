@@ -3,6 +3,7 @@ ends Failed with the original error."""
 
 from __future__ import annotations
 
+from stackyard.errors import DefinitionError
 from stackyard.jobs import ScriptProcessor
 from stackyard.workflow import Pipeline, ProcessingStep, RetryPolicy, step
 
@@ -91,3 +92,18 @@ def test_a_failing_handler_keeps_the_original_error(sy):
     assert EVENTS == ["work", "handler"]
     reason = ex.describe()["failure_reason"]
     assert "disk full" in reason and "handler broke" not in reason
+
+
+def test_a_step_depending_on_an_unused_failure_handler_is_accounted_for(sy):
+    """Regression: a step depending on an unused failure handler used to be silently never run."""
+    EVENTS.clear()
+    handler = cleanup()
+    ok = step(name="Fine", on_failure=handler)(fine.__wrapped__)()
+    later = step(name="Later", depends_on=[handler])(after.__wrapped__)(1)
+    try:
+        ex = Pipeline("handler-dep", steps=[ok, later]).start()
+    except DefinitionError:
+        return  # refusing the definition up front is a fine answer too
+    ex.wait()
+    statuses = {s["StepName"]: s["StepStatus"] for s in ex.list_steps()}
+    assert statuses.get("Later") == "Skipped", statuses

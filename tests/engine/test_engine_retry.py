@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
 
 from stackyard import engine
 from stackyard.engine._retry import next_retry_delay
-from stackyard.jobs import ScriptProcessor
+from stackyard.jobs import ProcessingInput, ScriptProcessor
 from stackyard.workflow import Pipeline, ProcessingStep, RetryPolicy, step
 
 CALLS: dict[str, list[float]] = {}
@@ -49,7 +50,7 @@ def test_backoff_timing_fail_twice_then_succeed(sy):
     assert s["AttemptCount"] == 3
     calls = CALLS["timing"]
     assert len(calls) == 3
-    gaps = [b - a for a, b in zip(calls, calls[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert gaps[0] >= 0.2 and gaps[1] >= 0.4          # interval * backoff**k
     assert calls[-1] - calls[0] >= 0.6
     assert calls[-1] - calls[0] < 3.0                 # and not absurdly longer
@@ -149,3 +150,42 @@ def test_a_failed_processing_job_is_retried_as_job_error(sy):
 ])
 def test_next_retry_delay(policies, kinds, done, expected):
     assert next_retry_delay(policies, kinds, done, 0.0, 0.0) == expected
+
+
+def test_a_job_killed_by_a_signal_is_retried_as_killed(sy):
+    counter = sy.tmp / "tries"
+    code = sy.write("code/suicide.py", """
+        import os, pathlib, signal
+        p = pathlib.Path(COUNTER)
+        p.open("a").write("x\\n")
+        if len(p.read_text().splitlines()) == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+    """, COUNTER=str(counter))
+    s = ProcessingStep("Killed", processor=ScriptProcessor(command=["python3"]), code=str(code),
+                       retry_policies=[RetryPolicy(exception_types=["Killed"],
+                                                   interval_seconds=0, max_attempts=1)])
+    ex = Pipeline("killed", steps=[s]).start()
+    assert ex.wait() == "Succeeded"
+    assert ex.list_steps()[0]["AttemptCount"] == 2
+    attempts = engine.step_logs(ex.run_id, "Killed")
+    assert len(attempts) == 2
+    from stackyard.store import open_store
+
+    rows = open_store().get_attempts(ex.run_id, "Killed")
+    assert [r["error_type"] for r in rows] == ["Killed", None]
+    assert "signal 9" in rows[0]["reason"]
+
+
+def test_a_missing_input_is_an_input_error(sy):
+    code = sy.write("code/noop.py", "print('never')\n")
+    s = ProcessingStep("Fetch", processor=ScriptProcessor(command=["python3"]), code=str(code),
+                       inputs=[ProcessingInput(source=str(sy.work / "absent"),
+                                               destination="/opt/ml/processing/in")],
+                       retry_policies=[RetryPolicy(exception_types=["InputError"],
+                                                   interval_seconds=0, max_attempts=2)])
+    ex = Pipeline("inputerror", steps=[s]).start()
+    assert ex.wait() == "Failed"
+    (st,) = ex.list_steps()
+    assert st["AttemptCount"] == 3
+    assert st["FailureReason"].startswith("cannot fetch input")
+    assert "absent" in st["FailureReason"]

@@ -226,3 +226,38 @@ def test_the_error_names_every_step_of_a_cycle(sy):
     assert "a, b, c" in str(info.value)
     assert "free" not in str(info.value)
     sy.assert_nothing_written()
+
+
+def test_a_bad_metric_regex_is_refused_before_any_job_runs(sy):
+    """Regression: a regex that does not compile used to be noticed only after the training
+    job had run (failing the step as an internal error)."""
+    sy.write("t/train.py", SENTINEL_SCRIPT, SENTINEL=str(sy.tmp / "ran"))
+    bad = [{"Name": "loss", "Regex": "loss=(["}]
+    with pytest.raises(DefinitionError, match="loss"):
+        Estimator(entry_point="train.py", source_dir=str(sy.work / "t"), metric_definitions=bad)
+    # a definition that reaches the engine with a bad regex (e.g. edited JSON) is refused too
+    good = TrainingStep("t", estimator=Estimator(
+        entry_point="train.py", source_dir=str(sy.work / "t"),
+        metric_definitions=[{"Name": "loss", "Regex": "loss=([0-9.]+)"}]))
+    d = json.loads(Pipeline("bad", steps=[good]).definition())
+    d["Steps"][0]["Arguments"]["AlgorithmSpecification"]["MetricDefinitions"] = bad
+    with pytest.raises(DefinitionError, match="loss"):
+        engine.start_run(d)
+    assert not (sy.tmp / "ran").exists(), "the training job ran"
+    sy.assert_nothing_written()
+
+
+def test_a_property_file_on_an_unknown_output_is_refused(sy):
+    pf = PropertyFile("report", "nope", "r.json")
+    a = _proc(sy, "a", outputs=[ProcessingOutput(output_name="out",
+                                                 source="/opt/ml/processing/out")],
+              property_files=[pf])
+    c = ConditionStep("c", conditions=[ConditionEquals(
+        JsonGet(step=a, property_file=pf, json_path="x"), 1)], if_steps=[_proc(sy, "b")])
+    p = Pipeline("bad", steps=[a, c])
+    try:
+        with pytest.raises(DefinitionError, match="nope"):
+            p.start().wait()
+    finally:
+        assert not (sy.tmp / "ran").exists(), "a job ran although the input was invalid"
+    sy.assert_nothing_written()

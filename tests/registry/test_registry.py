@@ -173,10 +173,20 @@ pipeline = Pipeline("deploy-on-approve", parameters=[ref], steps=[note(ref)])
 
 
 def test_lineage_of_a_pipeline_registered_model(home: Path) -> None:
-    from stackyard.jobs import ProcessingInput, ProcessingOutput, ScriptProcessor, SKLearn
-    from stackyard.jobs import TrainingInput
-    from stackyard.workflow import ModelStep, Pipeline, PipelineSession, ProcessingStep
-    from stackyard.workflow import TrainingStep
+    from stackyard.jobs import (
+        ProcessingInput,
+        ProcessingOutput,
+        ScriptProcessor,
+        SKLearn,
+        TrainingInput,
+    )
+    from stackyard.workflow import (
+        ModelStep,
+        Pipeline,
+        PipelineSession,
+        ProcessingStep,
+        TrainingStep,
+    )
 
     s = PipelineSession()
     (home / "raw.csv").write_text("1,2\n3,4\n")

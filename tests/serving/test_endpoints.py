@@ -233,9 +233,8 @@ def test_inference_pipeline_behind_one_endpoint(register, home: Path) -> None:
 
 
 def test_estimator_fit_then_deploy(home: Path) -> None:
-    from stackyard.jobs import Estimator
-
     from conftest import INFERENCE
+    from stackyard.jobs import Estimator
 
     code = home / "est"
     code.mkdir()

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from stackyard.jobs import Estimator
-from stackyard.workflow import Pipeline, PipelineSession, TuningStep, step
 from stackyard.tuning import ContinuousParameter, HyperparameterTuner
+from stackyard.workflow import Pipeline, PipelineSession, TuningStep, step
 
 SCRIPT = """
 import argparse, os

@@ -166,7 +166,7 @@ def test_pipeline_variables_have_no_string_value():
     with pytest.raises(TypeError, match="Join"):
         str(p)
     with pytest.raises(TypeError):
-        f"--n={p}"  # noqa: B018 - the f-string itself is the mistake under test
+        f"--n={p}"  # the f-string itself is the mistake under test
     with pytest.raises(TypeError):
         str(ExecutionVariables.PIPELINE_EXECUTION_ID)
 

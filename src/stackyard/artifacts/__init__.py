@@ -10,6 +10,7 @@ from stackyard.artifacts._cas import (
     put_tree,
     sha256_file,
     to_uri,
+    tree_digest,
     uri_to_path,
     verify,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "put_tree",
     "sha256_file",
     "to_uri",
+    "tree_digest",
     "uri_to_path",
     "verify",
 ]

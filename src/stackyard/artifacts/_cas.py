@@ -17,6 +17,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -53,14 +54,20 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _tree_digest(root: Path) -> str:
+def tree_digest(root: Path, skip: Callable[[str, list[str]], set[str]] | None = None) -> str:
+    """Hash of a folder's files by relative path and content. Links are followed, as the
+    copy into the store follows them; ``skip`` (shutil.copytree's ``ignore`` shape) leaves
+    out what a copy would leave out."""
     lines = []
-    for p in sorted(root.rglob("*")):
-        if p.is_symlink():
-            raise UsageError(f"{p}: symbolic links are not stored as artifacts")
-        if p.is_file():
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        dropped = skip(folder, dirs + files) if skip else set()
+        dirs[:] = sorted(d for d in dirs if d not in dropped)
+        for name in files:
+            p = Path(folder, name)
+            if name in dropped or not p.is_file():
+                continue
             lines.append(f"{p.relative_to(root).as_posix()}\0{sha256_file(p)}\n")
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
+    return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
 
 
 def _freeze(path: Path) -> None:
@@ -98,7 +105,7 @@ def _staging() -> Path:
 def put_tree(src: Path) -> str:
     """Store a folder's contents; returns its ``file://`` URI (``trees/<hash>``)."""
     src = Path(src)
-    digest = _tree_digest(src)
+    digest = tree_digest(src)
     final = _home.artifacts_root() / "trees" / digest
     if not final.exists():
         tmp = _staging()
@@ -159,7 +166,7 @@ def content_hash(uri: str) -> str:
         return stored
     if stored is not None and path.name == stored:  # trees/<hash>
         return stored
-    return _tree_digest(path) if path.is_dir() else sha256_file(path)
+    return tree_digest(path) if path.is_dir() else sha256_file(path)
 
 
 def verify(uri: str) -> Path:
@@ -168,7 +175,7 @@ def verify(uri: str) -> Path:
     stored = _stored_digest(path)
     if stored is None:
         raise IntegrityError(f"{uri} is not in the artifact store; refusing to trust it")
-    actual = _tree_digest(path) if path.is_dir() else sha256_file(path)
+    actual = tree_digest(path) if path.is_dir() else sha256_file(path)
     if actual != stored:
         raise IntegrityError(f"{uri}: content hash {actual[:12]} != recorded {stored[:12]}")
     return path
@@ -213,10 +220,15 @@ def export(uri: str, destination: str) -> None:
     shutil.copytree(src, tmp, dirs_exist_ok=True)
     for p in [tmp, *tmp.rglob("*")]:
         p.chmod(p.stat().st_mode | stat.S_IWUSR)
-    if dst.exists():
-        old = dst.with_name(f".{dst.name}.old.{os.getpid()}")
-        os.rename(dst, old)
+    import fcntl
+
+    locks = _home.artifacts_root() / "tmp" / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(str(dst).encode()).hexdigest()[:32]
+    with open(locks / f"{key}.lock", "w") as lock:  # one swap per destination at a time
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.old."))
+        if dst.exists():
+            os.rename(dst, old / "x")
         os.rename(tmp, dst)
         shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, dst)

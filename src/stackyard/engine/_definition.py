@@ -250,6 +250,15 @@ def compile_definition(d: dict[str, Any]) -> PipelineDef:
                     steps[child].deps.add(s.name)
                     branch_of.setdefault(child, []).append((s.name, when))
         _check_code(s)
+        if s.type == "Processing":
+            outs = {o["OutputName"] for o in s.arguments.get("ProcessingOutputConfig", {})
+                    .get("Outputs", [])}
+            for pf in s.raw.get("PropertyFiles", []):
+                if pf["OutputName"] not in outs:
+                    raise DefinitionError(
+                        f"step {s.name!r}: property file {pf['PropertyFileName']!r} names "
+                        f"output {pf['OutputName']!r}, which the step does not have "
+                        f"(outputs: {', '.join(sorted(outs)) or 'none'})")
     for h in handlers:
         if h in branch_of:
             raise DefinitionError(f"step {h!r} is a failure handler and cannot be in a branch")

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import pickle
 import re
+import shutil
 import threading
 import traceback
 from collections.abc import Callable
@@ -69,7 +70,11 @@ def run_processing(a: Attempt, req: dict[str, Any]) -> dict[str, Any]:
     outputs: dict[str, Any] = {}
     for out in req.get("ProcessingOutputConfig", {}).get("Outputs", []):
         local = host_path(a.job_dir, out["S3Output"]["LocalPath"])
-        uri = artifacts.put_tree(local)
+        try:
+            uri = artifacts.put_tree(local)
+        except (OSError, shutil.Error) as e:
+            raise StepFailed(f"cannot store output {out['OutputName']!r}: {e}",
+                             "JobError") from e
         if out["S3Output"].get("S3Uri"):
             artifacts.export(uri, str(out["S3Output"]["S3Uri"]))
         outputs[out["OutputName"]] = {"OutputName": out["OutputName"], "S3Output": {
@@ -119,7 +124,7 @@ def run_function(a: Attempt, resolved: dict[str, Any]) -> dict[str, Any]:
     func = a.functions.get(a.step.name) or load_function(a.step.arguments["Function"])
     try:
         value = func(*resolved.get("Args", []), **resolved.get("Kwargs", {}))
-    except Exception as e:  # noqa: BLE001 - the user's exception is the step's failure
+    except Exception as e:
         tb = "".join(traceback.format_exception(e)[-6:])
         err = StepFailed(f"{type(e).__name__}: {e}\n{tb}", type(e).__name__)
         err.error_types = [c.__name__ for c in type(e).__mro__]  # type: ignore[attr-defined]
@@ -139,7 +144,7 @@ def run_function(a: Attempt, resolved: dict[str, Any]) -> dict[str, Any]:
 def load_result(outputs: dict[str, Any]) -> Any:
     if "ResultUri" in outputs:
         path = artifacts.verify(outputs["ResultUri"])
-        return pickle.loads(path.read_bytes())  # noqa: S301 - hash verified just above
+        return pickle.loads(path.read_bytes())
     return outputs.get("Result")
 
 

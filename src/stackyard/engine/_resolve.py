@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from stackyard import artifacts
@@ -44,7 +44,7 @@ def _get(path: str, ctx: Context) -> Any:
     if path.startswith("Execution."):
         key = path[len("Execution."):]
         if key == "CurrentDateTime":
-            return datetime.now(timezone.utc).isoformat()
+            return datetime.now(UTC).isoformat()
         return ctx.execution[key]
     return _step_get(path, ctx)
 
@@ -64,7 +64,8 @@ def _json_get(spec: dict[str, Any], ctx: Context) -> Any:
     if pfile is None:
         raise StepFailed(f"JsonGet: step {step!r} recorded no property file {pf!r}",
                          "ResolveError")
-    uri = outputs["ProcessingOutputConfig"]["Outputs"][pfile["OutputName"]]["S3Output"]["S3Uri"]
+    uri = walk(outputs, ["ProcessingOutputConfig", "Outputs", pfile["OutputName"], "S3Output",
+                         "S3Uri"], f"JsonGet: output {pfile['OutputName']!r} of step {step!r}")
     path = artifacts.uri_to_path(uri) / pfile["FilePath"]
     try:
         doc = json.loads(path.read_text())

@@ -175,8 +175,9 @@ class Runner:
                                or req["Code"]["EntryPointPath"]))
             for label, uri in inputs:
                 try:
-                    content[label] = artifacts.content_hash(uri)
-                except Exception as e:  # noqa: BLE001 - as the job itself would fail
+                    content[label] = (runtime.code_hash(uri) if label == "code"
+                                      else artifacts.content_hash(uri))
+                except Exception as e:
                     raise StepFailed(f"cannot fetch input {uri}: {e}", "InputError") from e
         return cache_key(step.raw, {"refs": refs, "resolved": resolved}, content)
 

@@ -27,10 +27,23 @@ def base_type(content_type: str | None) -> str:
     return (content_type or CSV).split(";")[0].strip().lower()
 
 
+def accepted(accept: str | None, offered: list[str]) -> str | None:
+    """The first offered type the Accept header allows (``*/*`` and lists included)."""
+    if not accept:
+        return offered[0]
+    for part in accept.split(","):
+        want = base_type(part)
+        if want in ("*/*", ""):
+            return offered[0]
+        if want in offered:
+            return want
+    return None
+
+
 def _rows(values: Any, what: str) -> np.ndarray:
     try:
         arr = np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:
         raise InputError(f"{what}: values must be numbers ({e})") from None
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
@@ -63,7 +76,7 @@ def decode(body: bytes, content_type: str | None) -> np.ndarray:
     if ct == JSON:
         try:
             doc = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except (ValueError, RecursionError) as e:  # bad JSON, huge ints, deep nesting
             raise InputError(f"application/json: not valid JSON ({e})") from None
         if isinstance(doc, dict):
             doc = doc.get("instances", doc.get("features", doc.get("data")))
@@ -74,7 +87,7 @@ def decode(body: bytes, content_type: str | None) -> np.ndarray:
     if ct == JSONLINES:
         try:
             rows = [json.loads(ln) for ln in body.decode("utf-8").splitlines() if ln.strip()]
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except (ValueError, RecursionError) as e:
             raise InputError(f"application/jsonlines: a line is not valid JSON ({e})") from None
         rows = [r.get("features", r) if isinstance(r, dict) else r for r in rows]
         return _rows(rows, "application/jsonlines")

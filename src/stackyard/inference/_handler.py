@@ -18,7 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from stackyard.inference._codecs import CONTENT_TYPES, NPY, InputError, base_type, decode, encode
+from stackyard.inference._codecs import (
+    CONTENT_TYPES,
+    NPY,
+    InputError,
+    accepted,
+    base_type,
+    decode,
+    encode,
+)
 
 
 class ModelError(RuntimeError):
@@ -97,25 +105,34 @@ class ModelHandler:
         if ct not in self.content_types:
             raise InputError(f"this model takes {', '.join(self.content_types)}; "
                              f"got content type {ct!r}", 415)
-        want = base_type(accept) if accept else "*/*"
-        if want in ("*/*", ""):
-            want = self.response_types[0]
-        if want not in self.response_types:
+        want = accepted(accept, self.response_types)
+        if want is None:
             raise InputError(f"this model answers in {', '.join(self.response_types)}; "
-                             f"cannot satisfy Accept {want!r}", 406)
+                             f"cannot satisfy Accept {accept!r}", 406)
         rows = decode(body, ct) if ct in CONTENT_TYPES else None
         if rows is not None and self.n_features and rows.shape[1] != self.n_features:
             raise InputError(f"expected {self.n_features} features per row, got "
                              f"{rows.shape[1]}")
         return ct, want, rows
 
+    @staticmethod
+    def _payload(body: bytes, ct: str) -> Any:
+        """What ``input_fn`` receives: text for text types (BOM dropped), bytes for npy."""
+        if ct == NPY:
+            return body
+        try:
+            return body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InputError(f"{ct} body is not UTF-8 text") from None
+
     def invoke(self, body: bytes, content_type: str | None, accept: str | None
                ) -> tuple[bytes, str]:
         ct, want, rows = self.check(body, content_type, accept)
+        if "input_fn" in self.fns:
+            self._payload(body, ct)  # undecodable text is the client's error, not the model's
         try:
             if "input_fn" in self.fns:
-                payload: Any = body if ct == NPY else body.decode("utf-8")
-                data = self.fns["input_fn"](payload, ct)
+                data = self.fns["input_fn"](self._payload(body, ct), ct)
             else:
                 data = rows
             prediction = self.predict_array(data)

@@ -8,7 +8,7 @@ from stackyard.jobs._processing import (
     ScriptProcessor,
     SKLearnProcessor,
 )
-from stackyard.jobs._training import SKLearn, Estimator, TrainingInput, XGBoost
+from stackyard.jobs._training import Estimator, SKLearn, TrainingInput, XGBoost
 
 __all__ = [
     "DriftCheckBaselines",

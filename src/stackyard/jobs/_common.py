@@ -37,8 +37,7 @@ def in_pipeline(session: Any) -> bool:
 def local_path(value: str | Path, what: str) -> str:
     """Absolute local path for code the job runs; code travels with the definition."""
     s = str(value)
-    if s.startswith("file://"):
-        s = s[len("file://"):]
+    s = s.removeprefix("file://")
     if "://" in s:
         raise DefinitionError(f"{what} {value!r}: only local code paths are supported")
     return str(Path(s).expanduser().resolve())

@@ -52,7 +52,13 @@ def _hash(uri: str) -> str | None:
 def code_info(path: str | None, entry: str | None = None) -> dict[str, Any] | None:
     if not path:
         return None
-    return {"path": path, "entry_point": entry, "sha256": _hash(path),
+    from stackyard.runtime import code_hash
+
+    try:
+        digest: str | None = code_hash(path)
+    except OSError:
+        digest = None
+    return {"path": path, "entry_point": entry, "sha256": digest,
             "git_commit": git_commit(path)}
 
 

@@ -2,7 +2,15 @@
 
 from stackyard.runtime._collect import job_metrics, pack_model, training_outputs
 from stackyard.runtime._contract import processing_spec, training_spec
-from stackyard.runtime._job import alive, prepare, process_start_time, start, stop, wait
+from stackyard.runtime._job import (
+    alive,
+    code_hash,
+    prepare,
+    process_start_time,
+    start,
+    stop,
+    wait,
+)
 from stackyard.runtime._metrics import parse_log
 from stackyard.runtime._spec import JobResult, JobSpec
 
@@ -10,6 +18,7 @@ __all__ = [
     "JobResult",
     "JobSpec",
     "alive",
+    "code_hash",
     "job_metrics",
     "pack_model",
     "parse_log",

@@ -70,6 +70,12 @@ def _ignore_in_code(folder: str, names: list[str]) -> set[str]:
     return {n for n in names if n in _SKIP_DIRS or Path(folder, n).resolve() == home}
 
 
+def code_hash(path: str | Path) -> str:
+    """The hash of code as a job receives it (same files left out as by the copy)."""
+    p = Path(str(path).removeprefix("file://"))
+    return artifacts.tree_digest(p, _ignore_in_code) if p.is_dir() else artifacts.sha256_file(p)
+
+
 def prepare(spec: JobSpec, job_dir: Path) -> dict:
     """Lay out the job folder: inputs, code, config files, empty output folders."""
     if job_dir.exists():  # a crashed earlier try at this attempt: start clean
@@ -80,7 +86,7 @@ def prepare(spec: JobSpec, job_dir: Path) -> dict:
         for uri, container in spec.inputs:
             try:
                 artifacts.fetch(uri, host_path(job_dir, container))
-            except Exception as e:  # noqa: BLE001 - any fetch problem is an input error
+            except Exception as e:
                 raise StepFailed(f"cannot fetch input {uri}: {e}", "InputError") from e
         for src, container in spec.code:
             dest = host_path(job_dir, container)

@@ -9,7 +9,7 @@ import os
 import queue
 import random
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ class CaptureWriter:
 
     def capture(self, variant: str, event_id: str, inference_id: str, request: bytes,
                 request_type: str, response: bytes, response_type: str) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         record = {"variant": variant, "time": now, "line": {
             "captureData": {"endpointInput": _payload(request, request_type, "INPUT"),
                             "endpointOutput": _payload(response, response_type, "OUTPUT")},

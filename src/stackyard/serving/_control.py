@@ -141,8 +141,10 @@ def start_endpoint(name: str, wait: bool = True, timeout: float = 180) -> dict[s
     log = open(d / "server.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "stackyard.serving._server", name],
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, env={**os.environ,
-                                                         "STACKYARD_HOME": str(_home.home())})
+                            start_new_session=True, env={
+                                # one-row predictions: many OpenMP threads only add waits
+                                "OMP_NUM_THREADS": "1", **os.environ,
+                                "STACKYARD_HOME": str(_home.home())})
     cfg = row["config"]
     url = f"http://{cfg['host']}:{cfg['port']}"
     store.set_endpoint(name, pid=proc.pid, pid_start=process_start_time(proc.pid), url=url,

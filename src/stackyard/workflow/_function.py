@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from stackyard.errors import DefinitionError
 from stackyard.workflow._expr import DelayedReturn, PipelineVariable, collect_refs, to_json
