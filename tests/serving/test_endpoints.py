@@ -249,3 +249,34 @@ if __name__ == "__main__":
     np.testing.assert_allclose(predictor.predict(ROWS), ROWS @ [1, 2, 3] + 1.0)
     predictor.delete_endpoint()
     assert serving.list_endpoints() == []
+
+
+def test_a_stackyard_ensemble_serves_without_inference_code(home: Path) -> None:
+    """No entry point at all: the saved ensemble's manifest is enough."""
+    import tarfile
+
+    from sklearn.linear_model import LinearRegression, Ridge
+
+    from stackyard.ensemble import EnsembleRegressor
+    from stackyard.jobs import Model
+    from stackyard.registry import ModelRegistry
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X @ [1.0, 2.0, 3.0] + 0.5
+    ens = EnsembleRegressor(members=[("lin", LinearRegression()), ("ridge", Ridge(1.0))],
+                            cv=3).fit(X, y)
+    ens.save(home / "ens")
+    with tarfile.open(home / "ens.tar.gz", "w:gz") as t:
+        for f in (home / "ens").iterdir():
+            t.add(f, arcname=f.name)
+    pkg = Model(model_data=str(home / "ens.tar.gz")).register(model_package_group_name="ens")
+    ModelRegistry().update_approval(pkg.ref, "Approved")
+    serving.create_endpoint("e11", [variant("A", pkg.ref)], workers=2)
+    predictor = Predictor("e11")
+    np.testing.assert_allclose(predictor.predict(ROWS), ens.predict(ROWS), rtol=1e-9)
+    t0 = time.perf_counter()
+    for _ in range(20):
+        predictor.predict(ROWS)
+    assert (time.perf_counter() - t0) / 20 < 0.03  # two workers: no 40 ms Nagle stalls
+    assert post(serving.describe_endpoint("e11")["url"], b"1,2\n").status_code == 400
