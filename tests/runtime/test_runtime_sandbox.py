@@ -182,7 +182,18 @@ def test_a_non_python_command_runs_unchanged(sy):
 
 
 # ---- unprivileged: run the whole pipeline as uid 65534 --------------------------------
-SRC = str(Path(stackyard.__file__).resolve().parents[1])
+PKG = Path(stackyard.__file__).resolve().parent
+
+
+def _src_for_nobody(d: Path) -> str:
+    """A copy of the package uid 65534 can read (the checkout may sit in a 0700 folder)."""
+    target = d / "pysrc"
+    if not target.exists():
+        shutil.copytree(PKG, target / "stackyard",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        for p in [target, *target.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+    return str(target)
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
@@ -205,7 +216,8 @@ def _nobody_python(cwd: Path) -> str:
                              "/usr/bin/python3", shutil.which("python3") or ""]):
         if not py:
             continue
-        r = subprocess.run([*NOBODY, "env", f"PYTHONPATH={SRC}", py, "-c", probe],
+        r = subprocess.run([*NOBODY, "env", f"PYTHONPATH={_src_for_nobody(cwd)}", py, "-c",
+                            probe],
                            check=False, cwd=cwd, capture_output=True)
         if r.returncode == 0:
             return py
@@ -238,7 +250,7 @@ def _run_as_nobody(d: Path, with_output: bool,
     for p in [d, *d.rglob("*")]:
         p.chmod(0o777 if p.is_dir() else 0o666)
     py = _nobody_python(d)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": SRC,
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": _src_for_nobody(d),
            "STACKYARD_HOME": str(d / "home"), "HOME": str(d)}
     cmd = [*NOBODY, "env", "-i", *[f"{k}={v}" for k, v in env.items()], py, str(d / "pipe.py")]
     if namespace_setup:  # run inside a private mount namespace prepared (as root) by a script
