@@ -41,21 +41,17 @@ def job_name(run_id: str, step: str) -> str:
 
 
 def _run_job(a: Attempt, spec: runtime.JobSpec) -> runtime.JobResult:
-    if a.adopt is not None:
-        pid, start = a.adopt.get("pid"), a.adopt.get("pid_start")
-        pidfile = a.job_dir / "launcher.pid"
-        if not pid and pidfile.exists():
-            pid_s, start = pidfile.read_text().split()
-            pid = int(pid_s)
-        if (a.job_dir / "exit.json").exists() or runtime.alive(pid, start):
-            return runtime.wait(a.job_dir, None, pid, start, a.on_log)
-    runtime.prepare(spec, a.job_dir)
-    if a.stopping.is_set():  # a stop that came while inputs were fetched
-        raise StepFailed("stopped by request before the job started", "Stopped")
-    proc = runtime.start(a.job_dir)
-    started = runtime.process_start_time(proc.pid) or ""
-    a.store.set_attempt_pid(a.run_id, a.step.name, a.n, proc.pid, started)
-    return runtime.wait(a.job_dir, proc, None, None, a.on_log)
+    def record(pid: int, start: str | None) -> None:
+        a.store.set_attempt_pid(a.run_id, a.step.name, a.n, pid, start or "")
+
+    def not_stopped() -> None:  # a stop that came while inputs were fetched
+        if a.stopping.is_set():
+            raise StepFailed("stopped by request before the job started", "Stopped")
+
+    recorded = ((a.adopt or {}).get("pid"), (a.adopt or {}).get("pid_start"))
+    return runtime.run(spec, a.job_dir, adopt=a.adopt is not None, recorded=recorded,
+                       on_started=record, before_start=not_stopped,
+                       on_log=a.on_log)
 
 
 def _check(result: runtime.JobResult) -> None:

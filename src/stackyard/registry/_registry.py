@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,14 +95,12 @@ def _sources(section: dict[str, Any], what: str) -> dict[str, Any]:
     return out
 
 
-def _store_model(uri: str) -> tuple[str, str]:
+def store_model(uri: str) -> tuple[str, str]:
     """Put the model artifact in the store (if it is not there) and return (uri, sha256)."""
     uri = str(uri)
     if "://" not in uri:
         uri = Path(uri).resolve().as_uri()
     if artifacts.is_remote(uri):
-        import tempfile
-
         with tempfile.TemporaryDirectory() as tmp:
             artifacts.fetch(uri, Path(tmp))
             uri = artifacts.put_file(next(Path(tmp).iterdir()))
@@ -113,6 +112,38 @@ def _store_model(uri: str) -> tuple[str, str]:
     except IntegrityError:
         uri = artifacts.put_file(path)
     return uri, artifacts.content_hash(uri)
+
+
+def snapshot_code(entry_point: str | None, source_dir: str | None
+                  ) -> tuple[str | None, str | None]:
+    """Inference code into the store: ``source_dir`` whole, or the entry point file alone.
+    Returns (code URI, entry point name within it)."""
+    if source_dir:
+        src = artifacts.uri_to_path(source_dir)
+        if not src.is_dir():
+            raise UsageError(f"source_dir {source_dir} is not a folder")
+        if entry_point and not (src / entry_point).is_file():
+            raise UsageError(f"entry point {entry_point} not found in {source_dir}")
+        return artifacts.put_tree(src), entry_point
+    if not entry_point:
+        return None, None
+    ep = Path(entry_point).resolve()
+    if not ep.is_file():
+        raise UsageError(f"entry point {entry_point} does not exist")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / ep.name).write_bytes(ep.read_bytes())
+        return artifacts.put_tree(Path(tmp)), ep.name
+
+
+def extract_model(artifact: Path, code_uri: str | None, dest: Path) -> Path:
+    """Unpack a (verified) ``model.tar.gz`` into ``dest``, its inference code under
+    ``dest/code``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(artifact) as tar:
+        tar.extractall(dest, filter="data")  # no absolute paths, no links out
+    if code_uri:
+        artifacts.fetch(code_uri, dest / "code")
+    return dest
 
 
 class ModelRegistry:
@@ -154,25 +185,8 @@ class ModelRegistry:
         metrics = _sources(model_metrics or {}, "model metrics")
         baselines = _sources(drift_check_baselines or {}, "drift check baseline")
         meta = {str(k): str(v) for k, v in (customer_metadata_properties or {}).items()}
-        model_uri, sha = _store_model(model_data)
-        code_uri = None
-        if source_dir:
-            src = artifacts.uri_to_path(source_dir)
-            if not src.is_dir():
-                raise UsageError(f"source_dir {source_dir} is not a folder")
-            if entry_point and not (src / entry_point).is_file():
-                raise UsageError(f"entry point {entry_point} not found in {source_dir}")
-            code_uri = artifacts.put_tree(src)
-        elif entry_point:
-            ep = Path(entry_point).resolve()
-            if not ep.is_file():
-                raise UsageError(f"entry point {entry_point} does not exist")
-            import tempfile
-
-            with tempfile.TemporaryDirectory() as tmp:
-                (Path(tmp) / ep.name).write_bytes(ep.read_bytes())
-                code_uri = artifacts.put_tree(Path(tmp))
-            entry_point = ep.name
+        model_uri, sha = store_model(model_data)
+        code_uri, entry_point = snapshot_code(entry_point, source_dir)
         record = {
             "group": group, "model_data": model_uri, "model_sha256": sha,
             "inference_spec": {"entry_point": entry_point, "code_uri": code_uri,
@@ -258,15 +272,8 @@ class ModelRegistry:
 
     def download(self, ref: str, path: str | Path) -> Path:
         """Extract the verified model artifact (and the inference code) into ``path``."""
-        artifact = self.verified_artifact(ref)
-        dest = Path(path)
-        dest.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(artifact) as tar:
-            tar.extractall(dest, filter="data")  # no absolute paths, no links out
         code = self.describe_package(*parse_ref(ref)).record["inference_spec"]["code_uri"]
-        if code:
-            artifacts.fetch(code, dest / "code")
-        return dest
+        return extract_model(self.verified_artifact(ref), code, Path(path))
 
 
 def _who() -> str:

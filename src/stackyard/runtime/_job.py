@@ -129,6 +129,43 @@ def stop(pid: int | None, start_time: str | None) -> None:
             pass
 
 
+def run(
+    spec: JobSpec,
+    job_dir: Path,
+    *,
+    adopt: bool = False,
+    recorded: tuple[int | None, str | None] = (None, None),
+    on_started: Callable[[int, str | None], None] | None = None,
+    before_start: Callable[[], None] | None = None,
+    on_log: Callable[[str], None] | None = None,
+) -> JobResult:
+    """Run a job to its end, or with ``adopt`` finish one a dead caller left behind.
+
+    Adoption trusts the recorded pid only with its kernel start time; where no pid was
+    recorded (the caller died between spawning and recording), the launcher's own
+    ``launcher.pid`` names it. A job that ended meanwhile has its ``exit.json``; only a job
+    that is neither alive nor finished is started again — never a second live copy.
+    ``on_started`` hears the launcher's pid (to record it, or to stop the job later);
+    ``before_start`` may raise to cancel a job whose inputs were still being fetched."""
+    if adopt:
+        pid, started_at = recorded
+        pidfile = job_dir / "launcher.pid"
+        if not pid and pidfile.exists():
+            pid_s, started_at = pidfile.read_text().split()
+            pid = int(pid_s)
+        if (job_dir / "exit.json").exists() or alive(pid, started_at):
+            if on_started is not None and pid:
+                on_started(pid, started_at)
+            return wait(job_dir, None, pid, started_at, on_log)
+    prepare(spec, job_dir)
+    if before_start is not None:
+        before_start()
+    proc = start(job_dir)
+    if on_started is not None:
+        on_started(proc.pid, process_start_time(proc.pid))
+    return wait(job_dir, proc, None, None, on_log)
+
+
 def _log_tail(path: Path, lines: int = 25) -> str:
     try:
         text = path.read_text(errors="replace")

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from stackyard import _home, artifacts
+from stackyard import _home
 from stackyard.errors import NotFoundError, StackyardError, UsageError
 from stackyard.runtime import alive, process_start_time
 from stackyard.serving._fleet import check_deployable, traffic_steps
@@ -46,19 +46,10 @@ def model_spec(model: str, entry_point: str | None = None) -> dict[str, Any]:
 def artifact_spec(model_data: str, entry_point: str | None, source_dir: str | None
                   ) -> dict[str, Any]:
     """A model that is not registered (``Model.deploy()``): snapshot it into the store."""
-    from stackyard.registry._registry import _store_model
+    from stackyard.registry import snapshot_code, store_model
 
-    uri, sha = _store_model(model_data)
-    code_uri = None
-    if source_dir:
-        code_uri = artifacts.put_tree(Path(source_dir))
-    elif entry_point and Path(entry_point).is_file():
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:
-            Path(tmp, Path(entry_point).name).write_bytes(Path(entry_point).read_bytes())
-            code_uri = artifacts.put_tree(Path(tmp))
-        entry_point = Path(entry_point).name
+    uri, sha = store_model(model_data)
+    code_uri, entry_point = snapshot_code(entry_point, source_dir)
     return {"artifact": uri, "sha256": sha, "entry_point": entry_point, "code_uri": code_uri}
 
 

@@ -7,16 +7,20 @@ keep the fleet they started with, so a swap never fails a request.
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
+import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackyard import _home
+from stackyard import _home, artifacts
 from stackyard.errors import UsageError
 from stackyard.inference import InferencePipeline, ModelHandler
-from stackyard.registry import ModelRegistry, parse_ref
+from stackyard.registry import ModelRegistry, extract_model, parse_ref
 
 
 def check_deployable(ref: str, allow_unapproved: bool) -> dict[str, Any]:
@@ -40,6 +44,21 @@ def _n_features(record: dict[str, Any]) -> int | None:
     return None
 
 
+def _cached(name: str, fill: Callable[[Path], Any]) -> Path:
+    """A model unpacked once under ``$STACKYARD_HOME/serving/models/<name>``: filled in a
+    temp folder and renamed into place, so workers starting together never see half of it."""
+    cache = _home.home() / "serving" / "models" / name
+    if not cache.exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=f".{name}."))
+        fill(tmp)
+        try:
+            os.rename(tmp, cache)
+        except OSError:  # another worker finished first: same content
+            shutil.rmtree(tmp, ignore_errors=True)
+    return cache
+
+
 def load_model(spec: dict[str, Any], allow_unapproved: bool) -> ModelHandler | InferencePipeline:
     """``{"ref": "G/V"}``, ``{"dir": path, "entry_point": f}`` or ``{"pipeline": [...]}``."""
     if "pipeline" in spec:
@@ -47,27 +66,15 @@ def load_model(spec: dict[str, Any], allow_unapproved: bool) -> ModelHandler | I
     if "ref" in spec:
         d = check_deployable(spec["ref"], allow_unapproved)
         group, version = parse_ref(spec["ref"])
-        cache = _home.home() / "serving" / "models" / f"{group}-{version}-{d['model_sha256'][:12]}"
-        if not (cache / ".ready").exists():
-            ModelRegistry().download(spec["ref"], cache)  # verifies the artifact's hash
-            (cache / ".ready").touch()
+        cache = _cached(f"{group}-{version}-{d['model_sha256'][:12]}",
+                        lambda dest: ModelRegistry().download(spec["ref"], dest))  # verified
         inf = d["inference_spec"]
         return ModelHandler(cache, inf.get("entry_point"), cache / "code",
                             inf.get("content_types"), inf.get("response_types"),
                             _n_features(d))
     if "artifact" in spec:
-        from stackyard import artifacts
-
-        cache = _home.home() / "serving" / "models" / f"artifact-{spec['sha256'][:16]}"
-        if not (cache / ".ready").exists():
-            path = artifacts.verify(spec["artifact"])
-            import tarfile
-
-            with tarfile.open(path) as tar:
-                tar.extractall(cache, filter="data")
-            if spec.get("code_uri"):
-                artifacts.fetch(spec["code_uri"], cache / "code")
-            (cache / ".ready").touch()
+        cache = _cached(f"artifact-{spec['sha256'][:16]}", lambda dest: extract_model(
+            artifacts.verify(spec["artifact"]), spec.get("code_uri"), dest))
         return ModelHandler(cache, spec.get("entry_point"), cache / "code")
     if "dir" in spec:
         model_dir = Path(spec["dir"])

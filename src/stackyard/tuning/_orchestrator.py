@@ -142,16 +142,13 @@ class TuningRun:
                                        f"{value:g} was worse than the other trials' at that point")
                     runtime.stop(state["pid"], state["start"])
 
-        pid, start = (adopt or {}).get("pid"), (adopt or {}).get("pid_start")
-        if adopt is not None and ((job_dir / "exit.json").exists() or runtime.alive(pid, start)):
+        def started(pid: int, start: str | None) -> None:
             state["pid"], state["start"] = pid, start
-            result = runtime.wait(job_dir, None, pid, start, on_line)
-        else:
-            runtime.prepare(spec, job_dir)
-            proc = runtime.start(job_dir)
-            state["pid"], state["start"] = proc.pid, runtime.process_start_time(proc.pid)
-            self.store.set_trial(self.name, number, pid=proc.pid, pid_start=state["start"])
-            result = runtime.wait(job_dir, proc, None, None, on_line)
+            self.store.set_trial(self.name, number, pid=pid, pid_start=start)
+
+        result = runtime.run(spec, job_dir, adopt=adopt is not None,
+                             recorded=((adopt or {}).get("pid"), (adopt or {}).get("pid_start")),
+                             on_started=started, on_log=on_line)
         series = runtime.job_metrics(job_dir, self.metric_defs)
         final = {k: v[-1] for k, v in series.items() if v}
         if state["pruned"] is not None:
