@@ -3,8 +3,8 @@ behind ONE managed endpoint, driven over loopback from a separate client process
 
 The bench trains both members on ``load_diabetes`` (the seed-001 hyperparameters: 200
 rounds, depth 3, eta 0.1), saves them into a model folder with an ``inference.py`` whose
-``model_fn``/``input_fn``/``predict_fn``/``output_fn`` are those of
-``examples/diabetes_ensemble/code/train.py``, and serves it with
+``model_fn``/``input_fn``/``predict_fn``/``output_fn`` come from
+``examples/diabetes_ensemble/code/train.py`` itself, and serves it with
 ``stackyard.serving.create_endpoint`` under a temporary ``STACKYARD_HOME``.
 
 The load generator is wrk-style: a closed loop of C keep-alive HTTP/1.1 connections on
@@ -46,47 +46,10 @@ import numpy as np
 OVERHEAD_TARGET_MS = 2.0
 ENDPOINT = "bench-ensemble"
 
-# The serving half of examples/diabetes_ensemble/code/train.py, verbatim.
-ENTRY_POINT = '''\
-import io
-import json
-import os
-
-import numpy as np
-import xgboost as xgb
-from catboost import CatBoostRegressor
-
-CATBOOST_FILE = "catboost-regressor-model.cbm"
-XGBOOST_FILE = "xgboost-model.json"
-
-
-# ---- inference: SageMaker's model server contract -------------------------------------
-def model_fn(model_dir):
-    cat = CatBoostRegressor()
-    cat.load_model(os.path.join(model_dir, CATBOOST_FILE))
-    xgbm = xgb.XGBRegressor()
-    xgbm.load_model(os.path.join(model_dir, XGBOOST_FILE))
-    return [cat, xgbm]
-
-
-def input_fn(input_data, content_type):
-    if content_type == "text/csv":
-        text = input_data.decode() if isinstance(input_data, bytes) else input_data
-        return np.atleast_2d(np.genfromtxt(io.StringIO(text), delimiter=","))
-    if content_type == "application/json":
-        return np.atleast_2d(np.asarray(json.loads(input_data), dtype=float))
-    raise ValueError(f"unsupported content type {content_type}")
-
-
-def predict_fn(input_data, model):
-    return np.mean([m.predict(input_data) for m in model], axis=0)
-
-
-def output_fn(prediction, accept):
-    if accept == "application/json":
-        return json.dumps(prediction.tolist()), accept
-    return "\\n".join(str(float(p)) for p in prediction), "text/csv"
-'''
+# The example's own training script is the entry point: its model_fn/input_fn/predict_fn/
+# output_fn are what the endpoint serves (importing it runs no training).
+ENTRY_POINT = Path(__file__).resolve().parents[1] / "examples" / "diabetes_ensemble" / \
+    "code" / "train.py"
 
 
 # ---- the model ---------------------------------------------------------------------------
@@ -106,7 +69,7 @@ def train(model_dir: Path) -> np.ndarray:
                             objective="reg:squarederror", random_state=0, n_jobs=1)
     xgbm.fit(X, y)
     xgbm.save_model(str(model_dir / "xgboost-model.json"))
-    (model_dir / "inference.py").write_text(ENTRY_POINT)
+    (model_dir / "inference.py").write_text(ENTRY_POINT.read_text())
     return X
 
 
