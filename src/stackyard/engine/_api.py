@@ -18,7 +18,7 @@ from typing import Any
 from stackyard import runtime
 from stackyard.engine._definition import compile_definition
 from stackyard.engine._execute import load_result
-from stackyard.engine._runner import Event, RunLock, Runner, run_dir
+from stackyard.engine._runner import Event, RunLock, Runner
 from stackyard.errors import NotFoundError, UsageError
 from stackyard.store import open_store
 from stackyard.workflow._parameters import parameter_from_definition, resolve_parameters
@@ -196,5 +196,3 @@ def step_logs(run_id: str, step: str | None = None) -> list[tuple[str, int, Path
         raise NotFoundError(f"run {run_id} has no step {step!r} with attempts")
     return out
 
-
-__all__ = ["run_dir"]

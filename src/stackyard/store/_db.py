@@ -19,9 +19,6 @@ from typing import Any
 from stackyard import _home
 from stackyard.store._migrations import MIGRATIONS
 
-_TERMINAL_RUN = ("Succeeded", "Failed", "Stopped")
-
-
 def _row(r: sqlite3.Row | None) -> dict[str, Any] | None:
     return dict(r) if r is not None else None
 
@@ -512,7 +509,3 @@ def open_store() -> Store:
         if s is None:
             s = _STORES[path] = Store(path)
         return s
-
-
-def is_terminal(status: str) -> bool:
-    return status in _TERMINAL_RUN

@@ -10,7 +10,6 @@ from stackyard.workflow._expr import PipelineVariable
 
 class Parameter(PipelineVariable):
     type_name: ClassVar[str] = ""
-    python_type: ClassVar[type] = object
 
     def __init__(
         self, name: str, default_value: Any = None, enum_values: list[Any] | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from typing import Any
@@ -211,7 +210,3 @@ class PipelineExecution:
         from stackyard.engine import stop_run
 
         stop_run(self.run_id)
-
-
-def definition_digest(definition: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()

@@ -16,9 +16,6 @@ from stackyard.workflow._expr import (
 )
 from stackyard.workflow._policies import CacheConfig, RetryPolicy
 
-StepLike = "Step | DelayedReturn | str"
-
-
 def as_step(s: Any) -> Step | str:
     if isinstance(s, DelayedReturn):
         return s.step
