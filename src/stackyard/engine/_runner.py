@@ -145,7 +145,7 @@ class Runner:
         self.emit(type="step", step=name, status=status,
                   **{k: v for k, v in fields.items() if k in ("failure_reason", "cache_hit")})
 
-    def _cache_key(self, name: str) -> str:
+    def _cache_key(self, name: str, arguments: Any) -> str:
         """Step definition + resolved arguments + content hashes of inputs and code.
 
         Job names are per run, so they are left out; a ``@step`` function's arguments are
@@ -162,7 +162,7 @@ class Runner:
         if step.type == "Function":
             resolved: Any = {d: _without_job_names(self.outputs.get(d)) for d in sorted(step.deps)}
         else:
-            resolved = _without_job_names(resolve(step.arguments, self.context()))
+            resolved = _without_job_names(arguments)
             inputs: list[tuple[str, str]] = []
             if step.type == "Processing":
                 inputs = [(i["InputName"], str(i["S3Input"]["S3Uri"]))
@@ -181,11 +181,11 @@ class Runner:
                     raise StepFailed(f"cannot fetch input {uri}: {e}", "InputError") from e
         return cache_key(step.raw, {"refs": refs, "resolved": resolved}, content)
 
-    def _try_cache(self, name: str) -> bool:
+    def _try_cache(self, name: str, arguments: Any) -> bool:
         step = self.pdef.steps[name]
         if not step.cache:
             return False
-        key = self._cache_key(name)
+        key = self._cache_key(name, arguments)
         expire = step.cache.get("ExpireAfter")
         newer = time.time() - parse_duration(expire) if expire else 0.0
         hit = self.store.find_cached(self.pdef.name, key, newer)
@@ -211,11 +211,11 @@ class Runner:
         step = self.pdef.steps[name]
         attempts = self.store.get_attempts(self.run_id, name)
         try:
-            if not attempts and self._try_cache(name):
-                return
             resolved = resolve(step.arguments, self.context())
             if step.type != "Function":  # what the step really read: lineage's evidence
                 self.store.set_step(self.run_id, name, arguments=resolved)
+            if not attempts and self._try_cache(name, resolved):
+                return
         except StepFailed as e:
             self._set(name, "Failed", failure_reason=e.reason, error_type=e.error_type)
             return
