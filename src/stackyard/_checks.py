@@ -1,0 +1,235 @@
+"""The one checker every user-given name, path, number, reference and keyword goes through.
+
+Validation lives at the edge and in one place, so a rule is written once and every entry
+point (SDK, CLI, HTTP) refuses the same bad input with the same message. The rules are data
+(``NAME_RULES``, ``KwargRules``); the functions are pure and raise before anything runs or is
+written. A message names the bad value and says what to write instead.
+
+This module sits at the bottom of the layers, next to ``_home`` and ``errors``: it imports
+nothing else from stackyard, so every layer may use it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from stackyard.errors import UsageError
+
+# --- names -------------------------------------------------------------------------------
+# Every name that becomes part of a path, a header, a URL or a job name. Lengths follow
+# SageMaker's limits where it has one; the character sets never allow a path separator,
+# "..", whitespace other than a plain space in step names, or control characters.
+_HYPHENATED = r"[A-Za-z0-9](?:-*[A-Za-z0-9])*"
+NAME_RULES: dict[str, tuple[re.Pattern[str], int, str]] = {
+    "pipeline": (re.compile(rf"{_HYPHENATED}"), 256,
+                 "letters, digits and single or repeated hyphens between them"),
+    "step": (re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-. ]*"), 64,
+             "letters, digits, '_', '-', '.', and spaces, starting with a letter or digit"),
+    "endpoint": (re.compile(_HYPHENATED), 63, "letters, digits and hyphens between them"),
+    "variant": (re.compile(_HYPHENATED), 63, "letters, digits and hyphens between them"),
+    "tuning job": (re.compile(_HYPHENATED), 63, "letters, digits and hyphens between them"),
+    "job": (re.compile(_HYPHENATED), 63, "letters, digits and hyphens between them"),
+    "model group": (re.compile(r"[A-Za-z0-9](?:-*[A-Za-z0-9_.])*"), 63,
+                    "letters, digits, '_' and '.', with hyphens between them"),
+    "model": (re.compile(_HYPHENATED), 63, "letters, digits and hyphens between them"),
+    "queue": (re.compile(r"[A-Za-z0-9_\-]+"), 80, "letters, digits, '_' and '-'"),
+    "state machine": (re.compile(r"[A-Za-z0-9_\-]+"), 80, "letters, digits, '_' and '-'"),
+    "schedule": (re.compile(r"[A-Za-z0-9_\-.]+"), 64, "letters, digits, '_', '-' and '.'"),
+}
+
+
+def check_name(value: Any, kind: str) -> str:
+    """``value`` if it is a valid ``kind`` name (see ``NAME_RULES``), else ``UsageError``."""
+    pattern, limit, allowed = NAME_RULES[kind]
+    if not isinstance(value, str) or not value:
+        raise UsageError(f"{kind} name {value!r}: must be a non-empty string of {allowed}")
+    if len(value) > limit:
+        raise UsageError(f"{kind} name {value[:40]!r}… is {len(value)} characters; "
+                         f"the limit is {limit}")
+    if not value.isascii() or not pattern.fullmatch(value):
+        raise UsageError(f"{kind} name {value!r}: use only {allowed}")
+    return value
+
+
+def job_name(*parts: str, limit: int = 63) -> str:
+    """A job name from free text plus a unique suffix (the last part), never truncating the
+    suffix away: only the leading parts are shortened, so two runs never share a name."""
+    clean = [re.sub(r"[^A-Za-z0-9]+", "-", p).strip("-") for p in parts if p]
+    clean = [c for c in clean if c]
+    if not clean:
+        raise UsageError("a job name needs at least one letter or digit")
+    suffix = clean[-1][:limit]
+    head = "-".join(clean[:-1])
+    room = limit - len(suffix) - 1
+    if not head or room <= 0:
+        return suffix
+    return f"{head[:room].rstrip('-')}-{suffix}"
+
+
+# --- numbers -----------------------------------------------------------------------------
+def check_number(value: Any, what: str, *, lo: float | None = None, hi: float | None = None,
+                 integer: bool = False, lo_open: bool = False) -> float | int:
+    """A finite number (an ``int`` when ``integer``) within ``[lo, hi]``; strings are parsed
+    with ASCII digits only (``"١"`` and ``"²"`` are refused, ``nan``/``inf`` too)."""
+    if isinstance(value, bool):
+        raise UsageError(f"{what} must be a number, not {value!r}")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isascii() or not text:
+            raise UsageError(f"{what} {value!r} is not a number")
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise UsageError(f"{what} {value!r} is not {'an integer' if integer else 'a number'}"
+                             ) from None
+    if integer:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int):
+            raise UsageError(f"{what} must be an integer, not {value!r}")
+    elif not isinstance(value, (int, float)):
+        raise UsageError(f"{what} must be a number, not {value!r}")
+    if not math.isfinite(value):
+        raise UsageError(f"{what} must be finite, not {value!r}")
+    if lo is not None and (value < lo or (lo_open and value == lo)):
+        raise UsageError(f"{what} must be {'>' if lo_open else '>='} {lo}, not {value!r}")
+    if hi is not None and value > hi:
+        raise UsageError(f"{what} must be <= {hi}, not {value!r}")
+    return value
+
+
+# --- model references ----------------------------------------------------------------------
+_REF = re.compile(r"([A-Za-z0-9](?:-*[A-Za-z0-9_.])*)/([0-9]{1,9})")
+
+
+def is_model_ref(text: str) -> bool:
+    """Whether ``text`` has the ``GROUP/VERSION`` shape (ASCII digits only)."""
+    return isinstance(text, str) and _REF.fullmatch(text) is not None
+
+
+def parse_model_ref(ref: Any) -> tuple[str, int]:
+    """``GROUP/VERSION`` -> ``(group, version)``. The only parser of model references: a
+    reference always means the registry, never a local folder of the same name."""
+    m = _REF.fullmatch(ref) if isinstance(ref, str) else None
+    if m is None or int(m.group(2)) < 1:
+        raise UsageError(f"{ref!r} is not a model package reference; write GROUP/VERSION "
+                         "(e.g. churn/3)")
+    return check_name(m.group(1), "model group"), int(m.group(2))
+
+
+# --- paths and URIs -----------------------------------------------------------------------
+def is_remote(uri: str | Path) -> bool:
+    """A URI with a scheme other than ``file`` (one-letter schemes are Windows drives)."""
+    scheme = urlparse(str(uri)).scheme
+    return scheme not in ("", "file") and len(scheme) > 1
+
+
+def uri_to_path(uri: str | Path) -> Path:
+    """The one conversion from a local path or ``file://`` URI to an absolute path.
+    ``file://`` URIs are percent-decoded (``My%20Projects`` is ``My Projects``); a plain path
+    is taken literally. Remote URIs are refused."""
+    s = str(uri)
+    if s.startswith("file:"):
+        parsed = urlparse(s)
+        if parsed.netloc not in ("", "localhost"):
+            raise UsageError(f"{s!r}: a file:// URI must name a local path (file:///…)")
+        return Path(unquote(parsed.path)).resolve()
+    if is_remote(s):
+        raise UsageError(f"{s!r} is not a local path")
+    return Path(s).expanduser().resolve()
+
+
+def to_uri(path: str | Path) -> str:
+    """The ``file://`` URI of a local path (percent-encoded, round-trips through
+    ``uri_to_path``)."""
+    return Path(path).resolve().as_uri()
+
+
+def inside(root: str | Path, path: str | Path, what: str) -> Path:
+    """``path`` resolved (links and ``..`` followed), refused unless it stays under ``root``."""
+    base = Path(root).resolve()
+    target = (base / path).resolve()
+    if target != base and base not in target.parents:
+        raise UsageError(f"{what} {str(path)!r} leaves {base}")
+    return target
+
+
+def container_path(path: str, prefix: str = "/opt/ml") -> str:
+    """A path inside the job's ``/opt/ml`` (e.g. a processing input's destination), normalised;
+    ``/opt/ml/processing/../../../x`` is refused instead of being checked by prefix only."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise UsageError(f"container path {path!r} must be absolute, under {prefix}/")
+    if "\x00" in path or any(part == ".." for part in path.split("/")):
+        raise UsageError(f"container path {path!r} may not contain '..'")
+    norm = "/" + "/".join(p for p in path.split("/") if p and p != ".")
+    if norm != prefix and not norm.startswith(prefix.rstrip("/") + "/"):
+        raise UsageError(f"container path {path!r} must be under {prefix}/")
+    return norm
+
+
+# --- keyword arguments --------------------------------------------------------------------
+@dataclass(frozen=True)
+class KwargRules:
+    """The three kinds of keyword an SDK entry point meets: ``supported`` ones it acts on,
+    ``ignored`` ones that only mean something on AWS (accepted so SageMaker code ports by
+    changing imports; documented in the README), and everything else, a ``TypeError``."""
+
+    supported: frozenset[str]
+    ignored: frozenset[str] = frozenset()
+
+    def check(self, owner: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The supported keywords of ``kwargs``; raises ``TypeError`` naming any unknown one
+        (with the closest known name as a hint)."""
+        unknown = sorted(set(kwargs) - self.supported - self.ignored)
+        if unknown:
+            raise TypeError(f"{owner}() got unexpected keyword argument(s): "
+                            f"{', '.join(unknown)}{_hint(unknown, self.supported)}")
+        return {k: v for k, v in kwargs.items() if k in self.supported}
+
+
+def _hint(unknown: list[str], known: Iterable[str]) -> str:
+    import difflib
+
+    close = [m for u in unknown for m in difflib.get_close_matches(u, list(known), n=1)]
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+# AWS-only arguments shared by processors, estimators, models and tuners: recorded where
+# useful (instance hints), never acted on.
+AWS_ONLY = frozenset({
+    "role", "sagemaker_session", "instance_type", "instance_count", "volume_size",
+    "volume_size_in_gb", "volume_kms_key", "output_kms_key", "network_config", "tags",
+    "framework_version", "py_version", "enable_network_isolation", "use_spot_instances",
+    "max_wait", "subnets", "security_group_ids", "checkpoint_s3_uri", "checkpoint_local_path",
+    "encrypt_inter_container_traffic", "disable_profiler", "debugger_hook_config",
+    "profiler_config", "keep_alive_period_in_seconds", "code_location", "container_log_level",
+    "model_uri", "model_channel_name", "input_mode", "enable_sagemaker_metrics",
+    "distribution", "instance_groups", "training_repository_access_mode",
+    "disable_output_compression", "vpc_config", "kms_key", "image_config",
+    "accelerator_type", "volume_kms_key_id", "boto_session", "sagemaker_client",
+})
+
+
+def check_kwargs(owner: str, kwargs: dict[str, Any], supported: Iterable[str] = (),
+                 ignored: Iterable[str] = AWS_ONLY) -> dict[str, Any]:
+    """Shorthand for ``KwargRules(supported, ignored).check(owner, kwargs)``."""
+    return KwargRules(frozenset(supported), frozenset(ignored)).check(owner, kwargs)
+
+
+# --- JSON out -----------------------------------------------------------------------------
+def json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats replaced by ``None``, so what stackyard prints or
+    answers is always valid JSON (``NaN`` is not)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
