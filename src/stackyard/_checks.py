@@ -105,7 +105,7 @@ def check_number(value: Any, what: str, *, lo: float | None = None, hi: float | 
 
 
 # --- model references ----------------------------------------------------------------------
-_REF = re.compile(r"([A-Za-z0-9](?:-*[A-Za-z0-9_.])*)/([0-9]{1,9})")
+_REF = re.compile(r"([A-Za-z0-9](?:-*[A-Za-z0-9_.])*)/([1-9][0-9]{0,8})")
 
 
 def is_model_ref(text: str) -> bool:
@@ -117,7 +117,7 @@ def parse_model_ref(ref: Any) -> tuple[str, int]:
     """``GROUP/VERSION`` -> ``(group, version)``. The only parser of model references: a
     reference always means the registry, never a local folder of the same name."""
     m = _REF.fullmatch(ref) if isinstance(ref, str) else None
-    if m is None or int(m.group(2)) < 1:
+    if m is None:
         raise UsageError(f"{ref!r} is not a model package reference; write GROUP/VERSION "
                          "(e.g. churn/3)")
     return check_name(m.group(1), "model group"), int(m.group(2))
