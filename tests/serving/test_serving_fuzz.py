@@ -27,8 +27,6 @@ import io
 import json
 import logging
 import re
-import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,14 +34,12 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from conftest import LiveServer
 from stackyard.inference import InputError, decode
-from stackyard.serving._app import State, create_app
-from stackyard.serving._fleet import build_fleet
 
 N_FEATURES = 10
 LIVE = ("full", "defaults")
@@ -110,34 +106,6 @@ def write_model(root: Path, script: str) -> Path:
     sio.dump(model, root / "model.skops")
     (root / "inference.py").write_text(script)
     return root
-
-
-# ---- a real server on loopback ---------------------------------------------------------
-class LiveServer:
-    """The endpoint app served by uvicorn in a daemon thread on a free 127.0.0.1 port."""
-
-    def __init__(self, config: dict[str, Any], name: str = "fuzz") -> None:
-        self.state = State(name, build_fleet(config), config)
-        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so; with
-        # proto 0 every answer with a body waits ~40 ms on Nagle + delayed ACK
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(
-            create_app(self.state), log_level="warning", access_log=False, lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
-                                       daemon=True, name="fuzz-endpoint")
-        self.thread.start()
-        end = time.monotonic() + 20
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < end, "server did not start"
-            time.sleep(0.01)
-        self.client = httpx.Client(base_url=self.url, timeout=30)
-
-    def close(self) -> None:
-        self.client.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 def variant(name: str, model_dir: Path, **extra: Any) -> dict[str, Any]:
