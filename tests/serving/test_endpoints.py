@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from serving_helpers import wait_until
 
-from conftest import wait_until
 from stackyard import serving
 from stackyard.errors import UsageError
 from stackyard.serving import Predictor
@@ -213,7 +213,7 @@ def test_restart_after_the_server_dies(register) -> None:
 
 
 def test_inference_pipeline_behind_one_endpoint(register, home: Path) -> None:
-    from conftest import write_model
+    from serving_helpers import write_model
 
     scale = home / "scale"
     _, code = write_model(scale, [1, 1, 1], 0)  # placeholder weights for the package
@@ -231,7 +231,8 @@ def test_inference_pipeline_behind_one_endpoint(register, home: Path) -> None:
 
 
 def test_estimator_fit_then_deploy(home: Path) -> None:
-    from conftest import INFERENCE
+    from serving_helpers import INFERENCE
+
     from stackyard.jobs import Estimator
 
     code = home / "est"

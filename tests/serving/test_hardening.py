@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from serving_helpers import LiveServer, wait_until, write_model
 
-from conftest import LiveServer, wait_until, write_model
 from stackyard import serving
 from stackyard.errors import UsageError
 from stackyard.serving._control import endpoint_dir, parse_variant, token_path

@@ -40,8 +40,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from serving_helpers import LiveServer
 
-from conftest import LiveServer
 from stackyard.inference import InputError, decode
 
 N_FEATURES = 10
