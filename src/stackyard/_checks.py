@@ -95,7 +95,13 @@ def check_number(value: Any, what: str, *, lo: float | None = None, hi: float | 
             raise UsageError(f"{what} must be an integer, not {value!r}")
     elif not isinstance(value, (int, float)):
         raise UsageError(f"{what} must be a number, not {value!r}")
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int beyond float range: fine as an int, not as a number
+        if not integer:
+            raise UsageError(f"{what} {str(value)[:20]}… is beyond float range") from None
+        finite = True
+    if not finite:
         raise UsageError(f"{what} must be finite, not {value!r}")
     if lo is not None and (value < lo or (lo_open and value == lo)):
         raise UsageError(f"{what} must be {'>' if lo_open else '>='} {lo}, not {value!r}")

@@ -1,42 +1,11 @@
-"""A tiny linear model with the SageMaker inference functions: fast to load, no pickle."""
+"""Fixtures for the serving tests (helpers live in ``serving_helpers``)."""
 
 from __future__ import annotations
 
-import json
-import tarfile
 from pathlib import Path
 
 import pytest
-
-INFERENCE = '''
-import json, os, time
-import numpy as np
-
-def model_fn(model_dir):
-    with open(os.path.join(model_dir, "coef.json")) as f:
-        return json.load(f)
-
-def predict_fn(data, model):
-    if model.get("sleep"):
-        time.sleep(model["sleep"])
-    x = np.asarray(data, dtype=float)
-    if model.get("fail_nonzero") and np.abs(x).sum() > 0:
-        raise RuntimeError("this version is broken")
-    return x @ np.asarray(model["coef"]) + model["bias"]
-'''
-
-
-def write_model(root: Path, coef: list[float], bias: float, **extra) -> tuple[Path, Path]:
-    """(model.tar.gz, code folder)."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "coef.json").write_text(json.dumps({"coef": coef, "bias": bias, **extra}))
-    tar = root / "model.tar.gz"
-    with tarfile.open(tar, "w:gz") as t:
-        t.add(root / "coef.json", arcname="coef.json")
-    code = root / "code"
-    code.mkdir(exist_ok=True)
-    (code / "inference.py").write_text(INFERENCE)
-    return tar, code
+from serving_helpers import write_model
 
 
 @pytest.fixture

@@ -11,14 +11,17 @@ The model is a seed-001 style script: a ``LinearRegression`` fitted on ``load_di
 
 Oracle for every fuzzed request:
 
-* status < 500, except a *model* error (sklearn refuses NaN/inf rows in ``predict``): then
-  500 with an error id, and only for a request whose rows really hold a non-finite value;
+* status < 500, always: bad input is the client's (a model's own ``ValueError``, e.g.
+  sklearn refusing NaN rows, is a 400 too);
 * every 4xx body is JSON ``{"error": "<non-empty message>"}``;
 * a 200 for well-formed finite rows carries exactly the in-process predictions;
 * afterwards ``/ping`` is 200, nothing is left in flight, and a valid request is right.
 
+* a JSON answer is strict JSON (NaN/inf predictions are ``null``).
+
 Inputs that once crashed the server (found by this fuzzer) are regression cases at the bottom,
-and the fuzz strategies stay clear of those inputs so the fuzz itself keeps guarding the rest.
+and the fuzz strategies generate them too (huge and out-of-range integers, deep nesting,
+UTF-16 and BOM bodies), so a fixed bug stays fixed. The endpoint options are fuzzed as well.
 """
 
 from __future__ import annotations
@@ -27,8 +30,6 @@ import io
 import json
 import logging
 import re
-import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,14 +37,12 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from serving_helpers import LiveServer
 
 from stackyard.inference import InputError, decode
-from stackyard.serving._app import State, create_app
-from stackyard.serving._fleet import build_fleet
 
 N_FEATURES = 10
 LIVE = ("full", "defaults")
@@ -112,34 +111,6 @@ def write_model(root: Path, script: str) -> Path:
     return root
 
 
-# ---- a real server on loopback ---------------------------------------------------------
-class LiveServer:
-    """The endpoint app served by uvicorn in a daemon thread on a free 127.0.0.1 port."""
-
-    def __init__(self, config: dict[str, Any], name: str = "fuzz") -> None:
-        self.state = State(name, build_fleet(config), config)
-        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so; with
-        # proto 0 every answer with a body waits ~40 ms on Nagle + delayed ACK
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(
-            create_app(self.state), log_level="warning", access_log=False, lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
-                                       daemon=True, name="fuzz-endpoint")
-        self.thread.start()
-        end = time.monotonic() + 20
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < end, "server did not start"
-            time.sleep(0.01)
-        self.client = httpx.Client(base_url=self.url, timeout=30)
-
-    def close(self) -> None:
-        self.client.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 def variant(name: str, model_dir: Path, **extra: Any) -> dict[str, Any]:
     return {"name": name, "model": {"dir": str(model_dir), "entry_point": "inference.py",
                                     **extra}}
@@ -170,13 +141,22 @@ def predictions(r: httpx.Response) -> np.ndarray:
     if ct == "text/csv":
         return np.array([float(x) for x in r.text.split("\n") if x.strip()])
     if ct == "application/json":
-        doc = r.json()
-        return np.asarray(doc["predictions"] if isinstance(doc, dict) else doc, dtype=float)
+        doc = strict_json(r.text)
+        doc = doc["predictions"] if isinstance(doc, dict) else doc
+        return np.array([np.nan if v is None else v for v in doc], dtype=float)
     if ct == "application/jsonlines":
-        return np.array([json.loads(ln)["prediction"] for ln in r.text.splitlines() if ln])
+        docs = [strict_json(ln)["prediction"] for ln in r.text.splitlines() if ln]
+        return np.array([np.nan if v is None else v for v in docs], dtype=float)
     if ct == "application/x-npy":
         return np.load(io.BytesIO(r.content), allow_pickle=False)
     raise AssertionError(f"unexpected response content type {ct!r}")
+
+
+def strict_json(text: str) -> Any:
+    """RFC 8259 JSON: NaN and Infinity are not JSON, so an answer holding them fails."""
+    def refuse(token: str) -> None:
+        raise AssertionError(f"{token} in a JSON answer: {text[:200]}")
+    return json.loads(text, parse_constant=refuse)
 
 
 def server_rows(body: bytes, content_type: str | None) -> np.ndarray | None:
@@ -200,23 +180,19 @@ def check_invocation(r: httpx.Response, body: bytes, content_type: str | None,
                      model: Any) -> None:
     rows = server_rows(body, content_type)
     finite = rows is not None and bool(np.isfinite(rows).all())
-    if r.status_code >= 500:
-        # only the model itself may fail, and only on rows sklearn refuses (NaN / inf)
-        assert r.status_code == 500 and rows is not None and not finite, (
-            r.status_code, r.text[:300], body[:200], content_type)
-        doc = assert_error_json(r)
-        error_id = r.headers["X-Error-Id"]
-        assert f"error id {error_id}" in doc["error"]
-        assert r.headers["X-Variant"] in LIVE
-    elif r.status_code >= 400:
+    assert r.status_code < 500, (r.status_code, r.text[:300], body[:200], content_type)
+    if r.status_code >= 400:
         assert r.status_code in (400, 404, 406, 413, 415, 429), r.status_code
         assert_error_json(r)
     else:
         assert r.status_code == 200, r.status_code
         assert r.headers["X-Variant"] in LIVE and r.headers["X-Inference-Id"]
+        got = predictions(r)  # strict JSON for every JSON answer
         if finite:
-            got = predictions(r)
-            np.testing.assert_allclose(got, model.predict(rows), rtol=1e-12)
+            want = model.predict(rows)
+            if r.headers["content-type"].startswith("application/json"):
+                want = np.where(np.isfinite(want), want, np.nan)  # null in JSON
+            np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 # ---- strategies ------------------------------------------------------------------------
@@ -237,9 +213,16 @@ accept_st = st.one_of(st.sampled_from(ACCEPTS), header_text)
 target_st = st.one_of(st.none(), st.none(), st.sampled_from([*LIVE, "FULL", "shadow", ""]),
                       header_text)
 
-# bounded ints here; integers beyond float range are regression cases at the bottom
+# integers beyond float range included (np.asarray(..., float) raised OverflowError once)
 numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64),
-                    st.integers(-(2**900), 2**900))
+                    st.integers(-(2**1100), 2**1100))
+# JSON texts that once crashed the server: ints over Python's 4300-digit limit, ints beyond
+# float range, nesting deeper than the recursion limit
+crashers = st.sampled_from(["[" + "1" * 5000 + "]", "[[" + "9" * 400 + "]]",
+                            "[" * 100_000 + "]" * 100_000, "[[" + "1" * 4301 + "]]"])
+# what JSON bodies arrive in: UTF-16/32 and a BOM once reached input_fn undecoded
+json_encodings = st.sampled_from(["utf-8", "utf-8", "utf-8", "utf-8-sig", "utf-16",
+                                  "utf-32"])
 cell_junk = st.sampled_from(["nan", "NaN", "-nan", "inf", "-Infinity", "1e999", "-1e999",
                              "1e308", "4.9e-324", "", " ", "1_000", "0x10", "1e", "--1",
                              "null", "true", '"1"', "\u0661\u0662", "\uff11", "1,5", "\t2\t",
@@ -287,10 +270,12 @@ def json_body(draw: st.DrawFn) -> bytes:
                          good_rows.map(lambda r: {"instances": r}),
                          float_rows.map(lambda r: {"features": r})))
     text = json.dumps(doc)  # NaN / Infinity tokens included, as Python's json accepts them
+    if draw(st.integers(0, 9)) == 0:
+        text = draw(crashers)
     cut = draw(st.one_of(st.none(), st.integers(0, max(len(text) - 1, 0))))
     if cut is not None:  # malformed: truncated, or with junk spliced in
         text = text[:cut] + draw(st.sampled_from(["", "}", ",", "]]", "\x00", "'", "\ufeff"]))
-    return text.encode("utf-8", errors="surrogatepass")
+    return text.encode(draw(json_encodings), errors="surrogatepass")
 
 
 @st.composite
@@ -300,9 +285,11 @@ def jsonlines_body(draw: st.DrawFn) -> bytes:
                                     st.lists(numbers, max_size=12).map(
                                         lambda r: {"features": r})), max_size=4))
     text = "\n".join(json.dumps(x) for x in lines)
+    if draw(st.integers(0, 9)) == 0:
+        text += "\n" + draw(crashers)
     if draw(st.booleans()):
         text += draw(st.sampled_from(["\n{", "\n[1,", "\nnot json", "\n\n", ""]))
-    return text.encode("utf-8", errors="surrogatepass")
+    return text.encode(draw(json_encodings), errors="surrogatepass")
 
 
 npy_dtypes = st.sampled_from([np.float64, np.float32, np.int64, np.int8, np.bool_,
@@ -366,7 +353,7 @@ def near_valid_invocation(draw: st.DrawFn) -> dict[str, Any]:
                                  "target", "charset", "trailing"]))
     if flaw == "cell":
         rows[draw(st.integers(0, len(rows) - 1))][draw(st.integers(0, N_FEATURES - 1))] = \
-            draw(numbers)
+            draw(numbers if ct != "application/x-npy" else st.floats())
     elif flaw == "width":
         extra = draw(st.sampled_from([-N_FEATURES, -1, 1, 3]))
         rows = [r[:extra] if extra < 0 else r + [0.5] * extra for r in rows]
@@ -609,3 +596,47 @@ def test_known_input_bugs_answer_4xx(live: LiveServer, case: str) -> None:
     assert r.status_code < 500, (r.status_code, r.text[:200])
     if r.status_code >= 400:
         assert_error_json(r)
+
+
+# ---- endpoint options: every value is checked before anything is written ------------------
+option_value = st.one_of(numbers, st.none(), st.booleans(),
+                         st.sampled_from(["1", "0.5", "nan", "inf", "-1", "1e999", " 2 ",
+                                          "\u0661", "\uff11", "", "0x10", "1_0"]),
+                         st.text(max_size=5))
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(weights=st.lists(option_value, min_size=1, max_size=3),
+       shadow=st.lists(st.booleans(), min_size=3, max_size=3),
+       options=st.fixed_dictionaries({}, optional={
+           k: option_value for k in ("max_body_mb", "max_concurrency", "workers",
+                                     "capture_percent", "port", "header_timeout")}),
+       variant_text=st.text(max_size=20))
+def test_fuzz_endpoint_options(weights: list[Any], shadow: list[bool], options: dict,
+                               variant_text: str) -> None:
+    from stackyard.errors import UsageError
+    from stackyard.serving._control import endpoint_config, parse_variant
+
+    variants = [{"name": f"V{i}", "model": {"dir": "/nonexistent"}, "weight": w,
+                 "shadow": shadow[i]} for i, w in enumerate(weights)]
+    try:
+        config = endpoint_config("fuzz", variants, **options)
+    except UsageError as e:
+        assert str(e)
+    else:
+        finite = [float(v["weight"]) for v in config["variants"]]
+        assert all(np.isfinite(w) and w >= 0 for w in finite)
+        assert sum(w for w, v in zip(finite, config["variants"], strict=True)
+                   if not v["shadow"]) > 0
+        assert config["max_body_bytes"] >= 1
+        assert isinstance(config["max_concurrency"], int) and config["max_concurrency"] >= 1
+        assert isinstance(config["workers"], int) and config["workers"] >= 1
+        assert 0 <= config["capture_percent"] <= 100
+        assert 0 < config["header_timeout"] <= 3600
+        assert config["port"] is None or 1 <= config["port"] <= 65535
+    try:
+        _, _, weight = parse_variant(variant_text)
+    except UsageError:
+        pass
+    else:
+        assert np.isfinite(weight) and weight >= 0

@@ -37,6 +37,12 @@ VARIANT = Annotated[list[str], typer.Option("--variant", help="NAME=GROUP/VERSIO
                                                               "repeatable (A/B, canary).")]
 SHADOW = Annotated[list[str], typer.Option("--shadow", help="NAME=GROUP/VERSION: gets a copy "
                                                             "of traffic; answers captured.")]
+TOKEN = Annotated[str | None, typer.Option(
+    "--auth-token", help="Require Authorization: Bearer TOKEN on every request but /ping "
+                         "(required with a --host beyond loopback; prefer --auth-token-file, "
+                         "which keeps it out of the process list).")]
+TOKEN_FILE = Annotated[Path | None, typer.Option(
+    "--auth-token-file", help="Read the token from this file's first line.")]
 
 
 @endpoints.command()
@@ -53,12 +59,14 @@ def create(
     workers: int = 1,
     allow_unapproved: Annotated[bool, typer.Option(
         help="Allow PendingManualApproval versions (Rejected never serve).")] = False,
+    auth_token: TOKEN = None, auth_token_file: TOKEN_FILE = None,
 ) -> None:
     """Start a managed endpoint in the background and record it."""
     d = ctl.create_endpoint(name, _variants(model, variant, shadow), port=port, host=host,
                             routing=routing, capture_percent=capture_percent,
                             max_concurrency=max_concurrency, max_body_mb=max_body_mb,
-                            workers=workers, allow_unapproved=allow_unapproved)
+                            workers=workers, allow_unapproved=allow_unapproved,
+                            auth_token=auth_token, auth_token_file=auth_token_file)
     out.print(f"endpoint [bold]{name}[/] {status(d['status'])} at {d['url']} (pid {d['pid']})")
 
 
@@ -108,17 +116,20 @@ def update(
     bake_seconds: Annotated[float, typer.Option(help="Watch time per traffic step.")] = 10.0,
     max_error_rate: Annotated[float, typer.Option(help="Roll back above this share of "
                                                        "5xx answers.")] = 0.05,
+    timeout: Annotated[float | None, typer.Option(
+        help="Seconds the whole update may take before it is rolled back (default: 120 "
+             "plus the bake time of every traffic step).")] = None,
 ) -> None:
     """Blue/green update: load the new fleet, health-check, shift traffic, roll back on
-    errors."""
+    errors, on --timeout, or when the server dies."""
     def progress(dep: dict[str, Any]) -> None:
         share = f" {dep['share']:.0%} of traffic" if dep.get("share") is not None else ""
-        out.print(f"  {dep['status']}{share} {dep.get('reason') or ''}")
+        out.print(f"  {dep['status']}{share} {dep.get('reason') or ''}", markup=False)
 
     d = ctl.update_endpoint(name, _variants(model, variant, shadow), traffic, bake_seconds,
-                            max_error_rate, on_progress=progress)
+                            max_error_rate, on_progress=progress, timeout=timeout)
     result = d["deployment"]["status"]
-    out.print(f"endpoint {name}: update {result}")
+    out.print(f"endpoint {name}: update {result}", markup=False)
     if result != "Completed":
         raise typer.Exit(1)
 
@@ -143,16 +154,20 @@ def serve(
                                                          "with model_fn & co.")] = None,
     port: int = 8080, host: str = "127.0.0.1",
     allow_unapproved: bool = False,
+    auth_token: TOKEN = None, auth_token_file: TOKEN_FILE = None,
 ) -> None:
     """Serve one model in the foreground (Ctrl-C stops it)."""
     import uvicorn
 
     from stackyard.serving._app import State, create_app
     from stackyard.serving._fleet import build_fleet
+    from stackyard.serving._server import Protocol
 
+    token = ctl.resolve_token(host, auth_token, auth_token_file)
     spec = ctl.model_spec(model, entry_point)
     config = {"variants": [{"name": "AllTraffic", "model": spec}],
               "allow_unapproved": allow_unapproved}
-    state = State(Path(model).name.replace("/", "-"), build_fleet(config), config)
-    out.print(f"serving {model} on http://{host}:{port} (POST /invocations, GET /ping)")
-    uvicorn.run(create_app(state), host=host, port=port, log_level="warning")
+    state = State(Path(model).name.replace("/", "-"), build_fleet(config), config, token)
+    out.print(f"serving {model} on http://{host}:{port} (POST /invocations, GET /ping)"
+              + (" (token required)" if token else ""), markup=False)
+    uvicorn.run(create_app(state), host=host, port=port, log_level="warning", http=Protocol)

@@ -172,7 +172,11 @@ def on_approve(
                                                 "GROUP/VERSION.")] = "ModelPackage",
 ) -> None:
     """Start FILE.py whenever a version of GROUP is approved (GROUP/VERSION is passed as
-    the parameter named by --parameter)."""
+    the parameter named by --parameter).
+
+    Approving a version then RUNS this pipeline file's code (and its steps' scripts) as
+    whoever approves, from any process that records the approval: subscribe only files you
+    trust, and keep them where others cannot change them."""
     from stackyard.cli._runs import load_pipeline, parse_params
     from stackyard.store import open_store
 

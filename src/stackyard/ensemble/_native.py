@@ -3,7 +3,7 @@
 Why native formats instead of pickling the ensemble: they are stable across library
 versions, readable by other tools (xgboost/lightgbm CLIs, CatBoost appliers), and not
 arbitrary-code-execution vectors. scikit-learn estimators go through skops, and are only
-loaded when every type skops reports as untrusted comes from sklearn, numpy or scipy.
+saved or loaded when every type skops does not trust by itself is on ``SKOPS_TRUSTED``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,21 @@ from ._spec import member_kind
 
 SUFFIX = {"xgboost": ".json", "catboost": ".cbm", "lightgbm": ".txt", "sklearn": ".skops"}
 _BASES = {"xgboost": "XGBModel", "catboost": "CatBoost", "lightgbm": "LGBMModel"}
-_TRUSTED_ROOTS = ("sklearn", "numpy", "scipy")
+# The types skops leaves to the caller that stackyard's saved members hold (fitted trees,
+# neighbour indexes, their distance metrics, optimiser state). An explicit list, not a
+# prefix: "numpy." or "sklearn." would also trust functions such as numpy.load or any
+# helper a crafted file names. A member holding another type cannot be saved (the error
+# says which), so every file stackyard wrote loads.
+SKOPS_TRUSTED = frozenset({
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    *(f"sklearn.metrics._dist_metrics.{m}Distance64"
+      for m in ("Euclidean", "SEuclidean", "Manhattan", "Chebyshev", "Minkowski")),
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+})
 _XGB_OVERWRITTEN = ("objective", "booster", "base_score", "feature_types", "enable_categorical")
 
 
@@ -48,7 +62,7 @@ def _restorable(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _untrusted(types: list[str]) -> list[str]:
-    return [t for t in types if t.split(".")[0] not in _TRUSTED_ROOTS]
+    return [t for t in types if t not in SKOPS_TRUSTED]
 
 
 def dump(est: Any, directory: Path, stem: str, label: str) -> dict[str, Any]:
@@ -74,7 +88,8 @@ def dump(est: Any, directory: Path, stem: str, label: str) -> dict[str, Any]:
         if bad:
             raise ValueError(
                 f"{label} ({type(est).__name__}) contains types that cannot be saved safely: "
-                f"{bad}; only scikit-learn, numpy and scipy types are allowed in skops files "
+                f"{bad}; only the types in stackyard.ensemble._native.SKOPS_TRUSTED (and "
+                "what skops trusts itself) are allowed in skops files "
                 "(XGBoost/LightGBM/CatBoost must be members themselves, not inside a Pipeline)"
             )
         path.write_bytes(data)

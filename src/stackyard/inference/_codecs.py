@@ -1,15 +1,20 @@
 """Request bytes <-> arrays for the four content types SageMaker's containers speak.
 
+Every wire format lives here: requests decoded and answers encoded by the server, the
+bodies ``Predictor`` sends and parses, data-capture records, and health-check samples.
 Every parse error is an ``InputError`` naming the problem, so servers can answer 4xx.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from typing import Any
 
 import numpy as np
+
+from stackyard._checks import json_safe
 
 CSV, JSON, JSONLINES, NPY = "text/csv", "application/json", "application/jsonlines", "application/x-npy"
 CONTENT_TYPES = (CSV, JSON, JSONLINES, NPY)
@@ -109,12 +114,108 @@ def encode(prediction: Any, accept: str | None) -> tuple[bytes, str]:
             return ("\n".join(repr(float(v)) for v in np.atleast_1d(arr)) + "\n").encode(), CSV
         return ("\n".join(",".join(repr(float(v)) for v in row) for row in arr) + "\n").encode(), CSV
     if ct == JSON:
-        return json.dumps({"predictions": arr.tolist()}).encode(), JSON
+        return json.dumps({"predictions": json_safe(arr.tolist())}).encode(), JSON
     if ct == JSONLINES:
-        return ("\n".join(json.dumps({"prediction": p}) for p in arr.tolist()) + "\n").encode(), \
-            JSONLINES
+        return ("\n".join(json.dumps({"prediction": p}) for p in json_safe(arr.tolist()))
+                + "\n").encode(), JSONLINES
     if ct == NPY:
         buf = io.BytesIO()
         np.save(buf, arr, allow_pickle=False)
         return buf.getvalue(), NPY
     raise InputError(f"cannot answer in {ct!r}; Accept one of {', '.join(CONTENT_TYPES)}", 406)
+
+
+# --- answers are valid JSON ---------------------------------------------------------------
+# A model can predict NaN or ±inf (an overflow, a NaN feature passed through). JSON has no
+# such tokens, so JSON and JSON-lines answers carry ``null`` in their place (CSV writes
+# ``nan``/``inf``, .npy keeps them): one bad row never turns a batch into an unparsable body.
+def _finite_json(text: bytes, ct: str) -> bytes:
+    """A JSON or JSON-lines answer (from ``encode`` or a model's ``output_fn``) with NaN and
+    ±Infinity tokens replaced by ``null``; other bodies pass through untouched."""
+    if ct not in (JSON, JSONLINES) or not (b"NaN" in text or b"Infinity" in text):
+        return text
+    try:
+        if ct == JSON:
+            return json.dumps(json_safe(json.loads(text))).encode()
+        return ("\n".join(json.dumps(json_safe(json.loads(ln)))
+                          for ln in text.decode().splitlines() if ln.strip()) + "\n").encode()
+    except (ValueError, RecursionError):  # not JSON at all: the model's output, as it is
+        return text
+
+
+def finite_answer(body: bytes, content_type: str) -> bytes:
+    """What an endpoint sends: ``body`` with non-finite JSON numbers as ``null``."""
+    return _finite_json(body, base_type(content_type))
+
+
+# --- client side: what ``Predictor`` sends and reads ----------------------------------------
+def to_request(data: Any, content_type: str) -> bytes:
+    """Rows (numpy, lists), text or bytes as a request body of ``content_type``."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode()
+    ct = base_type(content_type)
+    if ct == CSV:
+        buf = io.StringIO()
+        np.savetxt(buf, np.atleast_2d(np.asarray(data, dtype=float)), delimiter=",",
+                   fmt="%.17g")
+        return buf.getvalue().encode()
+    if ct == NPY:
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(data, dtype=float), allow_pickle=False)
+        return buf.getvalue()
+    return json.dumps(json_safe(np.asarray(data).tolist())).encode()
+
+
+def from_answer(body: bytes, content_type: str | None) -> Any:
+    """An endpoint's answer parsed: a 1-D array for one CSV column, an array for CSV and
+    .npy, the document for JSON; other types as bytes."""
+    ct = base_type(content_type)
+    if ct == CSV:
+        rows = [ln.split(",") for ln in body.decode().strip().splitlines() if ln]
+        arr = np.array(rows, dtype=float)
+        return arr[:, 0] if arr.ndim == 2 and arr.shape[1] == 1 else arr
+    if ct == JSON:
+        return json.loads(body)
+    if ct == JSONLINES:
+        return [json.loads(ln) for ln in body.decode().splitlines() if ln.strip()]
+    if ct == NPY:
+        return np.load(io.BytesIO(body), allow_pickle=False)
+    return body
+
+
+# --- data capture: SageMaker's captureData entries ------------------------------------------
+_CAPTURE_TEXT = {CSV: "CSV", JSON: "JSON", JSONLINES: "JSON"}
+
+
+def capture_entry(body: bytes, content_type: str, mode: str) -> dict[str, Any]:
+    """One ``endpointInput``/``endpointOutput`` record: text types as text, anything else
+    (or text that is not UTF-8) base64."""
+    enc = _CAPTURE_TEXT.get(base_type(content_type))
+    if enc is not None:
+        try:
+            return {"observedContentType": content_type, "mode": mode,
+                    "data": body.decode("utf-8"), "encoding": enc}
+        except UnicodeDecodeError:
+            pass
+    return {"observedContentType": content_type, "mode": mode,
+            "data": base64.b64encode(body).decode(), "encoding": "BASE64"}
+
+
+# --- a sample request (health checks) -------------------------------------------------------
+def sample_request(sample: Any) -> tuple[bytes, str]:
+    """A health-check request from a recorded sample payload: CSV text, a row or rows of
+    numbers, or ``{"content_type": ..., "data": text}``."""
+    if isinstance(sample, dict) and isinstance(sample.get("data"), str):
+        ct = base_type(sample.get("content_type"))
+        if ct not in CONTENT_TYPES or ct == NPY:
+            raise InputError(f"sample payload content type {ct!r}: use a text type of "
+                             f"{', '.join(CONTENT_TYPES[:3])}")
+        return sample["data"].encode(), ct
+    if isinstance(sample, str):
+        return sample.encode(), CSV
+    if isinstance(sample, list | tuple) and sample:
+        return to_request(_rows(sample, "sample payload"), CSV), CSV
+    raise InputError(f"sample payload {str(sample)[:80]!r}: write CSV text, a list of rows, "
+                     'or {"content_type": ..., "data": ...}')

@@ -3,8 +3,12 @@
 A model's own ``model_fn``/``input_fn``/``predict_fn``/``output_fn`` (from its entry point)
 are used when present, so a seed-001 script serves unchanged; a stackyard ensemble saved
 with ``save(dir)`` needs none. Requests are checked before user code sees them (content
-type, well-formed body, feature count): those failures are the client's (4xx). An
-exception inside model code is the server's (500), logged under an error id.
+type, well-formed body, feature count): those failures are the client's (4xx). The
+feature count comes from the model (``n_features_in_``), the registered baseline or a sample
+payload, never from traffic: one odd first request must not decide what every later one may
+send. A ``ValueError`` from model code means the model refused the input (a wrong width it
+alone knew, NaN rows scikit-learn rejects): 400 with its message. Any other exception inside
+model code is the server's (500), logged under an error id.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from stackyard.inference._codecs import (
     base_type,
     decode,
     encode,
+    sample_request,
+    to_request,
 )
 
 
@@ -70,6 +76,7 @@ class ModelHandler:
         content_types: list[str] | None = None,
         response_types: list[str] | None = None,
         n_features: int | None = None,
+        sample_payload: Any = None,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.content_types = [base_type(c) for c in content_types or CONTENT_TYPES]
@@ -92,6 +99,17 @@ class ModelHandler:
             raise ModelError(f"{self.model_dir}: no model_fn in the entry point and no "
                              "stackyard ensemble (manifest.json) to load")
         self.n_features = n_features or expected_features(self.model)
+        self.sample = None if sample_payload is None else sample_request(sample_payload)
+
+    def health_request(self) -> tuple[bytes, str] | None:
+        """A request this model must answer before it gets traffic: the recorded sample
+        payload, else a row of zeros of the known width, else None (nothing to send)."""
+        if self.sample is not None:
+            return self.sample
+        if not self.n_features:
+            return None
+        ct = next((c for c in self.content_types if c in CONTENT_TYPES), CONTENT_TYPES[0])
+        return to_request(np.zeros((1, self.n_features)), ct), ct
 
     def predict_array(self, rows: np.ndarray) -> Any:
         """In-process prediction on decoded rows (what the endpoint must match)."""
@@ -136,8 +154,6 @@ class ModelHandler:
             else:
                 data = rows
             prediction = self.predict_array(data)
-            if rows is not None and self.n_features is None:
-                self.n_features = rows.shape[1]  # a model's input width does not change
             if "output_fn" in self.fns:
                 out = self.fns["output_fn"](prediction, want)
                 if isinstance(out, tuple):
@@ -145,6 +161,8 @@ class ModelHandler:
                 return (out.encode() if isinstance(out, str) else bytes(out)), want
         except InputError:
             raise
+        except ValueError as e:  # the model refused the input: the client's to fix
+            raise InputError(f"the model refused this input: {str(e)[:500]}") from e
         except Exception as e:
             raise ModelError(f"{type(e).__name__}: {e}") from e
         return encode(prediction, want)
@@ -159,6 +177,9 @@ class InferencePipeline:
             raise ValueError("an inference pipeline needs at least one model")
         self.handlers = handlers
         self.n_features = handlers[0].n_features
+
+    def health_request(self) -> tuple[bytes, str] | None:
+        return self.handlers[0].health_request()
 
     def invoke(self, body: bytes, content_type: str | None, accept: str | None
                ) -> tuple[bytes, str]:

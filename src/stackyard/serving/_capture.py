@@ -3,7 +3,6 @@ hourly files, written by a background thread so the live answer never waits on d
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import queue
@@ -14,24 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from stackyard import _home
-
-_TEXT = {"text/csv": "CSV", "application/json": "JSON", "application/jsonlines": "JSON"}
+from stackyard.inference._codecs import capture_entry
 
 
 def capture_root(endpoint: str) -> Path:
     return _home.home() / "capture" / endpoint
-
-
-def _payload(body: bytes, content_type: str, mode: str) -> dict[str, Any]:
-    enc = _TEXT.get(content_type.split(";")[0].strip())
-    if enc is not None:
-        try:
-            return {"observedContentType": content_type, "mode": mode,
-                    "data": body.decode("utf-8"), "encoding": enc}
-        except UnicodeDecodeError:
-            pass
-    return {"observedContentType": content_type, "mode": mode,
-            "data": base64.b64encode(body).decode(), "encoding": "BASE64"}
 
 
 class CaptureWriter:
@@ -52,8 +38,8 @@ class CaptureWriter:
                 request_type: str, response: bytes, response_type: str) -> None:
         now = datetime.now(UTC)
         record = {"variant": variant, "time": now, "line": {
-            "captureData": {"endpointInput": _payload(request, request_type, "INPUT"),
-                            "endpointOutput": _payload(response, response_type, "OUTPUT")},
+            "captureData": {"endpointInput": capture_entry(request, request_type, "INPUT"),
+                            "endpointOutput": capture_entry(response, response_type, "OUTPUT")},
             "eventMetadata": {"eventId": event_id, "inferenceId": inference_id,
                               "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"},
             "eventVersion": "0"}}

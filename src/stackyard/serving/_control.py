@@ -3,8 +3,8 @@ background server process (``_server.py``) that outlives the command that starte
 
 from __future__ import annotations
 
+import ipaddress
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -16,12 +16,11 @@ from typing import Any
 import httpx
 
 from stackyard import _home
+from stackyard._checks import check_name, check_number
 from stackyard.errors import NotFoundError, StackyardError, UsageError
 from stackyard.runtime import alive, process_start_time
 from stackyard.serving._fleet import check_deployable, traffic_steps
 from stackyard.store import open_store
-
-_NAME = re.compile(r"^[A-Za-z0-9](-*[A-Za-z0-9])*$")
 
 
 def endpoint_dir(name: str) -> Path:
@@ -59,26 +58,95 @@ def parse_variant(text: str) -> tuple[str, str, float]:
     if not sep or not name or not rest:
         raise UsageError(f"variant {text!r}: write NAME=GROUP/VERSION[:WEIGHT]")
     model, _, weight = rest.partition(":")
-    try:
-        w = float(weight) if weight else 1.0
-    except ValueError:
-        raise UsageError(f"variant {text!r}: weight {weight!r} is not a number") from None
-    if w < 0:
-        raise UsageError(f"variant {text!r}: weight must be >= 0")
-    return name, model, w
+    w = check_number(weight, f"variant {text!r}: weight", lo=0) if weight else 1.0
+    return name, model, float(w)
 
 
 def _validate(config: dict[str, Any]) -> None:
-    names = [v["name"] for v in config["variants"]]
+    """Every variant and option of an endpoint, checked before anything is written: a bad
+    value must fail here, not start "InService" and then answer 500 to every request."""
+    variants = config.get("variants")
+    if not isinstance(variants, list) or not variants:
+        raise UsageError("an endpoint needs at least one variant")
+    for v in variants:
+        if not isinstance(v, dict) or not isinstance(v.get("model"), dict):
+            raise UsageError(f"variant {v!r}: write {{'name': ..., 'model': {{...}}, "
+                             "'weight': ...}")
+        check_name(v.get("name"), "variant")
+        v["weight"] = float(check_number(v.get("weight", 1.0),
+                                         f"variant {v['name']}: weight", lo=0))
+        v["shadow"] = bool(v.get("shadow"))
+    names = [v["name"] for v in variants]
     if len(set(names)) != len(names):
         raise UsageError(f"variant names must be unique: {names}")
-    if not any(not v.get("shadow") for v in config["variants"]):
+    live = [v for v in variants if not v["shadow"]]
+    if not live:
         raise UsageError("an endpoint needs at least one live (non-shadow) variant")
+    if sum(v["weight"] for v in live) <= 0:
+        raise UsageError(f"the live variants' weights ({', '.join(names)}) are all 0; give "
+                         "at least one a positive weight")
     if config.get("routing", "weighted") not in ("weighted", "bandit"):
         raise UsageError(f"routing {config['routing']!r}: weighted or bandit")
-    for v in config["variants"]:
+    for v in variants:
         if "ref" in v["model"]:
             check_deployable(v["model"]["ref"], bool(config.get("allow_unapproved")))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def resolve_token(host: str, token: str | None = None, token_file: str | Path | None = None
+                  ) -> str | None:
+    """The bearer token an endpoint requires (``--auth-token`` or the first line of
+    ``--auth-token-file``). Binding beyond loopback without one is refused: anyone who can
+    reach the port could call the model, read its metrics and steer the bandit."""
+    if token is not None and token_file is not None:
+        raise UsageError("give --auth-token or --auth-token-file, not both")
+    if token_file is not None:
+        try:
+            token = Path(token_file).read_text().strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise UsageError(f"--auth-token-file {str(token_file)!r}: cannot read it ({e})"
+                             ) from None
+    if token is not None and (len(token) < 16 or not token.isascii()
+                              or not token.isprintable() or " " in token):
+        raise UsageError("the auth token must be at least 16 printable ASCII characters "
+                         "without spaces (e.g. `python -c 'import secrets; "
+                         "print(secrets.token_urlsafe())'`)")
+    if token is None and not is_loopback(host):
+        raise UsageError(f"--host {host} accepts connections from other machines: give "
+                         "--auth-token-file (or --auth-token) so only callers with the "
+                         "token are served")
+    return token
+
+
+def token_path(name: str) -> Path:
+    return endpoint_dir(name) / "token"
+
+
+def write_token(name: str, token: str) -> None:
+    """The endpoint's token, readable by its owner only (never in the store or a log)."""
+    path = token_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+
+
+def read_token(name: str) -> str | None:
+    """The token of a managed endpoint, or None when it has none."""
+    try:
+        return token_path(name).read_text().strip() or None
+    except FileNotFoundError:
+        return None
 
 
 def _describe_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -97,25 +165,57 @@ def _describe_row(row: dict[str, Any]) -> dict[str, Any]:
             "updated_at": row["updated_at"]}
 
 
+def endpoint_config(name: str, variants: list[dict[str, Any]], *, port: int | None = None,
+                    host: str = "127.0.0.1", routing: str = "weighted",
+                    capture_percent: float = 0.0, max_concurrency: int = 64,
+                    max_body_mb: float = 6.0, workers: int = 1,
+                    allow_unapproved: bool = False, header_timeout: float = 10.0,
+                    auth: bool = False) -> dict[str, Any]:
+    """An endpoint's recorded configuration, every option checked (nothing is written)."""
+    check_name(name, "endpoint")
+    if not isinstance(host, str) or not host or not host.isascii():
+        raise UsageError(f"--host {host!r}: an IP address or host name")
+    config = {
+        "variants": [dict(v) for v in variants] if isinstance(variants, list) else variants,
+        "routing": routing,
+        "capture_percent": float(check_number(capture_percent, "--capture-percent",
+                                              lo=0, hi=100)),
+        "max_concurrency": check_number(max_concurrency, "--max-concurrency", lo=1,
+                                        hi=100_000, integer=True),
+        "max_body_bytes": int(check_number(max_body_mb, "--max-body-mb", lo=0, lo_open=True,
+                                           hi=1024) * 2**20) or 1,
+        "workers": check_number(workers, "--workers", lo=1, hi=64, integer=True),
+        "header_timeout": float(check_number(header_timeout, "header timeout (seconds)",
+                                             lo=0, lo_open=True, hi=3600)),
+        "host": host,
+        "port": (check_number(port, "--port", lo=1, hi=65535, integer=True)
+                 if port is not None else None),
+        "allow_unapproved": bool(allow_unapproved), "auth": bool(auth),
+        "access_log": str(endpoint_dir(name) / "access.log")}
+    _validate(config)
+    return config
+
+
 def create_endpoint(name: str, variants: list[dict[str, Any]], *, port: int | None = None,
                     host: str = "127.0.0.1", routing: str = "weighted",
                     capture_percent: float = 0.0, max_concurrency: int = 64,
                     max_body_mb: float = 6.0, workers: int = 1,
-                    allow_unapproved: bool = False, wait: bool = True) -> dict[str, Any]:
-    if not _NAME.match(name or "") or len(name) > 63:
-        raise UsageError(f"endpoint name {name!r}: 1-63 letters, digits and hyphens")
-    if not 0 <= capture_percent <= 100:
-        raise UsageError(f"--capture-percent {capture_percent} is outside 0..100")
-    if max_concurrency < 1 or workers < 1:
-        raise UsageError("--max-concurrency and --workers must be >= 1")
-    config = {"variants": variants, "routing": routing, "capture_percent": capture_percent,
-              "max_concurrency": max_concurrency, "max_body_bytes": int(max_body_mb * 2**20),
-              "workers": workers, "host": host, "port": port or free_port(host),
-              "allow_unapproved": allow_unapproved,
-              "access_log": str(endpoint_dir(name) / "access.log")}
-    _validate(config)
+                    allow_unapproved: bool = False, header_timeout: float = 10.0,
+                    auth_token: str | None = None, auth_token_file: str | Path | None = None,
+                    wait: bool = True) -> dict[str, Any]:
+    """Check everything, record the endpoint, then start its server. With a token, every
+    request but ``GET /ping`` needs ``Authorization: Bearer <token>``."""
+    token = resolve_token(host, auth_token, auth_token_file)
+    config = endpoint_config(name, variants, port=port, host=host, routing=routing,
+                             capture_percent=capture_percent, max_concurrency=max_concurrency,
+                             max_body_mb=max_body_mb, workers=workers,
+                             allow_unapproved=allow_unapproved, header_timeout=header_timeout,
+                             auth=token is not None)
+    config["port"] = config["port"] or free_port(host)
     if not open_store().create_endpoint(name, config):
         raise UsageError(f"endpoint {name!r} exists; `stackyard endpoints update` or delete it")
+    if token is not None:
+        write_token(name, token)
     return start_endpoint(name, wait=wait)
 
 
@@ -129,7 +229,7 @@ def start_endpoint(name: str, wait: bool = True, timeout: float = 180) -> dict[s
         return _describe_row(row)
     d = endpoint_dir(name)
     d.mkdir(parents=True, exist_ok=True)
-    log = open(d / "server.log", "ab")
+    log = open(d / "server.log", "ab")  # noqa: SIM115 - the child keeps it
     proc = subprocess.Popen([sys.executable, "-m", "stackyard.serving._server", name],
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True, env={
@@ -171,40 +271,82 @@ def describe_endpoint(name: str) -> dict[str, Any]:
     return _describe_row(row)
 
 
+DONE = ("Completed", "RolledBack", "Failed")
+
+
 def update_endpoint(name: str, variants: list[dict[str, Any]], traffic: str = "all",
                     bake_seconds: float = 10.0, max_error_rate: float = 0.05,
-                    wait: bool = True, on_progress: Any = None) -> dict[str, Any]:
-    """Blue/green: the running server loads the new fleet and shifts traffic to it."""
+                    wait: bool = True, on_progress: Any = None,
+                    timeout: float | None = None) -> dict[str, Any]:
+    """Blue/green: the running server loads the new fleet and shifts traffic to it.
+
+    The update must finish within ``timeout`` seconds (default: 120 s plus the bake time of
+    every traffic step); past it, or when the server dies meanwhile, it ends ``RolledBack``
+    / ``Failed`` with the reason, and the endpoint keeps its previous fleet (its recorded
+    configuration changes only when an update completes)."""
     store = open_store()
     row = store.get_endpoint(name)
     if row is None:
         raise NotFoundError(f"no endpoint {name!r}; see `stackyard endpoints list`")
-    if not alive(row["pid"], row["pid_start"]):
-        raise UsageError(f"endpoint {name} is not running; `stackyard endpoints start {name}`")
     try:
-        traffic_steps(traffic)
+        steps = traffic_steps(traffic)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    if (row["deployment"] or {}).get("status") in ("Loading", "Shifting"):
-        raise UsageError(f"endpoint {name} is already being updated")
-    config = {**row["config"], "variants": variants}
+    bake = float(check_number(bake_seconds, "--bake-seconds", lo=0, hi=86_400))
+    rate = float(check_number(max_error_rate, "--max-error-rate", lo=0, hi=1))
+    limit = float(check_number(timeout, "--timeout", lo=0, lo_open=True, hi=7 * 86_400)
+                  if timeout is not None else 120 + bake * len(steps))
+    config = {**row["config"], "variants": [dict(v) for v in variants]
+              if isinstance(variants, list) else variants}
     _validate(config)
+    if not alive(row["pid"], row["pid_start"]):
+        raise UsageError(f"endpoint {name} is not running; `stackyard endpoints start {name}`")
+    if (row["deployment"] or {}).get("status") in ("Pending", "Loading", "Shifting"):
+        raise UsageError(f"endpoint {name} is already being updated")
+    started = time.time()
     gen = store.start_deployment(name, {"config": config, "traffic": traffic,
-                                        "bake_seconds": bake_seconds,
-                                        "max_error_rate": max_error_rate,
-                                        "status": "Pending", "started_at": time.time()})
+                                        "bake_seconds": bake, "max_error_rate": rate,
+                                        "status": "Pending", "started_at": started,
+                                        "deadline": started + limit})
     if not wait:
         return describe_endpoint(name)
     last = None
     while True:
-        dep = (store.get_endpoint(name) or {}).get("deployment") or {}
-        if dep.get("generation") == gen and (dep.get("status"), dep.get("share")) != last:
+        row = store.get_endpoint(name) or {}
+        dep = row.get("deployment") or {}
+        if dep.get("generation") != gen:  # a newer update took over
+            return describe_endpoint(name)
+        if (dep.get("status"), dep.get("share")) != last:
             last = (dep.get("status"), dep.get("share"))
             if on_progress:
                 on_progress(dep)
-            if dep.get("status") in ("Completed", "RolledBack", "Failed"):
+            if dep.get("status") in DONE:
                 return describe_endpoint(name)
-        time.sleep(0.1)
+        reason = None
+        if not alive(row.get("pid"), row.get("pid_start")):
+            status, reason = "Failed", (
+                f"the endpoint server exited during the update; its recorded fleet is the "
+                f"previous one (`stackyard endpoints start {name}` brings it back; "
+                f"`stackyard endpoints logs {name}` says why it exited)")
+        elif time.time() > started + limit:
+            status, reason = "RolledBack", (
+                f"the update did not finish within {limit:g}s (--timeout); the previous "
+                "fleet serves again")
+        if reason is not None:
+            _finish(name, gen, status, reason)
+        else:
+            time.sleep(0.1)
+
+
+def _finish(name: str, gen: int, status: str, reason: str) -> None:
+    """End deployment ``gen`` unless the server already ended it; the server sees the
+    status and drops the new fleet."""
+    store = open_store()
+    row = store.get_endpoint(name) or {}
+    dep = row.get("deployment") or {}
+    if dep.get("generation") == gen and dep.get("status") not in DONE:
+        store.set_endpoint(name, status="InService", deployment={
+            **dep, "status": status, "reason": reason})
 
 
 def delete_endpoint(name: str) -> None:
@@ -220,6 +362,7 @@ def delete_endpoint(name: str) -> None:
         if alive(row["pid"], row["pid_start"]):
             os.killpg(row["pid"], signal.SIGKILL)
     store.delete_endpoint(name)
+    token_path(name).unlink(missing_ok=True)
 
 
 def logs_path(name: str) -> Path:

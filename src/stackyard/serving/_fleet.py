@@ -7,6 +7,7 @@ keep the fleet they started with, so a swap never fails a request.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import shutil
@@ -44,6 +45,22 @@ def _n_features(record: dict[str, Any]) -> int | None:
     return None
 
 
+def _sample(record: dict[str, Any]) -> Any:
+    """The version's recorded ``sample_payload``, else one row of the baseline's feature
+    means (SageMaker Model Monitor statistics), else None: what the health check sends."""
+    if record.get("sample_payload") is not None:
+        return record["sample_payload"]
+    for group in record.get("drift_check_baselines", {}).values():
+        content = (group.get("Statistics") or {}).get("content")
+        feats = content.get("features") if isinstance(content, dict) else None
+        if isinstance(feats, list) and feats:
+            means = [((f or {}).get("numerical_statistics") or {}).get("mean")
+                     for f in feats]
+            if all(isinstance(m, int | float) and math.isfinite(m) for m in means):
+                return [means]
+    return None
+
+
 def _cached(name: str, fill: Callable[[Path], Any]) -> Path:
     """A model unpacked once under ``$STACKYARD_HOME/serving/models/<name>``: filled in a
     temp folder and renamed into place, so workers starting together never see half of it."""
@@ -71,15 +88,17 @@ def load_model(spec: dict[str, Any], allow_unapproved: bool) -> ModelHandler | I
         inf = d["inference_spec"]
         return ModelHandler(cache, inf.get("entry_point"), cache / "code",
                             inf.get("content_types"), inf.get("response_types"),
-                            _n_features(d))
+                            _n_features(d), _sample(d))
     if "artifact" in spec:
         cache = _cached(f"artifact-{spec['sha256'][:16]}", lambda dest: extract_model(
             artifacts.verify(spec["artifact"]), spec.get("code_uri"), dest))
-        return ModelHandler(cache, spec.get("entry_point"), cache / "code")
+        return ModelHandler(cache, spec.get("entry_point"), cache / "code",
+                            sample_payload=spec.get("sample_payload"))
     if "dir" in spec:
         model_dir = Path(spec["dir"])
         return ModelHandler(model_dir, spec.get("entry_point"), spec.get("code_dir"),
-                            spec.get("content_types"), spec.get("response_types"))
+                            spec.get("content_types"), spec.get("response_types"),
+                            sample_payload=spec.get("sample_payload"))
     raise UsageError(f"cannot load model {spec!r}")
 
 

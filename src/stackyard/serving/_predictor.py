@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import io
-import json
 from typing import Any
 
 import httpx
-import numpy as np
 
 from stackyard.errors import StackyardError
-
-
-def _to_csv(data: Any) -> bytes:
-    if isinstance(data, bytes):
-        return data
-    if isinstance(data, str):
-        return data.encode()
-    arr = np.atleast_2d(np.asarray(data, dtype=float))
-    buf = io.StringIO()
-    np.savetxt(buf, arr, delimiter=",", fmt="%.17g")
-    return buf.getvalue().encode()
+from stackyard.inference._codecs import from_answer, to_request
 
 
 class Predictor:
@@ -29,10 +16,12 @@ class Predictor:
     def __init__(self, endpoint_name: str, sagemaker_session: Any = None,
                  content_type: str = "text/csv", accept: str = "text/csv",
                  **_: Any) -> None:
-        from stackyard.serving._control import describe_endpoint
+        from stackyard.serving._control import describe_endpoint, read_token
 
         self.endpoint_name = endpoint_name
         self.url = describe_endpoint(endpoint_name)["url"]
+        token = read_token(endpoint_name)  # the endpoint's own 0600 file, if it has one
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
         self.content_type = content_type
         self.accept = accept
         self._client = httpx.Client(timeout=60)
@@ -40,27 +29,18 @@ class Predictor:
 
     def predict(self, data: Any, initial_args: dict[str, Any] | None = None,
                 target_variant: str | None = None, inference_id: str | None = None) -> Any:
-        headers = {"Content-Type": self.content_type, "Accept": self.accept}
+        headers = {"Content-Type": self.content_type, "Accept": self.accept, **self._auth}
         if target_variant:
             headers["X-Target-Variant"] = target_variant
         if inference_id:
             headers["X-Inference-Id"] = inference_id
-        body = _to_csv(data) if self.content_type == "text/csv" else (
-            data if isinstance(data, bytes) else json.dumps(
-                np.asarray(data).tolist() if not isinstance(data, str) else data).encode())
-        r = self._client.post(f"{self.url}/invocations", content=body, headers=headers)
+        r = self._client.post(f"{self.url}/invocations",
+                              content=to_request(data, self.content_type), headers=headers)
         self.last_response = r
         if r.status_code != 200:
             raise StackyardError(f"endpoint {self.endpoint_name} answered {r.status_code}: "
                                  f"{r.text}")
-        ct = r.headers.get("content-type", "").split(";")[0]
-        if ct == "text/csv":
-            rows = [ln.split(",") for ln in r.text.strip().splitlines() if ln]
-            arr = np.array(rows, dtype=float)
-            return arr[:, 0] if arr.ndim == 2 and arr.shape[1] == 1 else arr
-        if ct == "application/json":
-            return r.json()
-        return r.content
+        return from_answer(r.content, r.headers.get("content-type"))
 
     def delete_endpoint(self, delete_endpoint_config: bool = True) -> None:
         from stackyard.serving._control import delete_endpoint

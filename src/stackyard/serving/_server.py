@@ -9,6 +9,7 @@ Run: ``python -m stackyard.serving._server ENDPOINT`` (``stackyard endpoints`` d
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -17,11 +18,14 @@ import threading
 import time
 from typing import Any
 
+import h11
 import numpy as np
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from stackyard.errors import UsageError
 from stackyard.serving._app import State, create_app
+from stackyard.serving._control import DONE, is_loopback, read_token
 from stackyard.serving._fleet import Fleet, build_fleet, traffic_steps
 from stackyard.store import open_store
 
@@ -29,12 +33,21 @@ log = logging.getLogger("stackyard.serving")
 
 
 def health_check(fleet: Fleet) -> None:
-    """Every variant must answer a request before it gets traffic."""
+    """Every variant must answer a request before it gets traffic: its recorded sample
+    payload, else a row from its baseline or of its model's width. A variant with none of
+    these cannot be checked, and an unchecked fleet never gets traffic."""
     for v in fleet.variants.values():
-        n = getattr(v.model, "n_features", None)
-        if n:
-            body = (",".join("0" for _ in range(n)) + "\n").encode()
-            v.model.invoke(body, "text/csv", None)
+        request = v.model.health_request()
+        if request is None:
+            raise UsageError(
+                f"variant {v.name}: nothing to health-check it with (no sample payload "
+                "recorded, no drift baseline, and the model has no n_features_in_); "
+                "register the version with a sample payload")
+        try:
+            v.model.invoke(request[0], request[1], None)
+        except Exception as e:
+            raise UsageError(f"variant {v.name} did not answer its health-check request: "
+                             f"{e}") from e
 
 
 class Controller(threading.Thread):
@@ -55,8 +68,8 @@ class Controller(threading.Thread):
                 if row["generation"] > self.generation and row["deployment"]:
                     self.generation = row["generation"]
                     self.deploy(row["deployment"])
-            except Exception as e:
-                log.exception("control loop error: %s", e)
+            except Exception:
+                log.exception("control loop error")
 
     def _report(self, dep: dict[str, Any], status: str, **extra: Any) -> None:
         row = self.store.get_endpoint(self.name_)
@@ -73,9 +86,21 @@ class Controller(threading.Thread):
         self.store.set_endpoint(self.name_, **fields)
 
     def _decided_elsewhere(self, dep: dict[str, Any]) -> str | None:
+        """Why this deployment must stop: ended by someone else (``endpoints update`` past
+        its ``--timeout``, another worker), superseded, or past its deadline."""
         row = self.store.get_endpoint(self.name_)
-        status = ((row or {}).get("deployment") or {}).get("status")
-        return status if status in ("RolledBack", "Failed") else None
+        current = (row or {}).get("deployment") or {}
+        if current.get("generation") != dep["generation"]:
+            return "a newer update replaced this one"
+        if current.get("status") in DONE:
+            return current.get("reason") or f"ended elsewhere ({current.get('status')})"
+        if time.time() > float(dep.get("deadline", float("inf"))):
+            return "the update did not finish before its deadline (--timeout)"
+        return None
+
+    def _roll_back(self, dep: dict[str, Any], reason: str) -> None:
+        self.state.next_share, self.state.next = 0.0, None
+        self._report(dep, "RolledBack", reason=reason)
 
     def deploy(self, dep: dict[str, Any]) -> None:
         state = self.state
@@ -90,6 +115,9 @@ class Controller(threading.Thread):
         bake = float(dep.get("bake_seconds", 10))
         state.next, state.next_share = fleet, 0.0
         for share in traffic_steps(dep.get("traffic", "all")):
+            elsewhere = self._decided_elsewhere(dep)
+            if elsewhere:
+                return self._roll_back(dep, elsewhere)
             state.next_share = share
             self._report(dep, "Shifting", share=share)
             end = time.time() + bake
@@ -100,18 +128,30 @@ class Controller(threading.Thread):
                 errs = sum(v.errors for v in live)
                 elsewhere = self._decided_elsewhere(dep)
                 if elsewhere or (errs >= 3 and errs / max(reqs, 1) > max_rate):
-                    state.next_share, state.next = 0.0, None
-                    self._report(dep, "RolledBack", reason=elsewhere or (
+                    return self._roll_back(dep, elsewhere or (
                         f"error rate {errs}/{reqs} above {max_rate:.0%} at {share:.0%} "
                         "traffic; the previous fleet serves again"))
-                    return
+        elsewhere = self._decided_elsewhere(dep)
+        if elsewhere:
+            return self._roll_back(dep, elsewhere)
         state.fleet, state.next, state.next_share = fleet, None, 0.0
         self._report(dep, "Completed", share=1.0)
 
 
-class _NoDelayH11(H11Protocol):
-    """With several workers uvicorn binds the socket itself, and asyncio then leaves
-    Nagle's algorithm on: every answer would wait ~40 ms for a delayed ACK."""
+class Protocol(H11Protocol):
+    """uvicorn's h11 protocol with two changes.
+
+    * TCP_NODELAY: with several workers uvicorn binds the socket itself, and asyncio then
+      leaves Nagle's algorithm on: every answer would wait ~40 ms for a delayed ACK.
+    * A header-read timeout: a client must deliver a request's line and headers within
+      ``header_timeout`` seconds of connecting (or of the previous answer), else the
+      connection is closed. uvicorn has none (its keep-alive timer stops at the first
+      byte), so a client that sends half a request line and waits held a connection open
+      for ever; enough of them starve the server (slowloris).
+    """
+
+    header_timeout: float = 10.0  # set per process from the endpoint's config
+    _header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
         sock = transport.get_extra_info("socket")
@@ -121,6 +161,35 @@ class _NoDelayH11(H11Protocol):
             except OSError:
                 pass
         super().connection_made(transport)
+        self._arm_header_timer()
+
+    def _arm_header_timer(self) -> None:
+        self._disarm_header_timer()
+        self._header_timer = self.loop.call_later(self.header_timeout, self._headers_late)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.conn.their_state is not h11.IDLE:  # the headers are in: the app's turn
+            self._disarm_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._arm_header_timer()  # the next request's headers have the same limit
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
 
 
 def app_factory() -> Any:
@@ -130,10 +199,23 @@ def app_factory() -> Any:
     if row is None:
         raise SystemExit(f"no endpoint {name!r}")
     config = row["config"]
+    Protocol.header_timeout = float(config.get("header_timeout", 10.0))
     fleet = build_fleet(config)
-    state = State(name, fleet, config)
+    state = State(name, fleet, config, token=_token(name, config))
     Controller(name, state, row["generation"]).start()
     return create_app(state)
+
+
+def _token(name: str, config: dict[str, Any]) -> str | None:
+    """The endpoint's bearer token; refuse to serve beyond loopback without one."""
+    token = read_token(name) if config.get("auth") else None
+    if config.get("auth") and token is None:
+        raise SystemExit(f"endpoint {name} requires a token but its token file is missing; "
+                         "delete and create it again with --auth-token-file")
+    if token is None and not is_loopback(config.get("host", "127.0.0.1")):
+        raise SystemExit(f"endpoint {name} binds {config.get('host')} without a token; "
+                         "refusing to start")
+    return token
 
 
 def main(name: str) -> None:
@@ -142,12 +224,12 @@ def main(name: str) -> None:
     if row is None:
         raise SystemExit(f"no endpoint {name!r}")
     cfg = row["config"]
+    _token(name, cfg)  # fail before binding anything
     os.environ["STACKYARD_ENDPOINT"] = name
     uvicorn.run("stackyard.serving._server:app_factory", factory=True,
                 host=cfg.get("host", "127.0.0.1"), port=int(cfg["port"]),
                 workers=int(cfg.get("workers", 1)), log_level="warning", access_log=False,
-                http=_NoDelayH11,
-                timeout_graceful_shutdown=10)
+                http=Protocol, timeout_graceful_shutdown=10)
 
 
 if __name__ == "__main__":
