@@ -99,7 +99,8 @@ def _describe_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def create_endpoint(name: str, variants: list[dict[str, Any]], *, port: int | None = None,
                     host: str = "127.0.0.1", routing: str = "weighted",
-                    capture_percent: float = 0.0, max_concurrency: int = 64,
+                    capture_percent: float = 0.0, capture_destination: str | None = None,
+                    capture_modes: list[str] | None = None, max_concurrency: int = 64,
                     max_body_mb: float = 6.0, workers: int = 1,
                     allow_unapproved: bool = False, wait: bool = True) -> dict[str, Any]:
     if not _NAME.match(name or "") or len(name) > 63:
@@ -109,6 +110,7 @@ def create_endpoint(name: str, variants: list[dict[str, Any]], *, port: int | No
     if max_concurrency < 1 or workers < 1:
         raise UsageError("--max-concurrency and --workers must be >= 1")
     config = {"variants": variants, "routing": routing, "capture_percent": capture_percent,
+              "capture_destination": capture_destination, "capture_modes": capture_modes,
               "max_concurrency": max_concurrency, "max_body_bytes": int(max_body_mb * 2**20),
               "workers": workers, "host": host, "port": port or free_port(host),
               "allow_unapproved": allow_unapproved,
