@@ -316,6 +316,8 @@ class TuningRun:
             status, reason = "Stopped", "stopped by request"
         elif done:
             status, reason = "Completed", early
+        elif self.expired.is_set():
+            status, reason = "Failed", f"{early}, before any training job completed"
         else:
             reasons = Counter((t["failure_reason"] or "unknown").splitlines()[0]
                               for t in trials)
