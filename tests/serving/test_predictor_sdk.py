@@ -62,6 +62,22 @@ def test_data_capture_config_is_checked() -> None:
     assert DataCaptureConfig(False).endpoint_options() == {"capture_percent": 0.0}
 
 
+def test_bad_codecs_or_capture_config_create_no_endpoint(home: Path, sy) -> None:
+    from conftest import write_model
+
+    tar, code = write_model(home / "m", [1, 2, 3], 0.5)
+    model = Model(model_data=str(tar), entry_point="inference.py", source_dir=str(code))
+    with pytest.raises(UsageError, match="serializer 'csv'"):
+        model.deploy(endpoint_name="bad", serializer="csv")
+    with pytest.raises(UsageError, match="deserializer"):
+        model.deploy(endpoint_name="bad", deserializer=json)
+    with pytest.raises(UsageError, match="DataCaptureConfig"):
+        model.deploy(endpoint_name="bad", data_capture_config={"EnableCapture": True})
+    from stackyard import serving
+
+    assert serving.list_endpoints() == []
+
+
 @pytest.mark.slow
 def test_deploy_with_codecs_capture_and_initial_args(home: Path, sy) -> None:
     """Regression: deploy() dropped serializer, deserializer and data_capture_config, and

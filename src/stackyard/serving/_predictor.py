@@ -66,6 +66,23 @@ class DataCaptureConfig:
                 "capture_destination": self.destination, "capture_modes": self.modes}
 
 
+def _codecs(serializer: Any, deserializer: Any) -> tuple[BaseSerializer, BaseDeserializer]:
+    """The predictor's codecs (defaults: CSV out, NumPy from CSV back), checked up front."""
+    serializer = serializer if serializer is not None else CSVSerializer()
+    deserializer = (deserializer if deserializer is not None
+                    else NumpyDeserializer(accept="text/csv"))
+    if not (hasattr(serializer, "serialize") and isinstance(
+            getattr(serializer, "CONTENT_TYPE", None), str)):
+        raise UsageError(f"serializer {serializer!r} needs a serialize(data) method and a "
+                         "CONTENT_TYPE, like stackyard.serving.CSVSerializer()")
+    if not (hasattr(deserializer, "deserialize") and isinstance(
+            getattr(deserializer, "ACCEPT", None), tuple | list)):
+        raise UsageError(f"deserializer {deserializer!r} needs a deserialize(stream, "
+                         "content_type) method and an ACCEPT tuple, like "
+                         "stackyard.serving.NumpyDeserializer()")
+    return serializer, deserializer
+
+
 class Predictor:
     """``Predictor("my-endpoint").predict(rows)`` -> the endpoint's answer, parsed.
 
@@ -78,8 +95,7 @@ class Predictor:
                  deserializer: BaseDeserializer | None = None) -> None:
         from stackyard.serving._control import describe_endpoint
 
-        self.serializer = serializer or CSVSerializer()
-        self.deserializer = deserializer or NumpyDeserializer(accept="text/csv")
+        self.serializer, self.deserializer = _codecs(serializer, deserializer)
         self.endpoint_name = endpoint_name
         self.url = describe_endpoint(endpoint_name)["url"]
         self._client = httpx.Client(timeout=60)
@@ -134,6 +150,7 @@ def deploy_model(model_data: str, entry_point: str | None, source_dir: str | Non
                                                           DataCaptureConfig):
         raise UsageError("data_capture_config must be a stackyard.serving.DataCaptureConfig, "
                          f"not {type(data_capture_config).__name__}")
+    _codecs(serializer, deserializer)  # before anything is created
     name = endpoint_name or f"endpoint-{time.strftime('%Y%m%d-%H%M%S')}"
     spec = artifact_spec(model_data, entry_point, source_dir)
     capture = data_capture_config.endpoint_options() if data_capture_config else {}
