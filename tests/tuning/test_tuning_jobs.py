@@ -148,7 +148,7 @@ def test_early_stopping_stops_trials_worse_than_the_median(code: Path) -> None:
 
 def test_completion_criteria_target_stops_early(code: Path) -> None:
     t = make(code, max_jobs=10, random_seed=1, strategy="Random",
-             completion_criteria=TuningJobCompletionCriteriaConfig(
+             completion_criteria_config=TuningJobCompletionCriteriaConfig(
                  target_objective_metric_value=10.0))  # every trial reaches it
     t.fit(job_name="target")
     assert len(open_store().get_trials("target")) == 1

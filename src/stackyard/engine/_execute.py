@@ -18,6 +18,7 @@ from typing import Any
 
 from stackyard import artifacts, runtime
 from stackyard.engine._definition import StepDef
+from stackyard.engine._environ import scoped_environ
 from stackyard.errors import StepFailed
 from stackyard.runtime._job import host_path
 from stackyard.store import Store
@@ -119,7 +120,8 @@ def load_function(ref: dict[str, str]) -> Callable:
 def run_function(a: Attempt, resolved: dict[str, Any]) -> dict[str, Any]:
     func = a.functions.get(a.step.name) or load_function(a.step.arguments["Function"])
     try:
-        value = func(*resolved.get("Args", []), **resolved.get("Kwargs", {}))
+        with scoped_environ(resolved.get("Environment")):
+            value = func(*resolved.get("Args", []), **resolved.get("Kwargs", {}))
     except Exception as e:
         tb = "".join(traceback.format_exception(e)[-6:])
         err = StepFailed(f"{type(e).__name__}: {e}\n{tb}", type(e).__name__)

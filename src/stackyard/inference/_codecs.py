@@ -168,23 +168,6 @@ def to_request(data: Any, content_type: str) -> bytes:
     return json.dumps(json_safe(np.asarray(data).tolist())).encode()
 
 
-def from_answer(body: bytes, content_type: str | None) -> Any:
-    """An endpoint's answer parsed: a 1-D array for one CSV column, an array for CSV and
-    .npy, the document for JSON; other types as bytes."""
-    ct = base_type(content_type)
-    if ct == CSV:
-        rows = [ln.split(",") for ln in body.decode().strip().splitlines() if ln]
-        arr = np.array(rows, dtype=float)
-        return arr[:, 0] if arr.ndim == 2 and arr.shape[1] == 1 else arr
-    if ct == JSON:
-        return json.loads(body)
-    if ct == JSONLINES:
-        return [json.loads(ln) for ln in body.decode().splitlines() if ln.strip()]
-    if ct == NPY:
-        return np.load(io.BytesIO(body), allow_pickle=False)
-    return body
-
-
 # --- data capture: SageMaker's captureData entries ------------------------------------------
 _CAPTURE_TEXT = {CSV: "CSV", JSON: "JSON", JSONLINES: "JSON"}
 

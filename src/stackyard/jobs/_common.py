@@ -1,37 +1,31 @@
-"""What processors and estimators share: AWS-only arguments, and pipeline vs. run-now mode."""
+"""What processors and estimators share: pipeline vs. run-now mode, pipeline-variable-aware
+number checks, and the job request a pipeline session hands to a step."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from stackyard._checks import check_number
 from stackyard.errors import DefinitionError
-
-# Arguments that only mean something on AWS. Accepted so seed code ports by changing
-# imports; recorded where useful (instance hints), never acted on.
-AWS_ONLY = frozenset({
-    "role", "sagemaker_session", "instance_type", "volume_size", "volume_size_in_gb",
-    "volume_kms_key", "output_kms_key", "network_config", "tags", "framework_version",
-    "py_version", "enable_network_isolation", "use_spot_instances", "max_wait", "subnets",
-    "security_group_ids", "checkpoint_s3_uri", "checkpoint_local_path",
-    "encrypt_inter_container_traffic", "disable_profiler", "debugger_hook_config",
-    "profiler_config", "keep_alive_period_in_seconds", "code_location", "container_log_level",
-    "model_uri", "model_channel_name", "input_mode", "enable_sagemaker_metrics",
-    "distribution", "instance_groups", "training_repository_access_mode",
-    "disable_output_compression", "environment_variables_ignored",
-})
-
-
-def check_kwargs(owner: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Drop AWS-only arguments; a name we do not know is a typo worth an error."""
-    unknown = sorted(set(kwargs) - AWS_ONLY)
-    if unknown:
-        raise TypeError(f"{owner}() got unexpected argument(s): {', '.join(unknown)}")
-    return {k: v for k, v in kwargs.items() if k in ("instance_type",)}
 
 
 def in_pipeline(session: Any) -> bool:
     return bool(getattr(session, "is_pipeline_session", False))
+
+
+def is_variable(value: Any) -> bool:
+    """A pipeline variable (parameter, property, ``Join``...): resolved when the run executes,
+    so it is recorded as is and checked then."""
+    from stackyard.workflow._expr import PipelineVariable  # workflow imports jobs
+
+    return isinstance(value, PipelineVariable)
+
+
+def count(value: Any, what: str, lo: int = 1) -> Any:
+    """An integer >= ``lo`` where SageMaker takes an int or a pipeline variable
+    (``instance_count``, ``max_run``, ``max_jobs``...)."""
+    return value if is_variable(value) else check_number(value, what, lo=lo, integer=True)
 
 
 def local_path(value: str | Path, what: str) -> str:

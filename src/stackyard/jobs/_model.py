@@ -5,10 +5,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from stackyard.jobs._common import JobArgs, check_kwargs, in_pipeline, local_path
+from stackyard._checks import AWS_ONLY, KwargRules
+from stackyard.jobs._common import JobArgs, in_pipeline, local_path
+
+# Keywords accepted and ignored (AWS-only); any other unknown keyword is a TypeError.
+_MODEL = KwargRules(frozenset(), AWS_ONLY | {"predictor_cls", "model_kms_key"})
+_REGISTER = KwargRules(frozenset(), frozenset({
+    "model_package_name", "marketplace_cert", "domain", "task", "sample_payload_url",
+    "framework", "framework_version", "nearest_model_name", "data_input_configuration",
+    "skip_model_validation", "model_card"}))
+# deploy(): what stackyard acts on (``port``/``max_concurrency`` are stackyard's own), and
+# SageMaker's AWS-only options.
+DEPLOY = KwargRules(
+    frozenset({"port", "max_concurrency", "wait"}),
+    AWS_ONLY | {"model_name", "serverless_inference_config",
+                "container_startup_health_check_timeout", "model_data_download_timeout"})
 
 
 class MetricsSource:
+    """A report (statistics, constraints...) at a URI; SageMaker's ``FileSource`` has the
+    same shape and is accepted wherever a ``MetricsSource`` is."""
+
     def __init__(self, content_type: str, s3_uri: Any, content_digest: str | None = None
                  ) -> None:
         self.content_type = content_type
@@ -51,11 +68,20 @@ class DriftCheckBaselines:
                  model_constraints: MetricsSource | None = None,
                  model_data_statistics: MetricsSource | None = None,
                  model_data_constraints: MetricsSource | None = None,
-                 bias_config_file: Any = None, **_: Any) -> None:
+                 bias_config_file: MetricsSource | None = None,
+                 bias_pre_training_constraints: MetricsSource | None = None,
+                 bias_post_training_constraints: MetricsSource | None = None,
+                 explainability_constraints: MetricsSource | None = None,
+                 explainability_config_file: MetricsSource | None = None) -> None:
         self.sections = {
             "ModelQuality": _section(Statistics=model_statistics, Constraints=model_constraints),
             "ModelDataQuality": _section(Statistics=model_data_statistics,
                                          Constraints=model_data_constraints),
+            "Bias": _section(ConfigFile=bias_config_file,
+                             PreTrainingConstraints=bias_pre_training_constraints,
+                             PostTrainingConstraints=bias_post_training_constraints),
+            "Explainability": _section(Constraints=explainability_constraints,
+                                       ConfigFile=explainability_config_file),
         }
 
     def to_request(self) -> dict[str, Any]:
@@ -74,9 +100,7 @@ class Model:
         sagemaker_session: Any = None,
         **kwargs: Any,
     ) -> None:
-        check_kwargs("Model", {k: v for k, v in kwargs.items()
-                               if k not in ("predictor_cls", "vpc_config", "model_kms_key",
-                                            "dependencies", "git_config")})
+        _MODEL.check("Model", kwargs)
         self.model_data = model_data
         self.image_uri = image_uri
         self.entry_point = entry_point
@@ -132,10 +156,7 @@ class Model:
                  description: str | None = None, **kwargs: Any) -> Any:
         """In a pipeline session: step arguments for ``ModelStep``. Otherwise register now
         and return the new ``ModelPackage``."""
-        check_kwargs("register", {k: v for k, v in kwargs.items() if k not in (
-            "model_package_name", "marketplace_cert", "domain", "task", "sample_payload_url",
-            "framework", "framework_version", "nearest_model_name", "data_input_configuration",
-            "skip_model_validation", "source_uri", "model_card")})
+        _REGISTER.check("register", kwargs)
         req = self.register_request(content_types, response_types, model_package_group_name,
                                     approval_status, model_metrics, drift_check_baselines,
                                     customer_metadata_properties, description)
@@ -145,17 +166,18 @@ class Model:
 
         return register_from_request(req)
 
-    def deploy(self, initial_instance_count: int = 1, instance_type: str | None = None,
-               endpoint_name: str | None = None, wait: bool = True, **kwargs: Any) -> Any:
-        """Serve this model from a managed endpoint; returns a ``Predictor``."""
+    def deploy(self, initial_instance_count: Any = None, instance_type: Any = None,
+               serializer: Any = None, deserializer: Any = None,
+               endpoint_name: str | None = None, data_capture_config: Any = None,
+               **kwargs: Any) -> Any:
+        """Serve this model from a managed endpoint; returns a ``Predictor`` that speaks
+        through ``serializer``/``deserializer`` (default: CSV in, NumPy out).
+        ``data_capture_config=DataCaptureConfig(...)`` turns on the endpoint's capture."""
         from stackyard.serving._predictor import deploy_model
 
-        opts = {k: kwargs.pop(k) for k in ("port", "capture_percent", "max_concurrency")
-                if k in kwargs}
-        check_kwargs("deploy", {k: v for k, v in kwargs.items() if k not in (
-            "serializer", "deserializer", "data_capture_config", "serverless_inference_config",
-            "accelerator_type", "kms_key", "volume_size")})
+        opts = DEPLOY.check("deploy", kwargs)
         if self.model_data is None:
             raise ValueError("this Model has no model_data to deploy")
         return deploy_model(str(self.model_data), self.entry_point, self.source_dir,
-                            endpoint_name, **opts)
+                            endpoint_name, serializer=serializer, deserializer=deserializer,
+                            data_capture_config=data_capture_config, **opts)

@@ -5,11 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from stackyard._checks import AWS_ONLY, KwargRules
 from stackyard.errors import DefinitionError
-from stackyard.jobs._common import JobArgs, check_kwargs, in_pipeline, local_path
+from stackyard.jobs._common import JobArgs, count, in_pipeline, local_path
 
 PROCESSING_ROOT = "/opt/ml/processing/"
 CODE_DIR = "/opt/ml/processing/input/code"
+
+
+# Keywords each entry point accepts and ignores (they only matter on AWS or with several
+# instances); any other unknown keyword is a TypeError.
+_INPUT = KwargRules(frozenset(), frozenset({"s3_data_distribution_type", "app_managed"}))
+_OUTPUT = KwargRules(frozenset(), frozenset({"app_managed"}))
+_PROCESSOR = KwargRules(frozenset(), AWS_ONLY)
+_RUN = KwargRules(frozenset(), frozenset({"experiment_config", "kms_key"}))
 
 
 class ProcessingInput:
@@ -22,10 +31,11 @@ class ProcessingInput:
         s3_input_mode: str = "File",
         **kwargs: Any,
     ) -> None:
-        check_kwargs("ProcessingInput", {k: v for k, v in kwargs.items()
-                                         if k not in ("s3_data_distribution_type",
-                                                      "s3_compression_type", "app_managed",
-                                                      "dataset_definition", "s3_input")})
+        _INPUT.check("ProcessingInput", kwargs)
+        if s3_data_type != "S3Prefix" or s3_input_mode not in ("File", "FastFile"):
+            raise DefinitionError(f"ProcessingInput: s3_data_type={s3_data_type!r}, "
+                                  f"s3_input_mode={s3_input_mode!r}: only S3Prefix inputs in "
+                                  "File mode are supported")
         if source is None:
             raise DefinitionError("ProcessingInput needs source=")
         self.source = source
@@ -45,8 +55,7 @@ class ProcessingOutput:
         s3_upload_mode: str = "EndOfJob",
         **kwargs: Any,
     ) -> None:
-        check_kwargs("ProcessingOutput", {k: v for k, v in kwargs.items()
-                                          if k not in ("app_managed", "feature_store_output")})
+        _OUTPUT.check("ProcessingOutput", kwargs)
         if source is None:
             raise DefinitionError("ProcessingOutput needs source= (a /opt/ml/processing/ path)")
         self.source = source
@@ -68,19 +77,23 @@ class ScriptProcessor:
     def __init__(
         self,
         command: list[str] | None = None,
-        image_uri: str | None = None,
-        instance_count: int = 1,
-        max_runtime_in_seconds: int | None = None,
+        image_uri: Any = None,
+        instance_count: Any = 1,
+        instance_type: Any = None,
+        max_runtime_in_seconds: Any = None,
         base_job_name: str | None = None,
-        env: dict[str, str] | None = None,
+        env: dict[str, Any] | None = None,
         sagemaker_session: Any = None,
         **kwargs: Any,
     ) -> None:
-        self.hints = check_kwargs(type(self).__name__, kwargs)
+        _PROCESSOR.check(type(self).__name__, kwargs)
         self.command = list(command or ["python3"])
         self.image_uri = image_uri
-        self.instance_count = int(instance_count)
-        self.max_runtime_in_seconds = max_runtime_in_seconds
+        # Pipeline variables are kept as they are and resolved when the run executes.
+        self.instance_count = count(instance_count, "instance_count")
+        self.instance_type = instance_type
+        self.max_runtime_in_seconds = None if max_runtime_in_seconds is None else count(
+            max_runtime_in_seconds, "max_runtime_in_seconds")
         self.base_job_name = base_job_name
         self.env = dict(env or {})
         self.sagemaker_session = sagemaker_session
@@ -121,11 +134,11 @@ class ScriptProcessor:
             "ProcessingOutputConfig": {"Outputs": proc_outputs},
             "ProcessingResources": {"ClusterConfig": {
                 "InstanceCount": self.instance_count,
-                "InstanceType": self.hints.get("instance_type")}},
+                "InstanceType": self.instance_type}},
             "Environment": self.env,
         }
-        if self.max_runtime_in_seconds:
-            req["StoppingCondition"] = {"MaxRuntimeInSeconds": int(self.max_runtime_in_seconds)}
+        if self.max_runtime_in_seconds is not None:
+            req["StoppingCondition"] = {"MaxRuntimeInSeconds": self.max_runtime_in_seconds}
         return req
 
     def run(
@@ -140,8 +153,7 @@ class ScriptProcessor:
         **kwargs: Any,
     ) -> Any:
         """In a pipeline session: the step arguments. Otherwise: run the job now."""
-        check_kwargs("run", {k: v for k, v in kwargs.items() if k not in ("experiment_config",
-                                                                          "kms_key")})
+        _RUN.check("run", kwargs)
         req = self.request(code, inputs, outputs, arguments)
         args = JobArgs("Processing", req, self)
         if in_pipeline(self.sagemaker_session):

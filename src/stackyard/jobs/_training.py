@@ -6,8 +6,15 @@ import re
 from pathlib import Path
 from typing import Any
 
+from stackyard._checks import AWS_ONLY, KwargRules
 from stackyard.errors import DefinitionError
-from stackyard.jobs._common import JobArgs, check_kwargs, in_pipeline, local_path
+from stackyard.jobs._common import JobArgs, count, in_pipeline, local_path
+
+# Keywords accepted and ignored (AWS-only, or meaningless with one local instance); any
+# other unknown keyword is a TypeError.
+_INPUT = KwargRules(frozenset(), frozenset({"shuffle_config", "input_mode"}))
+_ESTIMATOR = KwargRules(frozenset(), AWS_ONLY | {"rules"})
+_FIT = KwargRules(frozenset(), frozenset({"experiment_config"}))
 
 
 class TrainingInput:
@@ -19,9 +26,10 @@ class TrainingInput:
         s3_data_type: str = "S3Prefix",
         **kwargs: Any,
     ) -> None:
-        check_kwargs("TrainingInput", {k: v for k, v in kwargs.items() if k not in (
-            "compression", "record_wrapping", "input_mode", "attribute_names",
-            "target_attribute_name", "shuffle_config")})
+        _INPUT.check("TrainingInput", kwargs)
+        if s3_data_type != "S3Prefix":
+            raise DefinitionError(f"TrainingInput: s3_data_type={s3_data_type!r}: only "
+                                  "S3Prefix inputs are supported")
         self.s3_data = s3_data
         self.content_type = content_type
 
@@ -44,25 +52,28 @@ class Estimator:
         self,
         entry_point: str | Path | None = None,
         source_dir: str | Path | None = None,
-        image_uri: str | None = None,
-        instance_count: int = 1,
+        image_uri: Any = None,
+        instance_count: Any = 1,
+        instance_type: Any = None,
         hyperparameters: dict[str, Any] | None = None,
         metric_definitions: list[dict[str, str]] | None = None,
-        max_run: int = 24 * 60 * 60,
-        output_path: str | None = None,
+        max_run: Any = 24 * 60 * 60,
+        output_path: Any = None,
         base_job_name: str | None = None,
-        environment: dict[str, str] | None = None,
+        environment: dict[str, Any] | None = None,
         dependencies: list[str] | None = None,
         sagemaker_session: Any = None,
         **kwargs: Any,
     ) -> None:
-        self.hints = check_kwargs(type(self).__name__, kwargs)
+        _ESTIMATOR.check(type(self).__name__, kwargs)
         if entry_point is None:
             raise DefinitionError(f"{type(self).__name__} needs entry_point= (a Python script)")
         self.entry_point = str(entry_point)
         self.source_dir = str(source_dir) if source_dir is not None else None
         self.image_uri = image_uri
-        self.instance_count = int(instance_count)
+        # Pipeline variables are kept as they are and resolved when the run executes.
+        self.instance_count = count(instance_count, "instance_count")
+        self.instance_type = instance_type
         self._hyperparameters = dict(hyperparameters or {})
         self.metric_definitions = list(metric_definitions or [])
         for m in self.metric_definitions:
@@ -73,7 +84,7 @@ class Estimator:
             except re.error as e:
                 raise DefinitionError(f"metric {m['Name']!r}: bad regex {m['Regex']!r}: {e}"
                                       ) from None
-        self.max_run = int(max_run)
+        self.max_run = count(max_run, "max_run")
         self.output_path = output_path
         self.base_job_name = base_job_name
         self.environment = dict(environment or {})
@@ -123,7 +134,7 @@ class Estimator:
             "InputDataConfig": config,
             "OutputDataConfig": {"S3OutputPath": _uri(self.output_path)},
             "ResourceConfig": {"InstanceCount": self.instance_count,
-                               "InstanceType": self.hints.get("instance_type")},
+                               "InstanceType": self.instance_type},
             "StoppingCondition": {"MaxRuntimeInSeconds": self.max_run},
             "Environment": self.environment,
         }
@@ -133,7 +144,7 @@ class Estimator:
         self, inputs: Any = None, wait: bool = True, logs: bool = True,
         job_name: str | None = None, **kwargs: Any,
     ) -> Any:
-        check_kwargs("fit", {k: v for k, v in kwargs.items() if k != "experiment_config"})
+        _FIT.check("fit", kwargs)
         args = JobArgs("Training", self.request(inputs), self)
         if in_pipeline(self.sagemaker_session):
             return args
@@ -144,18 +155,23 @@ class Estimator:
         self.model_data = job["outputs"].get("ModelArtifacts", {}).get("S3ModelArtifacts")
         return job
 
-    def deploy(self, initial_instance_count: int = 1, instance_type: str | None = None,
-               endpoint_name: str | None = None, **kwargs: Any) -> Any:
-        """Serve the trained model (``model_data``) with this estimator's entry point."""
-        from stackyard.jobs._model import Model
+    def deploy(self, initial_instance_count: Any = None, instance_type: Any = None,
+               serializer: Any = None, deserializer: Any = None,
+               endpoint_name: str | None = None, data_capture_config: Any = None,
+               **kwargs: Any) -> Any:
+        """Serve the trained model (``model_data``) with this estimator's entry point; the
+        arguments mean what they mean in ``Model.deploy``."""
+        from stackyard.jobs._model import DEPLOY, Model
 
+        DEPLOY.check("deploy", kwargs)
         if self.model_data is None:
             raise DefinitionError("this estimator has no model_data: fit() it first")
         code = self.code()
         entry = code["EntryPoint"] if code["SourceDir"] else code["EntryPointPath"]
         return Model(model_data=self.model_data, entry_point=entry,
                      source_dir=code["SourceDir"]).deploy(
-            initial_instance_count, instance_type, endpoint_name, **kwargs)
+            initial_instance_count, instance_type, serializer, deserializer, endpoint_name,
+            data_capture_config, **kwargs)
 
 
 class SKLearn(Estimator):

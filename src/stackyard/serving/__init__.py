@@ -8,9 +8,28 @@ from stackyard.serving._control import (
     start_endpoint,
     update_endpoint,
 )
-from stackyard.serving._predictor import Predictor
+from stackyard.serving._predictor import DataCaptureConfig, Predictor
+from stackyard.serving._serde import (
+    BaseDeserializer,
+    BaseSerializer,
+    CSVDeserializer,
+    CSVSerializer,
+    JSONDeserializer,
+    JSONSerializer,
+    NumpyDeserializer,
+    NumpySerializer,
+)
 
 __all__ = [
+    "BaseDeserializer",
+    "BaseSerializer",
+    "CSVDeserializer",
+    "CSVSerializer",
+    "DataCaptureConfig",
+    "JSONDeserializer",
+    "JSONSerializer",
+    "NumpyDeserializer",
+    "NumpySerializer",
     "Predictor",
     "create_endpoint",
     "delete_endpoint",

@@ -76,7 +76,9 @@ class State:
         self.max_body = int(config.get("max_body_bytes", 6 * 1024 * 1024))
         self.inflight = 0
         self.capture = CaptureWriter(name, float(config.get("capture_percent", 0)),
-                                     always=bool(fleet.shadows))
+                                     always=bool(fleet.shadows),
+                                     root=config.get("capture_destination"),
+                                     modes=config.get("capture_modes"))
         self.metrics = Metrics()
         self.served_by: OrderedDict[str, str] = OrderedDict()  # inference id -> variant
         self.access = None

@@ -21,9 +21,14 @@ def capture_root(endpoint: str) -> Path:
 
 
 class CaptureWriter:
-    def __init__(self, endpoint: str, percent: float, always: bool = False) -> None:
-        """``always``: start the writer even at 0 %, because shadow answers are captured."""
+    def __init__(self, endpoint: str, percent: float, always: bool = False,
+                 root: str | None = None, modes: list[str] | None = None) -> None:
+        """``always``: start the writer even at 0 %, because shadow answers are captured.
+        ``root``: the capture destination (default ``$STACKYARD_HOME/capture``); ``modes``:
+        ``Input`` and/or ``Output`` (default both)."""
         self.endpoint = endpoint
+        self.root = Path(root) / endpoint if root else capture_root(endpoint)
+        self.modes = set(modes or ("Input", "Output"))
         self.percent = max(0.0, min(100.0, float(percent)))
         self.q: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=10000)
         self.dropped = 0
@@ -37,9 +42,13 @@ class CaptureWriter:
     def capture(self, variant: str, event_id: str, inference_id: str, request: bytes,
                 request_type: str, response: bytes, response_type: str) -> None:
         now = datetime.now(UTC)
+        data = {}
+        if "Input" in self.modes:
+            data["endpointInput"] = capture_entry(request, request_type, "INPUT")
+        if "Output" in self.modes:
+            data["endpointOutput"] = capture_entry(response, response_type, "OUTPUT")
         record = {"variant": variant, "time": now, "line": {
-            "captureData": {"endpointInput": capture_entry(request, request_type, "INPUT"),
-                            "endpointOutput": capture_entry(response, response_type, "OUTPUT")},
+            "captureData": data,
             "eventMetadata": {"eventId": event_id, "inferenceId": inference_id,
                               "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"},
             "eventVersion": "0"}}
@@ -49,7 +58,7 @@ class CaptureWriter:
             self.dropped += 1
 
     def _path(self, variant: str, t: datetime) -> Path:
-        d = capture_root(self.endpoint) / variant / t.strftime("%Y/%m/%d/%H")
+        d = self.root / variant / t.strftime("%Y/%m/%d/%H")
         d.mkdir(parents=True, exist_ok=True)
         return d / f"{self.endpoint}-{variant}-{t.strftime('%Y%m%d%H')}-{os.getpid()}.jsonl"
 

@@ -167,7 +167,8 @@ def _describe_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def endpoint_config(name: str, variants: list[dict[str, Any]], *, port: int | None = None,
                     host: str = "127.0.0.1", routing: str = "weighted",
-                    capture_percent: float = 0.0, max_concurrency: int = 64,
+                    capture_percent: float = 0.0, capture_destination: str | None = None,
+                    capture_modes: list[str] | None = None, max_concurrency: int = 64,
                     max_body_mb: float = 6.0, workers: int = 1,
                     allow_unapproved: bool = False, header_timeout: float = 10.0,
                     auth: bool = False) -> dict[str, Any]:
@@ -180,6 +181,7 @@ def endpoint_config(name: str, variants: list[dict[str, Any]], *, port: int | No
         "routing": routing,
         "capture_percent": float(check_number(capture_percent, "--capture-percent",
                                               lo=0, hi=100)),
+        "capture_destination": capture_destination, "capture_modes": capture_modes,
         "max_concurrency": check_number(max_concurrency, "--max-concurrency", lo=1,
                                         hi=100_000, integer=True),
         "max_body_bytes": int(check_number(max_body_mb, "--max-body-mb", lo=0, lo_open=True,
@@ -198,7 +200,8 @@ def endpoint_config(name: str, variants: list[dict[str, Any]], *, port: int | No
 
 def create_endpoint(name: str, variants: list[dict[str, Any]], *, port: int | None = None,
                     host: str = "127.0.0.1", routing: str = "weighted",
-                    capture_percent: float = 0.0, max_concurrency: int = 64,
+                    capture_percent: float = 0.0, capture_destination: str | None = None,
+                    capture_modes: list[str] | None = None, max_concurrency: int = 64,
                     max_body_mb: float = 6.0, workers: int = 1,
                     allow_unapproved: bool = False, header_timeout: float = 10.0,
                     auth_token: str | None = None, auth_token_file: str | Path | None = None,
@@ -207,7 +210,9 @@ def create_endpoint(name: str, variants: list[dict[str, Any]], *, port: int | No
     request but ``GET /ping`` needs ``Authorization: Bearer <token>``."""
     token = resolve_token(host, auth_token, auth_token_file)
     config = endpoint_config(name, variants, port=port, host=host, routing=routing,
-                             capture_percent=capture_percent, max_concurrency=max_concurrency,
+                             capture_percent=capture_percent,
+                             capture_destination=capture_destination,
+                             capture_modes=capture_modes, max_concurrency=max_concurrency,
                              max_body_mb=max_body_mb, workers=workers,
                              allow_unapproved=allow_unapproved, header_timeout=header_timeout,
                              auth=token is not None)

@@ -7,7 +7,9 @@ from stackyard.tuning._ranges import (
     ParameterRange,
 )
 from stackyard.tuning._tuner import (
+    HyperbandStrategyConfig,
     HyperparameterTuner,
+    StrategyConfig,
     TuningAnalytics,
     TuningJobCompletionCriteriaConfig,
     WarmStartConfig,
@@ -17,9 +19,11 @@ from stackyard.tuning._tuner import (
 __all__ = [
     "CategoricalParameter",
     "ContinuousParameter",
+    "HyperbandStrategyConfig",
     "HyperparameterTuner",
     "IntegerParameter",
     "ParameterRange",
+    "StrategyConfig",
     "TuningAnalytics",
     "TuningJobCompletionCriteriaConfig",
     "WarmStartConfig",

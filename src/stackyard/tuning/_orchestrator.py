@@ -56,7 +56,10 @@ def _sampler(cfg: dict[str, Any]) -> optuna.samplers.BaseSampler:
 
 def _pruner(cfg: dict[str, Any]) -> optuna.pruners.BasePruner:
     if cfg["Strategy"] == "Hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
+        hb = (cfg.get("StrategyConfig") or {}).get("HyperbandStrategyConfig") or {}
+        return optuna.pruners.HyperbandPruner(min_resource=hb.get("MinResource", 1),
+                                              max_resource=hb.get("MaxResource", "auto"),
+                                              reduction_factor=3)
     if cfg.get("TrainingJobEarlyStoppingType", "Off") == "Auto":
         return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
     return optuna.pruners.NopPruner()
@@ -82,6 +85,12 @@ class TuningRun:
         if self.cfg["Strategy"] == "Grid":
             self.max_jobs = min(self.max_jobs, grid_size(self.cfg["ParameterRanges"]))
         self.max_parallel = int(limits["MaxParallelTrainingJobs"])
+        # max_runtime_in_seconds: counted from the job's creation, across resumes.
+        runtime_limit = limits.get("MaxRuntimeInSeconds")
+        self.deadline = None if runtime_limit is None else job["created_at"] + float(
+            runtime_limit)
+        self.expired = threading.Event()
+        self._ended: set[int] = set()
         self.on_progress = on_progress or (lambda e: None)
         self.on_log = on_log
         self.stop = stop or threading.Event()
@@ -155,9 +164,11 @@ class TuningRun:
             self.store.set_trial(self.name, number, status="Stopped", end_time=time.time(),
                                  failure_reason=state["pruned"], metrics=final)
             return "Stopped", None
-        if self.stop.is_set():
+        if self.stop.is_set() or self.expired.is_set():
+            why = ("the tuning job reached its max_runtime_in_seconds" if self.expired.is_set()
+                   else "the tuning job was stopped")
             self.store.set_trial(self.name, number, status="Stopped", end_time=time.time(),
-                                 failure_reason="the tuning job was stopped", metrics=final)
+                                 failure_reason=why, metrics=final)
             return "Stopped", None
         if not result.ok:
             self.store.set_trial(self.name, number, status="Failed", end_time=time.time(),
@@ -196,6 +207,17 @@ class TuningRun:
                 return f"no improvement in the last {patience} training jobs"
         return None
 
+    def _expire(self) -> str | None:
+        """Past the deadline: stop the live trials (no new one starts); the reason."""
+        if self.deadline is None or time.time() < self.deadline:
+            return None
+        self.expired.set()
+        for t in self.store.get_trials(self.name):  # each pass: a trial may start late
+            if t["status"] == "InProgress" and t["pid"] and t["number"] not in self._ended:
+                self._ended.add(t["number"])
+                runtime.stop(t["pid"], t["pid_start"])
+        return f"reached max_runtime_in_seconds ({self.deadline - self.job['created_at']:g} s)"
+
     def run(self) -> dict[str, Any]:
         if self.job["status"] in TERMINAL:
             return summary(self.name)
@@ -224,7 +246,7 @@ class TuningRun:
         if self.cfg["Strategy"] == "Grid":
             self._enqueue_grid(study, rows)
         launched = len(rows)
-        early: str | None = self._done_early()
+        early: str | None = self._done_early() or self._expire()
         try:
             while True:
                 while (early is None and not self.stop.is_set() and launched < self.max_jobs
@@ -240,6 +262,7 @@ class TuningRun:
                     self._progress(launched)
                 if not running:
                     break
+                early = early or self._expire()
                 done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
                 for fut in done:
                     number, trial = running.pop(fut)
@@ -293,6 +316,8 @@ class TuningRun:
             status, reason = "Stopped", "stopped by request"
         elif done:
             status, reason = "Completed", early
+        elif self.expired.is_set():
+            status, reason = "Failed", f"{early}, before any training job completed"
         else:
             reasons = Counter((t["failure_reason"] or "unknown").splitlines()[0]
                               for t in trials)

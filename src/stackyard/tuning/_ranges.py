@@ -80,6 +80,20 @@ def ranges_definition(ranges: dict[str, ParameterRange]) -> dict[str, list[dict[
     return out
 
 
+def ranges_from_definition(defn: dict[str, list[dict[str, Any]]]) -> dict[str, ParameterRange]:
+    """The ranges a definition was made from (``attach`` rebuilds a tuner with them)."""
+    out: dict[str, ParameterRange] = {}
+    for r in defn.get("ContinuousParameterRanges", []):
+        out[r["Name"]] = ContinuousParameter(float(r["MinValue"]), float(r["MaxValue"]),
+                                             r.get("ScalingType", "Auto"))
+    for r in defn.get("IntegerParameterRanges", []):
+        out[r["Name"]] = IntegerParameter(int(r["MinValue"]), int(r["MaxValue"]),
+                                          r.get("ScalingType", "Auto"))
+    for r in defn.get("CategoricalParameterRanges", []):
+        out[r["Name"]] = CategoricalParameter(list(r["Values"]))
+    return out
+
+
 def _auto_log(lo: float, hi: float) -> bool:
     """Auto picks log scale for a positive range spanning two or more orders of magnitude."""
     return lo > 0 and hi / lo >= 100

@@ -112,9 +112,14 @@ class Pipeline:
 
     # ---- store -------------------------------------------------------------------
     def upsert(self, role_arn: str | None = None, description: str | None = None,
-               **_: Any) -> dict[str, Any]:
+               tags: list[dict[str, str]] | None = None,
+               parallelism_config: ParallelismConfiguration | None = None) -> dict[str, Any]:
+        """Record this definition as the pipeline's newest version (``role_arn`` and
+        ``tags`` only matter on AWS); ``parallelism_config`` becomes the default."""
         from stackyard.engine import register_pipeline
 
+        if parallelism_config is not None:
+            self.parallelism_config = parallelism_config
         version = register_pipeline(self.definition_dict())
         return {"PipelineArn": f"stackyard:pipeline/{self.name}", "PipelineVersion": version}
 
@@ -125,10 +130,11 @@ class Pipeline:
         self,
         parameters: dict[str, Any] | None = None,
         execution_display_name: str | None = None,
+        execution_description: str | None = None,
         parallelism_config: ParallelismConfiguration | None = None,
-        **_: Any,
     ) -> PipelineExecution:
-        """Validate, record and start a run in a background thread of this process."""
+        """Validate, record and start a run in a background thread of this process.
+        (The display name and description are SageMaker console labels, not kept.)"""
         from stackyard.engine import start_run
 
         handle = start_run(self.definition_dict(), parameters, functions=self.functions(),

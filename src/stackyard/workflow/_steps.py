@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stackyard._checks import KwargRules
 from stackyard.errors import DefinitionError
 from stackyard.jobs._common import JobArgs
 from stackyard.workflow._conditions import Condition
@@ -15,6 +16,11 @@ from stackyard.workflow._expr import (
     to_json,
 )
 from stackyard.workflow._policies import CacheConfig, RetryPolicy
+
+# What every step takes besides its own arguments (``Step.__init__``).
+_COMMON = frozenset({"display_name", "description", "depends_on", "retry_policies",
+                     "cache_config", "on_failure"})
+
 
 def as_step(s: Any) -> Step | str:
     if isinstance(s, DelayedReturn):
@@ -120,8 +126,8 @@ class ProcessingStep(Step):
         step_args: Any = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.pop("kms_key", None)
-        super().__init__(name, **kwargs)
+        super().__init__(name, **KwargRules(_COMMON, frozenset({"kms_key"})).check(
+            "ProcessingStep", kwargs))
 
         def build() -> JobArgs:
             if processor is None or code is None:
@@ -179,8 +185,8 @@ class TuningStep(Step):
         step_args: Any = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.pop("job_arguments", None)
-        super().__init__(name, **kwargs)
+        super().__init__(name, **KwargRules(_COMMON, frozenset({"job_arguments"})).check(
+            "TuningStep", kwargs))
 
         def build() -> JobArgs:
             if tuner is None:
@@ -228,6 +234,7 @@ class RegisterModel(ModelStep):
                  transform_instances: Any = None, **kwargs: Any) -> None:
         from stackyard.jobs._model import Model
 
+        kwargs = KwargRules(_COMMON).check("RegisterModel", kwargs)
         if estimator is not None:
             entry_point = entry_point or estimator.entry_point
             source_dir = source_dir or estimator.source_dir
