@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stackyard.cli._render import out, print_json, status, table, when
-from stackyard.serving import _control as ctl
+from stackyard.cli._args import HOST, JSON, OPTIONAL_PORT, PORT, name_of, number
+from stackyard.cli._render import escape, out, print_json, status, table, when
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 endpoints = typer.Typer(help="Managed real-time endpoints.", no_args_is_help=True)
-JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _ctl() -> ModuleType:
+    from stackyard.serving import _control
+
+    return _control
+
+
+def _name(name: str) -> str:
+    return name_of("endpoint", name)
 
 
 def _variants(model: str | None, variant: list[str], shadow: list[str]) -> list[dict[str, Any]]:
+    ctl = _ctl()
     out_: list[dict[str, Any]] = []
     if model:
         out_.append({"name": "AllTraffic", "model": ctl.model_spec(model), "weight": 1.0})
@@ -45,17 +58,22 @@ def create(
     shadow: SHADOW = [],  # noqa: B006
     routing: Annotated[str, typer.Option(help="weighted or bandit (Thompson sampling on "
                                               "POST /feedback rewards).")] = "weighted",
-    port: Annotated[int | None, typer.Option(help="Default: a free port.")] = None,
-    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
-    capture_percent: Annotated[float, typer.Option(help="Share of requests captured.")] = 0.0,
-    max_concurrency: Annotated[int, typer.Option(help="Beyond this: 429.")] = 64,
-    max_body_mb: Annotated[float, typer.Option(help="Beyond this: 413.")] = 6.0,
-    workers: int = 1,
+    port: OPTIONAL_PORT = None,
+    host: HOST = "127.0.0.1",
+    capture_percent: Annotated[float, number("--capture-percent", "Share of requests "
+                                             "captured.", lo=0, hi=100)] = 0.0,
+    max_concurrency: Annotated[int, number("--max-concurrency", "Beyond this: 429.", lo=1,
+                                           hi=100_000, integer=True)] = 64,
+    max_body_mb: Annotated[float, number("--max-body-mb", "Beyond this: 413.", lo=0,
+                                         hi=100_000)] = 6.0,
+    workers: Annotated[int, number("--workers", "Server worker threads.", lo=1, hi=1024,
+                                   integer=True)] = 1,
     allow_unapproved: Annotated[bool, typer.Option(
         help="Allow PendingManualApproval versions (Rejected never serve).")] = False,
 ) -> None:
     """Start a managed endpoint in the background and record it."""
-    d = ctl.create_endpoint(name, _variants(model, variant, shadow), port=port, host=host,
+    name = _name(name)
+    d = _ctl().create_endpoint(name, _variants(model, variant, shadow), port=port, host=host,
                             routing=routing, capture_percent=capture_percent,
                             max_concurrency=max_concurrency, max_body_mb=max_body_mb,
                             workers=workers, allow_unapproved=allow_unapproved)
@@ -65,7 +83,7 @@ def create(
 @endpoints.command("list")
 def list_(json: JSON = False) -> None:
     """Recorded endpoints and whether their servers run."""
-    rows = ctl.list_endpoints()
+    rows = _ctl().list_endpoints()
     if json:
         print_json(rows)
         return
@@ -79,24 +97,24 @@ def list_(json: JSON = False) -> None:
 @endpoints.command()
 def describe(name: str, json: JSON = False) -> None:
     """URL, variants, weights, status, pid and the last deployment of an endpoint."""
-    d = ctl.describe_endpoint(name)
+    d = _ctl().describe_endpoint(_name(name))
     if json:
         print_json(d)
         return
-    out.print(f"[bold]{name}[/] {status(d['status'])} {d['url']} pid={d['pid']} "
+    out.print(f"[bold]{name}[/] {status(d['status'])} {escape(d['url'])} pid={d['pid']} "
               f"routing={d['routing']} capture={d['capture_percent']}%")
     table(["variant", "model", "weight", "shadow"],
           [[v["name"], v["model"], v["weight"], v["shadow"]] for v in d["variants"]])
     if d["deployment"]:
         dep = d["deployment"]
         out.print(f"last update: {dep.get('status')} traffic={dep.get('traffic')} "
-                  f"{dep.get('reason') or ''}")
+                  f"{dep.get('reason') or ''}", markup=False)
 
 
 @endpoints.command()
 def logs(name: str) -> None:
     """The endpoint server's log."""
-    path = ctl.logs_path(name)
+    path = _ctl().logs_path(_name(name))
     if path.exists():
         out.print(path.read_text(errors="replace"), markup=False, end="")
 
@@ -105,17 +123,19 @@ def logs(name: str) -> None:
 def update(
     name: str, model: MODEL = None, variant: VARIANT = [], shadow: SHADOW = [],  # noqa: B006
     traffic: Annotated[str, typer.Option(help="all, canary:10% or linear:25%.")] = "all",
-    bake_seconds: Annotated[float, typer.Option(help="Watch time per traffic step.")] = 10.0,
-    max_error_rate: Annotated[float, typer.Option(help="Roll back above this share of "
-                                                       "5xx answers.")] = 0.05,
+    bake_seconds: Annotated[float, number("--bake-seconds", "Watch time per traffic step.",
+                                          lo=0, hi=86_400)] = 10.0,
+    max_error_rate: Annotated[float, number("--max-error-rate", "Roll back above this share "
+                                            "of 5xx answers.", lo=0, hi=1)] = 0.05,
 ) -> None:
     """Blue/green update: load the new fleet, health-check, shift traffic, roll back on
     errors."""
     def progress(dep: dict[str, Any]) -> None:
         share = f" {dep['share']:.0%} of traffic" if dep.get("share") is not None else ""
-        out.print(f"  {dep['status']}{share} {dep.get('reason') or ''}")
+        out.print(f"  {dep['status']}{share} {dep.get('reason') or ''}", markup=False)
 
-    d = ctl.update_endpoint(name, _variants(model, variant, shadow), traffic, bake_seconds,
+    name = _name(name)
+    d = _ctl().update_endpoint(name, _variants(model, variant, shadow), traffic, bake_seconds,
                             max_error_rate, on_progress=progress)
     result = d["deployment"]["status"]
     out.print(f"endpoint {name}: update {result}")
@@ -126,14 +146,14 @@ def update(
 @endpoints.command()
 def delete(name: str) -> None:
     """Stop the server (in-flight requests finish) and forget the endpoint."""
-    ctl.delete_endpoint(name)
+    _ctl().delete_endpoint(_name(name))
     out.print(f"endpoint {name} deleted")
 
 
 @endpoints.command()
 def start(name: str) -> None:
     """Bring a recorded endpoint back (after a reboot or a crash)."""
-    d = ctl.start_endpoint(name)
+    d = _ctl().start_endpoint(_name(name))
     out.print(f"endpoint [bold]{name}[/] {status(d['status'])} at {d['url']}")
 
 
@@ -141,7 +161,7 @@ def serve(
     model: Annotated[str, typer.Argument(help="GROUP/VERSION or a model folder.")],
     entry_point: Annotated[str | None, typer.Option(help="For a folder: the script "
                                                          "with model_fn & co.")] = None,
-    port: int = 8080, host: str = "127.0.0.1",
+    port: PORT = 8080, host: HOST = "127.0.0.1",
     allow_unapproved: bool = False,
 ) -> None:
     """Serve one model in the foreground (Ctrl-C stops it)."""
@@ -150,9 +170,10 @@ def serve(
     from stackyard.serving._app import State, create_app
     from stackyard.serving._fleet import build_fleet
 
-    spec = ctl.model_spec(model, entry_point)
+    spec = _ctl().model_spec(model, entry_point)
     config = {"variants": [{"name": "AllTraffic", "model": spec}],
               "allow_unapproved": allow_unapproved}
     state = State(Path(model).name.replace("/", "-"), build_fleet(config), config)
-    out.print(f"serving {model} on http://{host}:{port} (POST /invocations, GET /ping)")
+    out.print(f"serving {model} on http://{host}:{port} (POST /invocations, GET /ping)",
+              markup=False)
     uvicorn.run(create_app(state), host=host, port=port, log_level="warning")

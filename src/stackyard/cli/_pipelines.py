@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from stackyard import engine
+from stackyard.cli._args import JSON, name_of
 from stackyard.cli._render import out, print_json, table, when
 
 pipelines = typer.Typer(help="Inspect pipeline definitions.", no_args_is_help=True)
-JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 @pipelines.command("list")
 def list_(json: JSON = False) -> None:
     """Every pipeline with its latest version and run count."""
+    from stackyard import engine
+
     rows = engine.list_pipelines()
     if json:
         print_json(rows)
@@ -27,7 +26,9 @@ def list_(json: JSON = False) -> None:
 @pipelines.command()
 def describe(name: str, json: JSON = False) -> None:
     """Definition versions of one pipeline (the latest definition in full with --json)."""
-    d = engine.describe_pipeline(name)
+    from stackyard import engine
+
+    d = engine.describe_pipeline(name_of("pipeline", name))
     if json:
         print_json(d)
         return

@@ -10,10 +10,11 @@ from typing import Annotated, Any
 
 import typer
 
-from stackyard import engine
+from stackyard.cli._args import JSON, LIMIT, check_run_id, name_of
 from stackyard.cli._render import (
     duration,
     err,
+    escape,
     live_events,
     out,
     print_json,
@@ -24,8 +25,6 @@ from stackyard.cli._render import (
 from stackyard.errors import DefinitionError, ParameterError
 
 runs = typer.Typer(help="Inspect and control pipeline runs.", no_args_is_help=True)
-
-JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def load_pipeline(file: Path) -> Any:
@@ -44,6 +43,9 @@ def load_pipeline(file: Path) -> Any:
         spec.loader.exec_module(module)
     except DefinitionError:
         raise
+    except SystemExit as e:  # sys.exit(0) would otherwise end `stackyard run` with success
+        raise DefinitionError(f"{file} exited (sys.exit({e.code!r})) before defining "
+                              "`pipeline`; a pipeline file must define it, not exit") from None
     except Exception as e:
         raise DefinitionError(f"{file} raised while loading: {type(e).__name__}: {e}") from e
     pipeline = getattr(module, "pipeline", None)
@@ -70,6 +72,8 @@ def run(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Hide job logs.")] = False,
 ) -> None:
     """Run a pipeline to the end; exit 0 if it Succeeded, 1 if not, 2 for bad input."""
+    from stackyard import engine
+
     pipeline = load_pipeline(file)
     params = parse_params(param)
     on_event = live_events(show_logs=not quiet)
@@ -78,7 +82,7 @@ def run(
     def announce(e: dict[str, Any]) -> None:
         if "run_id" not in holder:
             holder["run_id"] = e["run_id"]
-            out.print(f"run [bold]{e['run_id']}[/] of pipeline [bold]{pipeline.name}[/]")
+            out.print(f"run [bold]{e['run_id']}[/] of pipeline [bold]{escape(pipeline.name)}[/]")
         on_event(e)
 
     handle = engine.start_run(pipeline.definition_dict(), params,
@@ -90,23 +94,27 @@ def run(
 
 
 def summary(run_id: str) -> None:
+    from stackyard import engine
+
     d = engine.describe_run(run_id)
     table(["step", "status", "attempts", "cache", "took"],
           [[s["name"], status(s["status"]), s["attempts"], "hit" if s["cache_hit"] else "",
             duration(s["start_time"], s["end_time"])] for s in d["steps"]],
           title=f"{d['pipeline']} · {d['run_id']} · {d['status']}")
     if d["failure_reason"]:
-        err.print(f"[red]{d['failure_reason']}[/]", markup=True)
+        err.print(f"[red]{escape(d['failure_reason'])}[/]", markup=True)
 
 
 @runs.command("list")
 def list_(
     pipeline: Annotated[str | None, typer.Option(help="Only this pipeline.")] = None,
-    limit: int = 50,
+    limit: LIMIT = 50,
     json: JSON = False,
 ) -> None:
     """Recent runs, newest first."""
-    rows = engine.list_runs(pipeline, limit)
+    from stackyard import engine
+
+    rows = engine.list_runs(None if pipeline is None else name_of("pipeline", pipeline), limit)
     if json:
         print_json([{k: r[k] for k in ("run_id", "pipeline", "status", "start_time",
                                        "end_time")} for r in rows])
@@ -119,15 +127,18 @@ def list_(
 @runs.command()
 def describe(run_id: str, json: JSON = False) -> None:
     """Status, parameters and every step of one run."""
-    d = engine.describe_run(run_id)
+    from stackyard import engine
+
+    d = engine.describe_run(check_run_id(run_id))
     if json:
         print_json(d)
         return
-    out.print(f"[bold]{d['run_id']}[/] pipeline={d['pipeline']} status={status(d['status'])} "
-              f"started={when(d['start_time'])} took={duration(d['start_time'], d['end_time'])}")
-    out.print(f"parameters: {d['parameters']}")
+    out.print(f"[bold]{d['run_id']}[/] pipeline={escape(d['pipeline'])} "
+              f"status={status(d['status'])} started={when(d['start_time'])} "
+              f"took={duration(d['start_time'], d['end_time'])}")
+    out.print(f"parameters: {d['parameters']}", markup=False)
     if d["failure_reason"]:
-        out.print(f"[red]failure: {d['failure_reason']}[/]")
+        out.print(f"[red]failure: {escape(d['failure_reason'])}[/]")
     table(["step", "status", "attempts", "cache", "started", "took", "outputs / reason"],
           [[s["name"], status(s["status"]), s["attempts"], "hit" if s["cache_hit"] else "",
             when(s["start_time"]), duration(s["start_time"], s["end_time"]),
@@ -162,8 +173,11 @@ def _brief(s: dict[str, Any]) -> str:
 @runs.command()
 def logs(run_id: str, step: Annotated[str | None, typer.Argument()] = None) -> None:
     """Print the job logs of a run (or of one step), every attempt."""
-    for name, n, path in engine.step_logs(run_id, step):
-        out.print(f"[bold]==> {name} attempt {n} ({path})[/]")
+    from stackyard import engine
+
+    for name, n, path in engine.step_logs(check_run_id(run_id), None if step is None else
+                                          name_of("step", step)):
+        out.print(f"[bold]==> {escape(name)} attempt {n} ({escape(path)})[/]")
         sys.stdout.write(path.read_text(errors="replace"))
         sys.stdout.flush()
 
@@ -174,7 +188,9 @@ def resume(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Hide job logs.")] = False,
 ) -> None:
     """Finish a run whose runner died or that failed: succeeded steps are kept."""
-    final = engine.resume_run(run_id, on_event=live_events(show_logs=not quiet))
+    from stackyard import engine
+
+    final = engine.resume_run(check_run_id(run_id), on_event=live_events(show_logs=not quiet))
     summary(run_id)
     raise typer.Exit(0 if final == "Succeeded" else 1)
 
@@ -182,4 +198,6 @@ def resume(
 @runs.command()
 def stop(run_id: str) -> None:
     """Stop a run: its jobs are ended and it is marked Stopped."""
-    out.print(f"{run_id}: {engine.stop_run(run_id)}")
+    from stackyard import engine
+
+    out.print(f"{run_id}: {engine.stop_run(check_run_id(run_id))}", markup=False)

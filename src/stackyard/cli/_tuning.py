@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from stackyard.cli._render import duration, out, print_json, status, table, when
-from stackyard.store import open_store
+from stackyard.cli._args import JSON, LIMIT, name_of
+from stackyard.cli._render import duration, escape, out, print_json, status, table, when
 
 tuning = typer.Typer(help="Inspect and resume hyperparameter tuning jobs.",
                      no_args_is_help=True)
-JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 @tuning.command("list")
-def list_(limit: int = 50, json: JSON = False) -> None:
+def list_(limit: LIMIT = 50, json: JSON = False) -> None:
     """Tuning jobs, newest first."""
-    rows = open_store().list_tuning_jobs(limit)
+    from stackyard.tuning import list_tuning_jobs
+
+    rows = list_tuning_jobs(limit)
     if json:
         print_json(rows)
         return
@@ -29,16 +28,17 @@ def list_(limit: int = 50, json: JSON = False) -> None:
 @tuning.command()
 def describe(name: str, json: JSON = False) -> None:
     """A tuning job's trials: hyperparameters, objective and status, best first."""
-    from stackyard.tuning._orchestrator import summary, trials_table
+    from stackyard.tuning import describe_tuning_job, list_trials
 
-    s, trials = summary(name), trials_table(name)
+    name = name_of("tuning job", name)
+    s, trials = describe_tuning_job(name), list_trials(name)
     if json:
         print_json({**s, "trials": trials})
         return
     out.print(f"[bold]{name}[/] {status(s['HyperParameterTuningJobStatus'])} "
-              f"{s['TrainingJobStatusCounters']}")
+              f"{escape(s['TrainingJobStatusCounters'])}")
     if s.get("FailureReason"):
-        out.print(f"[yellow]{s['FailureReason']}[/]")
+        out.print(f"[yellow]{escape(s['FailureReason'])}[/]")
     names = sorted({k for t in trials for k in t["hyperparameters"]})
     table(["#", "status", "objective", *names, "took", "reason"],
           [[t["number"], status(t["status"]), t["objective"],
@@ -53,5 +53,5 @@ def resume(name: str) -> None:
     """Finish a tuning job whose process died: finished trials are kept, live ones adopted."""
     from stackyard.tuning._progress import run_with_progress
 
-    s = run_with_progress(name, show=True)
+    s = run_with_progress(name_of("tuning job", name), show=True)
     out.print(f"{name}: {s['HyperParameterTuningJobStatus']}")
