@@ -13,12 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from stackyard import _home
 from stackyard.errors import NotFoundError, StackyardError, UsageError
 from stackyard.runtime import alive, process_start_time
-from stackyard.serving._fleet import check_deployable, traffic_steps
 from stackyard.store import open_store
 
 _NAME = re.compile(r"^[A-Za-z0-9](-*[A-Za-z0-9])*$")
@@ -69,6 +66,8 @@ def parse_variant(text: str) -> tuple[str, str, float]:
 
 
 def _validate(config: dict[str, Any]) -> None:
+    from stackyard.serving._fleet import check_deployable  # loads numpy: not for reads
+
     names = [v["name"] for v in config["variants"]]
     if len(set(names)) != len(names):
         raise UsageError(f"variant names must be unique: {names}")
@@ -121,6 +120,8 @@ def create_endpoint(name: str, variants: list[dict[str, Any]], *, port: int | No
 
 def start_endpoint(name: str, wait: bool = True, timeout: float = 180) -> dict[str, Any]:
     """(Re)start a recorded endpoint's server, e.g. after a reboot."""
+    import httpx  # ~100 ms of imports that `endpoints list/describe` do not need
+
     store = open_store()
     row = store.get_endpoint(name)
     if row is None:
@@ -175,6 +176,8 @@ def update_endpoint(name: str, variants: list[dict[str, Any]], traffic: str = "a
                     bake_seconds: float = 10.0, max_error_rate: float = 0.05,
                     wait: bool = True, on_progress: Any = None) -> dict[str, Any]:
     """Blue/green: the running server loads the new fleet and shifts traffic to it."""
+    from stackyard.serving._fleet import traffic_steps
+
     store = open_store()
     row = store.get_endpoint(name)
     if row is None:
