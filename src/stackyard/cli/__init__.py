@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-import typer
+import click
 
 from stackyard.cli._endpoints import endpoints, serve
 from stackyard.cli._models import models
@@ -22,15 +22,14 @@ from stackyard.cli._runs import run, runs
 from stackyard.cli._tuning import tuning
 from stackyard.errors import StackyardError, UsageError
 
-app = typer.Typer(help="stackyard: SageMaker-style ML pipelines on your own machine.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-app.command()(run)
-app.add_typer(runs, name="runs")
-app.add_typer(pipelines, name="pipelines")
-app.add_typer(tuning, name="tuning")
-app.add_typer(models, name="models")
-app.add_typer(endpoints, name="endpoints")
-app.command()(serve)
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def app() -> None:
+    """stackyard: SageMaker-style ML pipelines on your own machine."""
+
+
+for _command in (run, runs, pipelines, tuning, models, endpoints, serve):
+    app.add_command(_command)
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}
 
@@ -65,21 +64,20 @@ def run_cli(args: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if args is None else args)
     try:
         _check_utf8(args)
-        code = app(args=args, prog_name="stackyard", standalone_mode=False)
+        code = app.main(args=args, prog_name="stackyard", standalone_mode=False)
     except UsageError as e:
         return _fail(e, 2)
     except StackyardError as e:
         return _fail(e, 1)
-    except typer.Exit as e:
+    except click.exceptions.Exit as e:
         return e.exit_code
-    except (typer.Abort, KeyboardInterrupt):
+    except (click.Abort, KeyboardInterrupt):
         return 130
-    except typer.TyperException as e:  # click's usage errors: a bad option, a missing argument
-        if type(e).__name__ == "NoArgsIsHelpError":
-            e.show()
-        else:
-            _fail(e.format_message(), e.exit_code)
+    except click.exceptions.NoArgsIsHelpError as e:  # `stackyard runs`: the group's help
+        e.show()
         return e.exit_code
+    except click.ClickException as e:  # a bad option, a missing argument, an unknown command
+        return _fail(e.format_message(), e.exit_code)
     except BrokenPipeError:  # `stackyard runs list | head`: the reader left, nothing to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush at exit
         return 141

@@ -1,16 +1,18 @@
-"""Typed CLI arguments that go through ``stackyard._checks`` at parse time.
+"""CLI arguments that go through ``stackyard._checks`` at parse time.
 
-Typer's own ``int`` accepts ``١`` (Arabic-Indic one) and numbers SQLite cannot hold, and a
-plain ``str`` lets ``../..`` reach the filesystem; these ``Annotated`` aliases parse with
-the project's one checker instead, so every command refuses the same junk the same way
-(``UsageError``: one line, exit 2) before its body runs.
+Click's own ``INT`` accepts ``١`` (Arabic-Indic one) and numbers SQLite cannot hold,
+``FLOAT`` accepts ``nan`` and ``inf``, and a plain string lets ``../..`` reach the
+filesystem. These types and options parse with the project's one checker instead, so every
+command refuses the same junk the same way (``UsageError``: one line, exit 2) before its
+body runs.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Any
 
-import typer
+import click
 
 from stackyard import _checks
 from stackyard.errors import UsageError
@@ -18,16 +20,24 @@ from stackyard.errors import UsageError
 MAX_LIMIT = 1_000_000
 
 
-def _limit(value: str) -> int:
-    return int(_checks.check_number(value, "--limit", lo=1, hi=MAX_LIMIT, integer=True))
+class Checked(click.ParamType):
+    """A click type whose conversion is a ``_checks`` function (which raises ``UsageError``,
+    handled by ``stackyard.cli.run_cli``)."""
+
+    def __init__(self, name: str, check: Callable[[str], Any]) -> None:
+        self.name = name
+        self._check = check
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        return self._check(value) if isinstance(value, str) else value
 
 
-def _port(value: str) -> int:
-    return int(_checks.check_number(value, "--port", lo=1, hi=65535, integer=True))
-
-
-def _host(value: str) -> str:
-    return _checks.check_host(value, "--host")
+def number(what: str, *, lo: float | None = None, hi: float | None = None,
+           integer: bool = False) -> Checked:
+    """A finite number within ``[lo, hi]`` written in ASCII digits."""
+    return Checked("integer" if integer else "number", lambda v: _checks.check_number(
+        v, what, lo=lo, hi=hi, integer=integer))
 
 
 def name_of(kind: str, value: str) -> str:
@@ -49,23 +59,18 @@ def check_run_id(value: str) -> str:
     return value
 
 
-JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-LIMIT = Annotated[int, typer.Option("--limit", parser=_limit, metavar="N",
-                                    help=f"At most N rows (1..{MAX_LIMIT}).")]
-PORT = Annotated[int, typer.Option("--port", parser=_port, metavar="PORT",
-                                   help="TCP port, 1..65535.")]
-OPTIONAL_PORT = Annotated[int | None, typer.Option("--port", parser=_port, metavar="PORT",
-                                                   help="TCP port (default: a free one).")]
-HOST = Annotated[str, typer.Option("--host", parser=_host, metavar="ADDRESS",
-                                   help="Bind address (an IP address or host name).")]
+def name_type(kind: str) -> Checked:
+    return Checked(kind.replace(" ", "-"), lambda v: name_of(kind, v))
 
 
-def number(flag: str, help: str, *, lo: float | None = None, hi: float | None = None,
-           integer: bool = False) -> Any:
-    """A ``typer.Option`` for a number parsed by ``_checks.check_number`` (finite, ASCII
-    digits, within ``[lo, hi]``): typer's ``float`` takes ``nan`` and ``inf``."""
-    def parse(value: str) -> float | int:
-        return _checks.check_number(value, flag, lo=lo, hi=hi, integer=integer)
+RUN_ID = Checked("run-id", check_run_id)
+MODEL_REF = Checked("group/version", model_ref)
+PORT = number("--port", lo=1, hi=65535, integer=True)
+HOST = Checked("address", lambda v: _checks.check_host(v, "--host"))
 
-    return typer.Option(flag, parser=parse, metavar="INTEGER" if integer else "NUMBER",
-                        help=help)
+json_option = click.option("--json", "json_", is_flag=True,
+                           help="Print JSON instead of a table.")
+limit_option = click.option("--limit", type=number("--limit", lo=1, hi=MAX_LIMIT, integer=True),
+                            default=50, show_default=True,
+                            help=f"At most this many rows (1..{MAX_LIMIT}).")
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="Hide job logs.")

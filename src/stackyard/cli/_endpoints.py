@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
+import click
 
-from stackyard.cli._args import HOST, JSON, OPTIONAL_PORT, PORT, name_of, number
+from stackyard.cli._args import HOST, PORT, json_option, name_type, number
 from stackyard.cli._render import escape, out, print_json, status, table, when
 
 if TYPE_CHECKING:
     from types import ModuleType
 
-endpoints = typer.Typer(help="Managed real-time endpoints.", no_args_is_help=True)
+ENDPOINT = name_type("endpoint")
+
+
+@click.group()
+def endpoints() -> None:
+    """Managed real-time endpoints."""
 
 
 def _ctl() -> ModuleType:
@@ -22,11 +27,8 @@ def _ctl() -> ModuleType:
     return _control
 
 
-def _name(name: str) -> str:
-    return name_of("endpoint", name)
-
-
-def _variants(model: str | None, variant: list[str], shadow: list[str]) -> list[dict[str, Any]]:
+def _variants(model: str | None, variant: tuple[str, ...], shadow: tuple[str, ...]
+              ) -> list[dict[str, Any]]:
     ctl = _ctl()
     out_: list[dict[str, Any]] = []
     if model:
@@ -44,47 +46,59 @@ def _variants(model: str | None, variant: list[str], shadow: list[str]) -> list[
     return out_
 
 
-MODEL = Annotated[str | None, typer.Option("--model", help="GROUP/VERSION (or a model folder) "
-                                                            "for the AllTraffic variant.")]
-VARIANT = Annotated[list[str], typer.Option("--variant", help="NAME=GROUP/VERSION[:WEIGHT], "
-                                                              "repeatable (A/B, canary).")]
-SHADOW = Annotated[list[str], typer.Option("--shadow", help="NAME=GROUP/VERSION: gets a copy "
-                                                            "of traffic; answers captured.")]
+model_options = [
+    click.option("--model", help="GROUP/VERSION (or a model folder) for the AllTraffic "
+                                 "variant."),
+    click.option("--variant", multiple=True, metavar="NAME=GROUP/VERSION[:WEIGHT]",
+                 help="A weighted variant, repeatable (A/B, canary)."),
+    click.option("--shadow", multiple=True, metavar="NAME=GROUP/VERSION",
+                 help="Gets a copy of traffic; answers captured."),
+]
+
+
+def _model_options(f: Any) -> Any:
+    for option in reversed(model_options):
+        f = option(f)
+    return f
 
 
 @endpoints.command()
-def create(
-    name: str, model: MODEL = None, variant: VARIANT = [],  # noqa: B006
-    shadow: SHADOW = [],  # noqa: B006
-    routing: Annotated[str, typer.Option(help="weighted or bandit (Thompson sampling on "
-                                              "POST /feedback rewards).")] = "weighted",
-    port: OPTIONAL_PORT = None,
-    host: HOST = "127.0.0.1",
-    capture_percent: Annotated[float, number("--capture-percent", "Share of requests "
-                                             "captured.", lo=0, hi=100)] = 0.0,
-    max_concurrency: Annotated[int, number("--max-concurrency", "Beyond this: 429.", lo=1,
-                                           hi=100_000, integer=True)] = 64,
-    max_body_mb: Annotated[float, number("--max-body-mb", "Beyond this: 413.", lo=0,
-                                         hi=100_000)] = 6.0,
-    workers: Annotated[int, number("--workers", "Server worker threads.", lo=1, hi=1024,
-                                   integer=True)] = 1,
-    allow_unapproved: Annotated[bool, typer.Option(
-        help="Allow PendingManualApproval versions (Rejected never serve).")] = False,
-) -> None:
+@click.argument("name", type=ENDPOINT)
+@_model_options
+@click.option("--routing", type=click.Choice(["weighted", "bandit"]), default="weighted",
+              show_default=True, help="bandit: Thompson sampling on POST /feedback rewards.")
+@click.option("--port", type=PORT, help="TCP port (default: a free one).")
+@click.option("--host", type=HOST, default="127.0.0.1", show_default=True,
+              help="Bind address.")
+@click.option("--capture-percent", type=number("--capture-percent", lo=0, hi=100),
+              default=0.0, show_default=True, help="Share of requests captured.")
+@click.option("--max-concurrency", type=number("--max-concurrency", lo=1, hi=100_000,
+                                               integer=True),
+              default=64, show_default=True, help="Beyond this: 429.")
+@click.option("--max-body-mb", type=number("--max-body-mb", lo=0, hi=100_000), default=6.0,
+              show_default=True, help="Beyond this: 413.")
+@click.option("--workers", type=number("--workers", lo=1, hi=1024, integer=True), default=1,
+              show_default=True, help="Server worker threads.")
+@click.option("--allow-unapproved", is_flag=True,
+              help="Allow PendingManualApproval versions (Rejected never serve).")
+def create(name: str, model: str | None, variant: tuple[str, ...], shadow: tuple[str, ...],
+           routing: str, port: int | None, host: str, capture_percent: float,
+           max_concurrency: int, max_body_mb: float, workers: int,
+           allow_unapproved: bool) -> None:
     """Start a managed endpoint in the background and record it."""
-    name = _name(name)
     d = _ctl().create_endpoint(name, _variants(model, variant, shadow), port=port, host=host,
-                            routing=routing, capture_percent=capture_percent,
-                            max_concurrency=max_concurrency, max_body_mb=max_body_mb,
-                            workers=workers, allow_unapproved=allow_unapproved)
+                               routing=routing, capture_percent=capture_percent,
+                               max_concurrency=max_concurrency, max_body_mb=max_body_mb,
+                               workers=workers, allow_unapproved=allow_unapproved)
     out.print(f"endpoint [bold]{name}[/] {status(d['status'])} at {d['url']} (pid {d['pid']})")
 
 
 @endpoints.command("list")
-def list_(json: JSON = False) -> None:
+@json_option
+def list_(json_: bool) -> None:
     """Recorded endpoints and whether their servers run."""
     rows = _ctl().list_endpoints()
-    if json:
+    if json_:
         print_json(rows)
         return
     table(["name", "status", "url", "variants", "updated"],
@@ -95,10 +109,12 @@ def list_(json: JSON = False) -> None:
 
 
 @endpoints.command()
-def describe(name: str, json: JSON = False) -> None:
+@click.argument("name", type=ENDPOINT)
+@json_option
+def describe(name: str, json_: bool) -> None:
     """URL, variants, weights, status, pid and the last deployment of an endpoint."""
-    d = _ctl().describe_endpoint(_name(name))
-    if json:
+    d = _ctl().describe_endpoint(name)
+    if json_:
         print_json(d)
         return
     out.print(f"[bold]{name}[/] {status(d['status'])} {escape(d['url'])} pid={d['pid']} "
@@ -112,59 +128,66 @@ def describe(name: str, json: JSON = False) -> None:
 
 
 @endpoints.command()
+@click.argument("name", type=ENDPOINT)
 def logs(name: str) -> None:
     """The endpoint server's log."""
-    path = _ctl().logs_path(_name(name))
+    path = _ctl().logs_path(name)
     if path.exists():
         out.print(path.read_text(errors="replace"), markup=False, end="")
 
 
 @endpoints.command()
-def update(
-    name: str, model: MODEL = None, variant: VARIANT = [], shadow: SHADOW = [],  # noqa: B006
-    traffic: Annotated[str, typer.Option(help="all, canary:10% or linear:25%.")] = "all",
-    bake_seconds: Annotated[float, number("--bake-seconds", "Watch time per traffic step.",
-                                          lo=0, hi=86_400)] = 10.0,
-    max_error_rate: Annotated[float, number("--max-error-rate", "Roll back above this share "
-                                            "of 5xx answers.", lo=0, hi=1)] = 0.05,
-) -> None:
+@click.argument("name", type=ENDPOINT)
+@_model_options
+@click.option("--traffic", default="all", show_default=True,
+              help="all, canary:10% or linear:25%.")
+@click.option("--bake-seconds", type=number("--bake-seconds", lo=0, hi=86_400), default=10.0,
+              show_default=True, help="Watch time per traffic step.")
+@click.option("--max-error-rate", type=number("--max-error-rate", lo=0, hi=1), default=0.05,
+              show_default=True, help="Roll back above this share of 5xx answers.")
+def update(name: str, model: str | None, variant: tuple[str, ...], shadow: tuple[str, ...],
+           traffic: str, bake_seconds: float, max_error_rate: float) -> int:
     """Blue/green update: load the new fleet, health-check, shift traffic, roll back on
     errors."""
     def progress(dep: dict[str, Any]) -> None:
         share = f" {dep['share']:.0%} of traffic" if dep.get("share") is not None else ""
         out.print(f"  {dep['status']}{share} {dep.get('reason') or ''}", markup=False)
 
-    name = _name(name)
     d = _ctl().update_endpoint(name, _variants(model, variant, shadow), traffic, bake_seconds,
                             max_error_rate, on_progress=progress)
     result = d["deployment"]["status"]
     out.print(f"endpoint {name}: update {result}")
-    if result != "Completed":
-        raise typer.Exit(1)
+    return 0 if result == "Completed" else 1
 
 
 @endpoints.command()
+@click.argument("name", type=ENDPOINT)
 def delete(name: str) -> None:
     """Stop the server (in-flight requests finish) and forget the endpoint."""
-    _ctl().delete_endpoint(_name(name))
+    _ctl().delete_endpoint(name)
     out.print(f"endpoint {name} deleted")
 
 
 @endpoints.command()
+@click.argument("name", type=ENDPOINT)
 def start(name: str) -> None:
     """Bring a recorded endpoint back (after a reboot or a crash)."""
-    d = _ctl().start_endpoint(_name(name))
+    d = _ctl().start_endpoint(name)
     out.print(f"endpoint [bold]{name}[/] {status(d['status'])} at {d['url']}")
 
 
-def serve(
-    model: Annotated[str, typer.Argument(help="GROUP/VERSION or a model folder.")],
-    entry_point: Annotated[str | None, typer.Option(help="For a folder: the script "
-                                                         "with model_fn & co.")] = None,
-    port: PORT = 8080, host: HOST = "127.0.0.1",
-    allow_unapproved: bool = False,
-) -> None:
-    """Serve one model in the foreground (Ctrl-C stops it)."""
+@click.command()
+@click.argument("model")
+@click.option("--entry-point", help="For a folder: the script with model_fn & co.")
+@click.option("--port", type=PORT, default=8080, show_default=True, help="TCP port.")
+@click.option("--host", type=HOST, default="127.0.0.1", show_default=True,
+              help="Bind address.")
+@click.option("--allow-unapproved", is_flag=True,
+              help="Allow PendingManualApproval versions (Rejected never serve).")
+def serve(model: str, entry_point: str | None, port: int, host: str,
+          allow_unapproved: bool) -> None:
+    """Serve one model in the foreground (Ctrl-C stops it). MODEL is GROUP/VERSION or a
+    model folder."""
     import uvicorn
 
     from stackyard.serving._app import State, create_app

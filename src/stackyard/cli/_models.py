@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
+import click
 
-from stackyard.cli._args import JSON, model_ref, name_of
+from stackyard.cli._args import MODEL_REF, json_option, name_type
 from stackyard.cli._render import escape, out, print_json, status, table, when
 from stackyard.errors import UsageError
 
@@ -17,17 +17,21 @@ if TYPE_CHECKING:
 
     from stackyard.registry import ModelRegistry
 
-models = typer.Typer(help="Model package groups, versions and approvals.",
-                     no_args_is_help=True)
-COMMENT = Annotated[str | None, typer.Option("--comment", "-m", help="Why (kept in the "
-                                                                      "audit trail).")]
+GROUP = name_type("model group")
+comment_option = click.option("--comment", "-m", help="Why (kept in the audit trail).")
+
+
+@click.group()
+def models() -> None:
+    """Model package groups, versions and approvals."""
 
 
 @models.command()
-def groups(json: JSON = False) -> None:
+@json_option
+def groups(json_: bool) -> None:
     """Model package groups with their version counts."""
     rows = _registry().list_groups()
-    if json:
+    if json_:
         print_json(rows)
         return
     table(["group", "versions", "latest", "approved", "created"],
@@ -36,11 +40,13 @@ def groups(json: JSON = False) -> None:
 
 
 @models.command("list")
-def list_(group: str, status_: Annotated[str | None, typer.Option(
-        "--status", help="Only this approval status.")] = None, json: JSON = False) -> None:
+@click.argument("group", type=GROUP)
+@click.option("--status", "status_", help="Only this approval status.")
+@json_option
+def list_(group: str, status_: str | None, json_: bool) -> None:
     """Versions of a group, oldest first."""
-    pkgs = _registry().list_packages(name_of("model group", group), status_)
-    if json:
+    pkgs = _registry().list_packages(group, status_)
+    if json_:
         print_json([p.summary() for p in pkgs])
         return
     table(["ref", "status", "registered", "metrics"],
@@ -96,53 +102,63 @@ def _show(d: dict[str, Any]) -> None:
 
 
 @models.command()
-def describe(ref: str, json: JSON = False) -> None:
+@click.argument("ref", type=MODEL_REF)
+@json_option
+def describe(ref: str, json_: bool) -> None:
     """Everything recorded for GROUP/VERSION: metrics, baselines, lineage, approvals."""
-    d = _registry().describe(model_ref(ref))
-    if json:
+    d = _registry().describe(ref)
+    if json_:
         print_json(d)
         return
     _show(d)
 
 
 @models.command()
-def latest(group: str, approved: Annotated[bool, typer.Option(
-        "--approved", help="The latest Approved version.")] = False, json: JSON = False) -> None:
+@click.argument("group", type=GROUP)
+@click.option("--approved", is_flag=True, help="The latest Approved version.")
+@json_option
+def latest(group: str, approved: bool, json_: bool) -> None:
     """The newest version of GROUP (or the newest Approved one)."""
     reg = _registry()
-    pkg = reg.latest(name_of("model group", group), "Approved" if approved else None)
+    pkg = reg.latest(group, "Approved" if approved else None)
     d = reg.describe(pkg.ref)
-    if json:
+    if json_:
         print_json(d)
         return
     _show(d)
 
 
 def _transition(ref: str, to: str, comment: str | None) -> None:
-    pkg = _registry().update_approval(model_ref(ref), to, comment)
+    pkg = _registry().update_approval(ref, to, comment)
     out.print(f"{pkg.ref}: {status(pkg.approval_status)}")
 
 
 @models.command()
-def approve(ref: str, comment: COMMENT = None) -> None:
+@click.argument("ref", type=MODEL_REF)
+@comment_option
+def approve(ref: str, comment: str | None) -> None:
     """Approve GROUP/VERSION (subscribed pipelines start)."""
     _transition(ref, "Approved", comment)
 
 
 @models.command()
-def reject(ref: str, comment: COMMENT = None) -> None:
+@click.argument("ref", type=MODEL_REF)
+@comment_option
+def reject(ref: str, comment: str | None) -> None:
     """Reject GROUP/VERSION (also revokes an approval)."""
     _transition(ref, "Rejected", comment)
 
 
 @models.command()
-def lineage(ref: str, json: JSON = False) -> None:
+@click.argument("ref", type=MODEL_REF)
+@json_option
+def lineage(ref: str, json_: bool) -> None:
     """From data and code to the model: the steps, inputs and hashes behind GROUP/VERSION."""
     from rich.tree import Tree
 
-    d = _registry().describe(model_ref(ref))
+    d = _registry().describe(ref)
     lin = d["lineage"]
-    if json:
+    if json_:
         print_json(lin)
         return
     root = Tree(f"[bold]{d['ref']}[/] model sha256 {d['model_sha256'][:12]}…")
@@ -177,18 +193,18 @@ def _tree(parent: Tree, node: dict[str, Any]) -> None:
 
 
 @models.command("on-approve")
-def on_approve(
-    group: str,
-    run: Annotated[Path, typer.Option("--run", help="Pipeline file to start on approval.")],
-    param: Annotated[list[str], typer.Option("-p", "--param", help="Name=Value")] = [],  # noqa: B006
-    parameter: Annotated[str, typer.Option(help="The pipeline parameter that receives "
-                                                "GROUP/VERSION.")] = "ModelPackage",
-) -> None:
+@click.argument("group", type=GROUP)
+@click.option("--run", "run", type=click.Path(path_type=Path), required=True,
+              help="Pipeline file to start on approval.")
+@click.option("-p", "--param", "param", multiple=True, metavar="NAME=VALUE",
+              help="Another pipeline parameter (repeatable).")
+@click.option("--parameter", default="ModelPackage", show_default=True,
+              help="The pipeline parameter that receives GROUP/VERSION.")
+def on_approve(group: str, run: Path, param: tuple[str, ...], parameter: str) -> None:
     """Start FILE.py whenever a version of GROUP is approved (GROUP/VERSION is passed as
     the parameter named by --parameter)."""
     from stackyard.cli._runs import load_pipeline, parse_params
 
-    group = name_of("model group", group)
     pipeline = load_pipeline(run)
     names = {p.name for p in pipeline.parameters}
     if parameter not in names:

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import typer
+import click
 
-from stackyard.cli._args import JSON, name_of
+from stackyard.cli._args import json_option, name_type
 from stackyard.cli._render import out, print_json, table, when
 
-pipelines = typer.Typer(help="Inspect pipeline definitions.", no_args_is_help=True)
+
+@click.group()
+def pipelines() -> None:
+    """Inspect pipeline definitions."""
 
 
 @pipelines.command("list")
-def list_(json: JSON = False) -> None:
+@json_option
+def list_(json_: bool) -> None:
     """Every pipeline with its latest version and run count."""
     from stackyard import engine
 
     rows = engine.list_pipelines()
-    if json:
+    if json_:
         print_json(rows)
         return
     table(["pipeline", "latest version", "runs", "updated"],
@@ -24,12 +28,14 @@ def list_(json: JSON = False) -> None:
 
 
 @pipelines.command()
-def describe(name: str, json: JSON = False) -> None:
+@click.argument("name", type=name_type("pipeline"))
+@json_option
+def describe(name: str, json_: bool) -> None:
     """Definition versions of one pipeline (the latest definition in full with --json)."""
     from stackyard import engine
 
-    d = engine.describe_pipeline(name_of("pipeline", name))
-    if json:
+    d = engine.describe_pipeline(name)
+    if json_:
         print_json(d)
         return
     table(["version", "created", "digest", "steps"],

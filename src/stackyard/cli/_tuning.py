@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import typer
+import click
 
-from stackyard.cli._args import JSON, LIMIT, name_of
+from stackyard.cli._args import json_option, limit_option, name_type
 from stackyard.cli._render import duration, escape, out, print_json, status, table, when
 
-tuning = typer.Typer(help="Inspect and resume hyperparameter tuning jobs.",
-                     no_args_is_help=True)
+TUNING_JOB = name_type("tuning job")
+
+
+@click.group()
+def tuning() -> None:
+    """Inspect and resume hyperparameter tuning jobs."""
 
 
 @tuning.command("list")
-def list_(limit: LIMIT = 50, json: JSON = False) -> None:
+@limit_option
+@json_option
+def list_(limit: int, json_: bool) -> None:
     """Tuning jobs, newest first."""
     from stackyard.tuning import list_tuning_jobs
 
     rows = list_tuning_jobs(limit)
-    if json:
+    if json_:
         print_json(rows)
         return
     table(["name", "status", "trials", "best objective", "started", "took"],
@@ -26,13 +32,14 @@ def list_(limit: LIMIT = 50, json: JSON = False) -> None:
 
 
 @tuning.command()
-def describe(name: str, json: JSON = False) -> None:
+@click.argument("name", type=TUNING_JOB)
+@json_option
+def describe(name: str, json_: bool) -> None:
     """A tuning job's trials: hyperparameters, objective and status, best first."""
     from stackyard.tuning import describe_tuning_job, list_trials
 
-    name = name_of("tuning job", name)
     s, trials = describe_tuning_job(name), list_trials(name)
-    if json:
+    if json_:
         print_json({**s, "trials": trials})
         return
     out.print(f"[bold]{name}[/] {status(s['HyperParameterTuningJobStatus'])} "
@@ -49,9 +56,10 @@ def describe(name: str, json: JSON = False) -> None:
 
 
 @tuning.command()
+@click.argument("name", type=TUNING_JOB)
 def resume(name: str) -> None:
     """Finish a tuning job whose process died: finished trials are kept, live ones adopted."""
     from stackyard.tuning._progress import run_with_progress
 
-    s = run_with_progress(name_of("tuning job", name), show=True)
+    s = run_with_progress(name, show=True)
     out.print(f"{name}: {s['HyperParameterTuningJobStatus']}")
