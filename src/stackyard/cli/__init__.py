@@ -78,9 +78,6 @@ def run_cli(args: Sequence[str] | None = None) -> int:
         return e.exit_code
     except click.ClickException as e:  # a bad option, a missing argument, an unknown command
         return _fail(e.format_message(), e.exit_code)
-    except BrokenPipeError:  # `stackyard runs list | head`: the reader left, nothing to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush at exit
-        return 141
     except Exception as e:  # noqa: BLE001 - the one place an unexpected error is reported
         if _home.debug():
             import traceback

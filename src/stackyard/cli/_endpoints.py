@@ -190,13 +190,19 @@ def serve(model: str, entry_point: str | None, port: int, host: str,
     model folder."""
     import uvicorn
 
+    from stackyard.errors import UsageError
+    from stackyard.inference import ModelError
     from stackyard.serving._app import State, create_app
     from stackyard.serving._fleet import build_fleet
 
     spec = _ctl().model_spec(model, entry_point)
     config = {"variants": [{"name": "AllTraffic", "model": spec}],
               "allow_unapproved": allow_unapproved}
-    state = State(Path(model).name.replace("/", "-"), build_fleet(config), config)
+    try:
+        fleet = build_fleet(config)
+    except ModelError as e:  # the folder or its code does not load: the user's to fix
+        raise UsageError(f"cannot serve {model}: {e}") from None
+    state = State(Path(model).name.replace("/", "-"), fleet, config)
     out.print(f"serving {model} on http://{host}:{port} (POST /invocations, GET /ping)",
               markup=False)
     uvicorn.run(create_app(state), host=host, port=port, log_level="warning")
