@@ -110,6 +110,26 @@ def check_number(value: Any, what: str, *, lo: float | None = None, hi: float | 
     return value
 
 
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def check_host(value: Any, what: str = "host") -> str:
+    """An address to bind or connect to: an IPv4/IPv6 literal or an ASCII DNS host name.
+    All-numeric dotted names (``999.1.1.1``) must be valid IPv4, not a "host name"."""
+    import ipaddress
+
+    if isinstance(value, str) and value.isascii() and 0 < len(value) <= 253:
+        try:
+            ipaddress.ip_address(value)
+            return value
+        except ValueError:
+            labels = value.split(".")
+            if (all(_HOST_LABEL.fullmatch(label) for label in labels)
+                    and not all(label.isdigit() for label in labels)):
+                return value
+    raise UsageError(f"{what} {value!r} is not an IP address or host name (e.g. 127.0.0.1)")
+
+
 # --- model references ----------------------------------------------------------------------
 _REF = re.compile(r"([A-Za-z0-9](?:-*[A-Za-z0-9_.])*)/([1-9][0-9]{0,8})")
 

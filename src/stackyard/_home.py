@@ -38,3 +38,9 @@ def sandbox_mode() -> str:
     """How jobs see ``/opt/ml``: ``auto`` (mount namespace when the OS allows), ``off``."""
     mode = os.environ.get("STACKYARD_SANDBOX", "auto").lower()
     return mode if mode in {"auto", "off"} else "auto"
+
+
+def debug() -> bool:
+    """``STACKYARD_DEBUG=1``: the CLI prints the traceback of an unexpected error instead of
+    a one-line message."""
+    return os.environ.get("STACKYARD_DEBUG", "").strip().lower() not in {"", "0", "false", "no"}

@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
+import click
 
-from stackyard.cli._render import out, print_json, status, table, when
-from stackyard.serving import _control as ctl
+from stackyard.cli._args import HOST, PORT, json_option, name_type, number
+from stackyard.cli._render import escape, out, print_json, status, table, when
 
-endpoints = typer.Typer(help="Managed real-time endpoints.", no_args_is_help=True)
-JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+if TYPE_CHECKING:
+    from types import ModuleType
+
+ENDPOINT = name_type("endpoint")
 
 
-def _variants(model: str | None, variant: list[str], shadow: list[str]) -> list[dict[str, Any]]:
+@click.group()
+def endpoints() -> None:
+    """Managed real-time endpoints."""
+
+
+def _ctl() -> ModuleType:
+    from stackyard.serving import _control
+
+    return _control
+
+
+def _variants(model: str | None, variant: tuple[str, ...], shadow: tuple[str, ...]
+              ) -> list[dict[str, Any]]:
+    ctl = _ctl()
     out_: list[dict[str, Any]] = []
     if model:
         out_.append({"name": "AllTraffic", "model": ctl.model_spec(model), "weight": 1.0})
@@ -31,50 +46,66 @@ def _variants(model: str | None, variant: list[str], shadow: list[str]) -> list[
     return out_
 
 
-MODEL = Annotated[str | None, typer.Option("--model", help="GROUP/VERSION (or a model folder) "
-                                                            "for the AllTraffic variant.")]
-VARIANT = Annotated[list[str], typer.Option("--variant", help="NAME=GROUP/VERSION[:WEIGHT], "
-                                                              "repeatable (A/B, canary).")]
-SHADOW = Annotated[list[str], typer.Option("--shadow", help="NAME=GROUP/VERSION: gets a copy "
-                                                            "of traffic; answers captured.")]
-TOKEN = Annotated[str | None, typer.Option(
-    "--auth-token", help="Require Authorization: Bearer TOKEN on every request but /ping "
-                         "(required with a --host beyond loopback; prefer --auth-token-file, "
-                         "which keeps it out of the process list).")]
-TOKEN_FILE = Annotated[Path | None, typer.Option(
-    "--auth-token-file", help="Read the token from this file's first line.")]
+model_options = [
+    click.option("--model", help="GROUP/VERSION (or a model folder) for the AllTraffic "
+                                 "variant."),
+    click.option("--variant", multiple=True, metavar="NAME=GROUP/VERSION[:WEIGHT]",
+                 help="A weighted variant, repeatable (A/B, canary)."),
+    click.option("--shadow", multiple=True, metavar="NAME=GROUP/VERSION",
+                 help="Gets a copy of traffic; answers captured."),
+]
+
+
+def _model_options(f: Any) -> Any:
+    for option in reversed(model_options):
+        f = option(f)
+    return f
 
 
 @endpoints.command()
-def create(
-    name: str, model: MODEL = None, variant: VARIANT = [],  # noqa: B006
-    shadow: SHADOW = [],  # noqa: B006
-    routing: Annotated[str, typer.Option(help="weighted or bandit (Thompson sampling on "
-                                              "POST /feedback rewards).")] = "weighted",
-    port: Annotated[int | None, typer.Option(help="Default: a free port.")] = None,
-    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
-    capture_percent: Annotated[float, typer.Option(help="Share of requests captured.")] = 0.0,
-    max_concurrency: Annotated[int, typer.Option(help="Beyond this: 429.")] = 64,
-    max_body_mb: Annotated[float, typer.Option(help="Beyond this: 413.")] = 6.0,
-    workers: int = 1,
-    allow_unapproved: Annotated[bool, typer.Option(
-        help="Allow PendingManualApproval versions (Rejected never serve).")] = False,
-    auth_token: TOKEN = None, auth_token_file: TOKEN_FILE = None,
-) -> None:
+@click.argument("name", type=ENDPOINT)
+@_model_options
+@click.option("--routing", type=click.Choice(["weighted", "bandit"]), default="weighted",
+              show_default=True, help="bandit: Thompson sampling on POST /feedback rewards.")
+@click.option("--port", type=PORT, help="TCP port (default: a free one).")
+@click.option("--host", type=HOST, default="127.0.0.1", show_default=True,
+              help="Bind address.")
+@click.option("--capture-percent", type=number("--capture-percent", lo=0, hi=100),
+              default=0.0, show_default=True, help="Share of requests captured.")
+@click.option("--max-concurrency", type=number("--max-concurrency", lo=1, hi=100_000,
+                                               integer=True),
+              default=64, show_default=True, help="Beyond this: 429.")
+@click.option("--max-body-mb", type=number("--max-body-mb", lo=0, hi=100_000), default=6.0,
+              show_default=True, help="Beyond this: 413.")
+@click.option("--workers", type=number("--workers", lo=1, hi=1024, integer=True), default=1,
+              show_default=True, help="Server worker threads.")
+@click.option("--allow-unapproved", is_flag=True,
+              help="Allow PendingManualApproval versions (Rejected never serve).")
+@click.option("--auth-token", help="Require Authorization: Bearer TOKEN on every request but "
+              "/ping (required with a --host beyond loopback; prefer --auth-token-file, which "
+              "keeps it out of the process list).")
+@click.option("--auth-token-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Read the token from this file's first line.")
+def create(name: str, model: str | None, variant: tuple[str, ...], shadow: tuple[str, ...],
+           routing: str, port: int | None, host: str, capture_percent: float,
+           max_concurrency: int, max_body_mb: float, workers: int,
+           allow_unapproved: bool, auth_token: str | None, auth_token_file: Path | None
+           ) -> None:
     """Start a managed endpoint in the background and record it."""
-    d = ctl.create_endpoint(name, _variants(model, variant, shadow), port=port, host=host,
-                            routing=routing, capture_percent=capture_percent,
-                            max_concurrency=max_concurrency, max_body_mb=max_body_mb,
-                            workers=workers, allow_unapproved=allow_unapproved,
-                            auth_token=auth_token, auth_token_file=auth_token_file)
+    d = _ctl().create_endpoint(name, _variants(model, variant, shadow), port=port, host=host,
+                               routing=routing, capture_percent=capture_percent,
+                               max_concurrency=max_concurrency, max_body_mb=max_body_mb,
+                               workers=workers, allow_unapproved=allow_unapproved,
+                               auth_token=auth_token, auth_token_file=auth_token_file)
     out.print(f"endpoint [bold]{name}[/] {status(d['status'])} at {d['url']} (pid {d['pid']})")
 
 
 @endpoints.command("list")
-def list_(json: JSON = False) -> None:
+@json_option
+def list_(json_: bool) -> None:
     """Recorded endpoints and whether their servers run."""
-    rows = ctl.list_endpoints()
-    if json:
+    rows = _ctl().list_endpoints()
+    if json_:
         print_json(rows)
         return
     table(["name", "status", "url", "variants", "updated"],
@@ -85,89 +116,112 @@ def list_(json: JSON = False) -> None:
 
 
 @endpoints.command()
-def describe(name: str, json: JSON = False) -> None:
+@click.argument("name", type=ENDPOINT)
+@json_option
+def describe(name: str, json_: bool) -> None:
     """URL, variants, weights, status, pid and the last deployment of an endpoint."""
-    d = ctl.describe_endpoint(name)
-    if json:
+    d = _ctl().describe_endpoint(name)
+    if json_:
         print_json(d)
         return
-    out.print(f"[bold]{name}[/] {status(d['status'])} {d['url']} pid={d['pid']} "
+    out.print(f"[bold]{name}[/] {status(d['status'])} {escape(d['url'])} pid={d['pid']} "
               f"routing={d['routing']} capture={d['capture_percent']}%")
     table(["variant", "model", "weight", "shadow"],
           [[v["name"], v["model"], v["weight"], v["shadow"]] for v in d["variants"]])
     if d["deployment"]:
         dep = d["deployment"]
         out.print(f"last update: {dep.get('status')} traffic={dep.get('traffic')} "
-                  f"{dep.get('reason') or ''}")
+                  f"{dep.get('reason') or ''}", markup=False)
 
 
 @endpoints.command()
+@click.argument("name", type=ENDPOINT)
 def logs(name: str) -> None:
     """The endpoint server's log."""
-    path = ctl.logs_path(name)
+    path = _ctl().logs_path(name)
     if path.exists():
         out.print(path.read_text(errors="replace"), markup=False, end="")
 
 
 @endpoints.command()
-def update(
-    name: str, model: MODEL = None, variant: VARIANT = [], shadow: SHADOW = [],  # noqa: B006
-    traffic: Annotated[str, typer.Option(help="all, canary:10% or linear:25%.")] = "all",
-    bake_seconds: Annotated[float, typer.Option(help="Watch time per traffic step.")] = 10.0,
-    max_error_rate: Annotated[float, typer.Option(help="Roll back above this share of "
-                                                       "5xx answers.")] = 0.05,
-    timeout: Annotated[float | None, typer.Option(
-        help="Seconds the whole update may take before it is rolled back (default: 120 "
-             "plus the bake time of every traffic step).")] = None,
-) -> None:
+@click.argument("name", type=ENDPOINT)
+@_model_options
+@click.option("--traffic", default="all", show_default=True,
+              help="all, canary:10% or linear:25%.")
+@click.option("--bake-seconds", type=number("--bake-seconds", lo=0, hi=86_400), default=10.0,
+              show_default=True, help="Watch time per traffic step.")
+@click.option("--max-error-rate", type=number("--max-error-rate", lo=0, hi=1), default=0.05,
+              show_default=True, help="Roll back above this share of 5xx answers.")
+@click.option("--timeout", type=number("--timeout", lo=0, hi=86_400, lo_open=True),
+              help="Seconds the whole update may take before it is rolled back (default: 120 "
+                   "plus the bake time of every traffic step).")
+def update(name: str, model: str | None, variant: tuple[str, ...], shadow: tuple[str, ...],
+           traffic: str, bake_seconds: float, max_error_rate: float,
+           timeout: float | None) -> int:
     """Blue/green update: load the new fleet, health-check, shift traffic, roll back on
     errors, on --timeout, or when the server dies."""
     def progress(dep: dict[str, Any]) -> None:
         share = f" {dep['share']:.0%} of traffic" if dep.get("share") is not None else ""
         out.print(f"  {dep['status']}{share} {dep.get('reason') or ''}", markup=False)
 
-    d = ctl.update_endpoint(name, _variants(model, variant, shadow), traffic, bake_seconds,
-                            max_error_rate, on_progress=progress, timeout=timeout)
+    d = _ctl().update_endpoint(name, _variants(model, variant, shadow), traffic, bake_seconds,
+                               max_error_rate, on_progress=progress, timeout=timeout)
     result = d["deployment"]["status"]
     out.print(f"endpoint {name}: update {result}", markup=False)
-    if result != "Completed":
-        raise typer.Exit(1)
+    return 0 if result == "Completed" else 1
 
 
 @endpoints.command()
+@click.argument("name", type=ENDPOINT)
 def delete(name: str) -> None:
     """Stop the server (in-flight requests finish) and forget the endpoint."""
-    ctl.delete_endpoint(name)
+    _ctl().delete_endpoint(name)
     out.print(f"endpoint {name} deleted")
 
 
 @endpoints.command()
+@click.argument("name", type=ENDPOINT)
 def start(name: str) -> None:
     """Bring a recorded endpoint back (after a reboot or a crash)."""
-    d = ctl.start_endpoint(name)
+    d = _ctl().start_endpoint(name)
     out.print(f"endpoint [bold]{name}[/] {status(d['status'])} at {d['url']}")
 
 
-def serve(
-    model: Annotated[str, typer.Argument(help="GROUP/VERSION or a model folder.")],
-    entry_point: Annotated[str | None, typer.Option(help="For a folder: the script "
-                                                         "with model_fn & co.")] = None,
-    port: int = 8080, host: str = "127.0.0.1",
-    allow_unapproved: bool = False,
-    auth_token: TOKEN = None, auth_token_file: TOKEN_FILE = None,
-) -> None:
-    """Serve one model in the foreground (Ctrl-C stops it)."""
+@click.command()
+@click.argument("model")
+@click.option("--entry-point", help="For a folder: the script with model_fn & co.")
+@click.option("--port", type=PORT, default=8080, show_default=True, help="TCP port.")
+@click.option("--host", type=HOST, default="127.0.0.1", show_default=True,
+              help="Bind address.")
+@click.option("--allow-unapproved", is_flag=True,
+              help="Allow PendingManualApproval versions (Rejected never serve).")
+@click.option("--auth-token", help="Require Authorization: Bearer TOKEN on every request but "
+              "/ping (required with a --host beyond loopback; prefer --auth-token-file, which "
+              "keeps it out of the process list).")
+@click.option("--auth-token-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Read the token from this file's first line.")
+def serve(model: str, entry_point: str | None, port: int, host: str,
+          allow_unapproved: bool, auth_token: str | None, auth_token_file: Path | None
+          ) -> None:
+    """Serve one model in the foreground (Ctrl-C stops it). MODEL is GROUP/VERSION or a
+    model folder."""
     import uvicorn
 
+    from stackyard.errors import UsageError
+    from stackyard.inference import ModelError
     from stackyard.serving._app import State, create_app
     from stackyard.serving._fleet import build_fleet
     from stackyard.serving._server import Protocol
 
-    token = ctl.resolve_token(host, auth_token, auth_token_file)
-    spec = ctl.model_spec(model, entry_point)
+    token = _ctl().resolve_token(host, auth_token, auth_token_file)
+    spec = _ctl().model_spec(model, entry_point)
     config = {"variants": [{"name": "AllTraffic", "model": spec}],
               "allow_unapproved": allow_unapproved}
-    state = State(Path(model).name.replace("/", "-"), build_fleet(config), config, token)
+    try:
+        fleet = build_fleet(config)
+    except ModelError as e:  # the folder or its code does not load: the user's to fix
+        raise UsageError(f"cannot serve {model}: {e}") from None
+    state = State(Path(model).name.replace("/", "-"), fleet, config, token)
     out.print(f"serving {model} on http://{host}:{port} (POST /invocations, GET /ping)"
               + (" (token required)" if token else ""), markup=False)
     uvicorn.run(create_app(state), host=host, port=port, log_level="warning", http=Protocol)

@@ -4,27 +4,34 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-from rich.tree import Tree
+import click
 
-from stackyard.cli._render import out, print_json, status, table, when
+from stackyard.cli._args import MODEL_REF, json_option, name_type
+from stackyard.cli._render import escape, out, print_json, status, table, when
 from stackyard.errors import UsageError
-from stackyard.registry import ModelRegistry
 
-models = typer.Typer(help="Model package groups, versions and approvals.",
-                     no_args_is_help=True)
-JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-COMMENT = Annotated[str | None, typer.Option("--comment", "-m", help="Why (kept in the "
-                                                                      "audit trail).")]
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+    from stackyard.registry import ModelRegistry
+
+GROUP = name_type("model group")
+comment_option = click.option("--comment", "-m", help="Why (kept in the audit trail).")
+
+
+@click.group()
+def models() -> None:
+    """Model package groups, versions and approvals."""
 
 
 @models.command()
-def groups(json: JSON = False) -> None:
+@json_option
+def groups(json_: bool) -> None:
     """Model package groups with their version counts."""
-    rows = ModelRegistry().list_groups()
-    if json:
+    rows = _registry().list_groups()
+    if json_:
         print_json(rows)
         return
     table(["group", "versions", "latest", "approved", "created"],
@@ -33,16 +40,24 @@ def groups(json: JSON = False) -> None:
 
 
 @models.command("list")
-def list_(group: str, status_: Annotated[str | None, typer.Option(
-        "--status", help="Only this approval status.")] = None, json: JSON = False) -> None:
+@click.argument("group", type=GROUP)
+@click.option("--status", "status_", help="Only this approval status.")
+@json_option
+def list_(group: str, status_: str | None, json_: bool) -> None:
     """Versions of a group, oldest first."""
-    pkgs = ModelRegistry().list_packages(group, status_)
-    if json:
+    pkgs = _registry().list_packages(group, status_)
+    if json_:
         print_json([p.summary() for p in pkgs])
         return
     table(["ref", "status", "registered", "metrics"],
           [[p.ref, status(p.approval_status), when(p.created_at), _metric_brief(p.record)]
            for p in pkgs])
+
+
+def _registry() -> ModelRegistry:
+    from stackyard.registry import ModelRegistry
+
+    return ModelRegistry()
 
 
 def _metric_brief(record: dict[str, Any]) -> str:
@@ -65,112 +80,127 @@ def _leaves(doc: Any, prefix: str) -> list[str]:
 def _show(d: dict[str, Any]) -> None:
     out.print(f"[bold]{d['ref']}[/] {status(d['approval_status'])} registered "
               f"{when(d['created_at'])}")
-    out.print(f"model: {d['model_data']}  sha256 {d['model_sha256'][:16]}…")
+    plain = {"markup": False}  # recorded text, printed literally
+    out.print(f"model: {d['model_data']}  sha256 {d['model_sha256'][:16]}…", **plain)
     spec = d["inference_spec"]
     out.print(f"inference: entry point {spec['entry_point']}, content types "
-              f"{spec['content_types']} -> {spec['response_types']}")
+              f"{spec['content_types']} -> {spec['response_types']}", **plain)
     if d.get("description"):
-        out.print(f"description: {d['description']}")
+        out.print(f"description: {d['description']}", **plain)
     for group, kinds in d["model_metrics"].items():
         for kind, src in kinds.items():
-            out.print(f"metrics {group}.{kind}: {', '.join(_leaves(src['content'], '')) or src['uri']}")
+            out.print(f"metrics {group}.{kind}: "
+                      f"{', '.join(_leaves(src['content'], '')) or src['uri']}", **plain)
     for group, kinds in d["drift_check_baselines"].items():
         for kind, src in kinds.items():
-            out.print(f"baseline {group}.{kind}: {src['uri']}")
+            out.print(f"baseline {group}.{kind}: {src['uri']}", **plain)
     if d["customer_metadata_properties"]:
-        out.print(f"metadata: {d['customer_metadata_properties']}")
+        out.print(f"metadata: {d['customer_metadata_properties']}", **plain)
     table(["when", "from", "to", "who", "comment"],
           [[when(h["ts"]), h["from_status"], h["to_status"], h["who"], h["comment"]]
            for h in d["approval_history"]], title="approval history")
 
 
 @models.command()
-def describe(ref: str, json: JSON = False) -> None:
+@click.argument("ref", type=MODEL_REF)
+@json_option
+def describe(ref: str, json_: bool) -> None:
     """Everything recorded for GROUP/VERSION: metrics, baselines, lineage, approvals."""
-    d = ModelRegistry().describe(ref)
-    if json:
+    d = _registry().describe(ref)
+    if json_:
         print_json(d)
         return
     _show(d)
 
 
 @models.command()
-def latest(group: str, approved: Annotated[bool, typer.Option(
-        "--approved", help="The latest Approved version.")] = False, json: JSON = False) -> None:
+@click.argument("group", type=GROUP)
+@click.option("--approved", is_flag=True, help="The latest Approved version.")
+@json_option
+def latest(group: str, approved: bool, json_: bool) -> None:
     """The newest version of GROUP (or the newest Approved one)."""
-    reg = ModelRegistry()
+    reg = _registry()
     pkg = reg.latest(group, "Approved" if approved else None)
     d = reg.describe(pkg.ref)
-    if json:
+    if json_:
         print_json(d)
         return
     _show(d)
 
 
 def _transition(ref: str, to: str, comment: str | None) -> None:
-    pkg = ModelRegistry().update_approval(ref, to, comment)
+    pkg = _registry().update_approval(ref, to, comment)
     out.print(f"{pkg.ref}: {status(pkg.approval_status)}")
 
 
 @models.command()
-def approve(ref: str, comment: COMMENT = None) -> None:
+@click.argument("ref", type=MODEL_REF)
+@comment_option
+def approve(ref: str, comment: str | None) -> None:
     """Approve GROUP/VERSION (subscribed pipelines start)."""
     _transition(ref, "Approved", comment)
 
 
 @models.command()
-def reject(ref: str, comment: COMMENT = None) -> None:
+@click.argument("ref", type=MODEL_REF)
+@comment_option
+def reject(ref: str, comment: str | None) -> None:
     """Reject GROUP/VERSION (also revokes an approval)."""
     _transition(ref, "Rejected", comment)
 
 
 @models.command()
-def lineage(ref: str, json: JSON = False) -> None:
+@click.argument("ref", type=MODEL_REF)
+@json_option
+def lineage(ref: str, json_: bool) -> None:
     """From data and code to the model: the steps, inputs and hashes behind GROUP/VERSION."""
-    d = ModelRegistry().describe(ref)
+    from rich.tree import Tree
+
+    d = _registry().describe(ref)
     lin = d["lineage"]
-    if json:
+    if json_:
         print_json(lin)
         return
-    root = Tree(f"[bold]{ref}[/] model sha256 {d['model_sha256'][:12]}…")
+    root = Tree(f"[bold]{d['ref']}[/] model sha256 {d['model_sha256'][:12]}…")
     _tree(root, lin["model"])
     if lin.get("inference_code"):
         c = lin["inference_code"]
-        root.add(f"inference code {c['path']} sha256 {str(c['sha256'])[:12]}…"
+        root.add(f"inference code {escape(c['path'])} sha256 {str(c['sha256'])[:12]}…"
                  + (f" git {c['git_commit'][:10]}" if c.get("git_commit") else ""))
     env = lin["environment"]
-    root.add(f"python {env['python']}; " + ", ".join(f"{k} {v}" for k, v in
-                                                     env["packages"].items()))
+    root.add(escape(f"python {env['python']}; " + ", ".join(f"{k} {v}" for k, v in
+                                                            env["packages"].items())))
     out.print(root)
 
 
 def _tree(parent: Tree, node: dict[str, Any]) -> None:
     step = node.get("produced_by")
     if step is None:
-        parent.add(f"[green]data[/] {node['uri']} sha256 {str(node['sha256'])[:12]}…")
+        parent.add(f"[green]data[/] {escape(node['uri'])} sha256 {str(node['sha256'])[:12]}…")
         return
-    label = (f"[cyan]{step['type']}[/] step [bold]{step['step']}[/] of run {step['run_id']}"
-             f" ({step['pipeline']})")
+    label = (f"[cyan]{escape(step['type'])}[/] step [bold]{escape(step['step'])}[/] of run "
+             f"{escape(step['run_id'])} ({escape(step['pipeline'])})")
     branch = parent.add(label)
     if step.get("hyperparameters"):
-        branch.add(f"hyperparameters {step['hyperparameters']}")
+        branch.add(escape(f"hyperparameters {step['hyperparameters']}"))
     if step.get("code"):
         c = step["code"]
-        branch.add(f"code {c['path']} sha256 {str(c['sha256'])[:12]}…"
+        branch.add(f"code {escape(c['path'])} sha256 {str(c['sha256'])[:12]}…"
                    + (f" git {c['git_commit'][:10]}" if c.get("git_commit") else ""))
     for inp in step["inputs"]:
-        sub = branch.add(f"input [bold]{inp['name']}[/]")
+        sub = branch.add(f"input [bold]{escape(inp['name'])}[/]")
         _tree(sub, inp)
 
 
 @models.command("on-approve")
-def on_approve(
-    group: str,
-    run: Annotated[Path, typer.Option("--run", help="Pipeline file to start on approval.")],
-    param: Annotated[list[str], typer.Option("-p", "--param", help="Name=Value")] = [],  # noqa: B006
-    parameter: Annotated[str, typer.Option(help="The pipeline parameter that receives "
-                                                "GROUP/VERSION.")] = "ModelPackage",
-) -> None:
+@click.argument("group", type=GROUP)
+@click.option("--run", "run", type=click.Path(path_type=Path), required=True,
+              help="Pipeline file to start on approval.")
+@click.option("-p", "--param", "param", multiple=True, metavar="NAME=VALUE",
+              help="Another pipeline parameter (repeatable).")
+@click.option("--parameter", default="ModelPackage", show_default=True,
+              help="The pipeline parameter that receives GROUP/VERSION.")
+def on_approve(group: str, run: Path, param: tuple[str, ...], parameter: str) -> None:
     """Start FILE.py whenever a version of GROUP is approved (GROUP/VERSION is passed as
     the parameter named by --parameter).
 
@@ -178,7 +208,6 @@ def on_approve(
     whoever approves, from any process that records the approval: subscribe only files you
     trust, and keep them where others cannot change them."""
     from stackyard.cli._runs import load_pipeline, parse_params
-    from stackyard.store import open_store
 
     pipeline = load_pipeline(run)
     names = {p.name for p in pipeline.parameters}
@@ -189,7 +218,7 @@ def on_approve(
     unknown = set(parse_params(param)) - names
     if unknown:
         raise UsageError(f"{run} has no parameter(s) {', '.join(sorted(unknown))}")
-    sid = open_store().add_subscription("on-approve", group, {
+    sid = _registry().subscribe_on_approve(group, {
         "file": str(run.resolve()), "parameter": parameter, "params": list(param),
         "cwd": os.getcwd()})
-    out.print(f"subscription {sid}: approving a version of {group} starts {run}")
+    out.print(f"subscription {sid}: approving a version of {group} starts {run}", markup=False)

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import click
 
-import typer
-
-from stackyard import engine
+from stackyard.cli._args import json_option, name_type
 from stackyard.cli._render import out, print_json, table, when
 
-pipelines = typer.Typer(help="Inspect pipeline definitions.", no_args_is_help=True)
-JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+@click.group()
+def pipelines() -> None:
+    """Inspect pipeline definitions."""
 
 
 @pipelines.command("list")
-def list_(json: JSON = False) -> None:
+@json_option
+def list_(json_: bool) -> None:
     """Every pipeline with its latest version and run count."""
+    from stackyard import engine
+
     rows = engine.list_pipelines()
-    if json:
+    if json_:
         print_json(rows)
         return
     table(["pipeline", "latest version", "runs", "updated"],
@@ -25,10 +28,14 @@ def list_(json: JSON = False) -> None:
 
 
 @pipelines.command()
-def describe(name: str, json: JSON = False) -> None:
+@click.argument("name", type=name_type("pipeline"))
+@json_option
+def describe(name: str, json_: bool) -> None:
     """Definition versions of one pipeline (the latest definition in full with --json)."""
+    from stackyard import engine
+
     d = engine.describe_pipeline(name)
-    if json:
+    if json_:
         print_json(d)
         return
     table(["version", "created", "digest", "steps"],

@@ -5,15 +5,17 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import click
 
-from stackyard import engine
+from stackyard.cli._args import RUN_ID, json_option, limit_option, name_type, quiet_option
 from stackyard.cli._render import (
     duration,
     err,
+    escape,
     live_events,
     out,
     print_json,
@@ -23,9 +25,10 @@ from stackyard.cli._render import (
 )
 from stackyard.errors import DefinitionError, ParameterError
 
-runs = typer.Typer(help="Inspect and control pipeline runs.", no_args_is_help=True)
 
-JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+@click.group()
+def runs() -> None:
+    """Inspect and control pipeline runs."""
 
 
 def load_pipeline(file: Path) -> Any:
@@ -44,6 +47,9 @@ def load_pipeline(file: Path) -> Any:
         spec.loader.exec_module(module)
     except DefinitionError:
         raise
+    except SystemExit as e:  # sys.exit(0) would otherwise end `stackyard run` with success
+        raise DefinitionError(f"{file} exited (sys.exit({e.code!r})) before defining "
+                              "`pipeline`; a pipeline file must define it, not exit") from None
     except Exception as e:
         raise DefinitionError(f"{file} raised while loading: {type(e).__name__}: {e}") from e
     pipeline = getattr(module, "pipeline", None)
@@ -54,7 +60,7 @@ def load_pipeline(file: Path) -> Any:
     return pipeline
 
 
-def parse_params(pairs: list[str]) -> dict[str, str]:
+def parse_params(pairs: Iterable[str]) -> dict[str, str]:
     params = {}
     for p in pairs:
         if "=" not in p:
@@ -64,12 +70,20 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
     return params
 
 
-def run(
-    file: Annotated[Path, typer.Argument(help="A Python file that defines `pipeline`.")],
-    param: Annotated[list[str], typer.Option("-p", "--param", help="Name=Value")] = [],  # noqa: B006
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Hide job logs.")] = False,
-) -> None:
-    """Run a pipeline to the end; exit 0 if it Succeeded, 1 if not, 2 for bad input."""
+param_option = click.option("-p", "--param", "param", multiple=True, metavar="NAME=VALUE",
+                            help="A pipeline parameter (repeatable).")
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@param_option
+@quiet_option
+def run(file: Path, param: tuple[str, ...], quiet: bool) -> int:
+    """Run a pipeline to the end; exit 0 if it Succeeded, 1 if not, 2 for bad input.
+
+    FILE is a Python file that defines `pipeline`."""
+    from stackyard import engine
+
     pipeline = load_pipeline(file)
     params = parse_params(param)
     on_event = live_events(show_logs=not quiet)
@@ -78,7 +92,7 @@ def run(
     def announce(e: dict[str, Any]) -> None:
         if "run_id" not in holder:
             holder["run_id"] = e["run_id"]
-            out.print(f"run [bold]{e['run_id']}[/] of pipeline [bold]{pipeline.name}[/]")
+            out.print(f"run [bold]{e['run_id']}[/] of pipeline [bold]{escape(pipeline.name)}[/]")
         on_event(e)
 
     handle = engine.start_run(pipeline.definition_dict(), params,
@@ -86,28 +100,31 @@ def run(
     summary(handle.run_id)
     final = engine.describe_run(handle.run_id)["status"]
     out.print(f"run id: {handle.run_id}")
-    raise typer.Exit(0 if final == "Succeeded" else 1)
+    return 0 if final == "Succeeded" else 1
 
 
 def summary(run_id: str) -> None:
+    from stackyard import engine
+
     d = engine.describe_run(run_id)
     table(["step", "status", "attempts", "cache", "took"],
           [[s["name"], status(s["status"]), s["attempts"], "hit" if s["cache_hit"] else "",
             duration(s["start_time"], s["end_time"])] for s in d["steps"]],
           title=f"{d['pipeline']} · {d['run_id']} · {d['status']}")
     if d["failure_reason"]:
-        err.print(f"[red]{d['failure_reason']}[/]", markup=True)
+        err.print(f"[red]{escape(d['failure_reason'])}[/]", markup=True)
 
 
 @runs.command("list")
-def list_(
-    pipeline: Annotated[str | None, typer.Option(help="Only this pipeline.")] = None,
-    limit: int = 50,
-    json: JSON = False,
-) -> None:
+@click.option("--pipeline", type=name_type("pipeline"), help="Only this pipeline.")
+@limit_option
+@json_option
+def list_(pipeline: str | None, limit: int, json_: bool) -> None:
     """Recent runs, newest first."""
+    from stackyard import engine
+
     rows = engine.list_runs(pipeline, limit)
-    if json:
+    if json_:
         print_json([{k: r[k] for k in ("run_id", "pipeline", "status", "start_time",
                                        "end_time")} for r in rows])
         return
@@ -117,17 +134,22 @@ def list_(
 
 
 @runs.command()
-def describe(run_id: str, json: JSON = False) -> None:
+@click.argument("run_id", type=RUN_ID)
+@json_option
+def describe(run_id: str, json_: bool) -> None:
     """Status, parameters and every step of one run."""
+    from stackyard import engine
+
     d = engine.describe_run(run_id)
-    if json:
+    if json_:
         print_json(d)
         return
-    out.print(f"[bold]{d['run_id']}[/] pipeline={d['pipeline']} status={status(d['status'])} "
-              f"started={when(d['start_time'])} took={duration(d['start_time'], d['end_time'])}")
-    out.print(f"parameters: {d['parameters']}")
+    out.print(f"[bold]{d['run_id']}[/] pipeline={escape(d['pipeline'])} "
+              f"status={status(d['status'])} started={when(d['start_time'])} "
+              f"took={duration(d['start_time'], d['end_time'])}")
+    out.print(f"parameters: {d['parameters']}", markup=False)
     if d["failure_reason"]:
-        out.print(f"[red]failure: {d['failure_reason']}[/]")
+        out.print(f"[red]failure: {escape(d['failure_reason'])}[/]")
     table(["step", "status", "attempts", "cache", "started", "took", "outputs / reason"],
           [[s["name"], status(s["status"]), s["attempts"], "hit" if s["cache_hit"] else "",
             when(s["start_time"]), duration(s["start_time"], s["end_time"]),
@@ -160,26 +182,34 @@ def _brief(s: dict[str, Any]) -> str:
 
 
 @runs.command()
-def logs(run_id: str, step: Annotated[str | None, typer.Argument()] = None) -> None:
+@click.argument("run_id", type=RUN_ID)
+@click.argument("step", type=name_type("step"), required=False)
+def logs(run_id: str, step: str | None) -> None:
     """Print the job logs of a run (or of one step), every attempt."""
+    from stackyard import engine
+
     for name, n, path in engine.step_logs(run_id, step):
-        out.print(f"[bold]==> {name} attempt {n} ({path})[/]")
+        out.print(f"[bold]==> {escape(name)} attempt {n} ({escape(path)})[/]")
         sys.stdout.write(path.read_text(errors="replace"))
         sys.stdout.flush()
 
 
 @runs.command()
-def resume(
-    run_id: str,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Hide job logs.")] = False,
-) -> None:
+@click.argument("run_id", type=RUN_ID)
+@quiet_option
+def resume(run_id: str, quiet: bool) -> int:
     """Finish a run whose runner died or that failed: succeeded steps are kept."""
+    from stackyard import engine
+
     final = engine.resume_run(run_id, on_event=live_events(show_logs=not quiet))
     summary(run_id)
-    raise typer.Exit(0 if final == "Succeeded" else 1)
+    return 0 if final == "Succeeded" else 1
 
 
 @runs.command()
+@click.argument("run_id", type=RUN_ID)
 def stop(run_id: str) -> None:
     """Stop a run: its jobs are ended and it is marked Stopped."""
-    out.print(f"{run_id}: {engine.stop_run(run_id)}")
+    from stackyard import engine
+
+    out.print(f"{run_id}: {engine.stop_run(run_id)}", markup=False)

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import click
 
-import typer
+from stackyard.cli._args import json_option, limit_option, name_type
+from stackyard.cli._render import duration, escape, out, print_json, status, table, when
 
-from stackyard.cli._render import duration, out, print_json, status, table, when
-from stackyard.store import open_store
+TUNING_JOB = name_type("tuning job")
 
-tuning = typer.Typer(help="Inspect and resume hyperparameter tuning jobs.",
-                     no_args_is_help=True)
-JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+@click.group()
+def tuning() -> None:
+    """Inspect and resume hyperparameter tuning jobs."""
 
 
 @tuning.command("list")
-def list_(limit: int = 50, json: JSON = False) -> None:
+@limit_option
+@json_option
+def list_(limit: int, json_: bool) -> None:
     """Tuning jobs, newest first."""
-    rows = open_store().list_tuning_jobs(limit)
-    if json:
+    from stackyard.tuning import list_tuning_jobs
+
+    rows = list_tuning_jobs(limit)
+    if json_:
         print_json(rows)
         return
     table(["name", "status", "trials", "best objective", "started", "took"],
@@ -27,18 +32,20 @@ def list_(limit: int = 50, json: JSON = False) -> None:
 
 
 @tuning.command()
-def describe(name: str, json: JSON = False) -> None:
+@click.argument("name", type=TUNING_JOB)
+@json_option
+def describe(name: str, json_: bool) -> None:
     """A tuning job's trials: hyperparameters, objective and status, best first."""
-    from stackyard.tuning._orchestrator import summary, trials_table
+    from stackyard.tuning import describe_tuning_job, list_trials
 
-    s, trials = summary(name), trials_table(name)
-    if json:
+    s, trials = describe_tuning_job(name), list_trials(name)
+    if json_:
         print_json({**s, "trials": trials})
         return
     out.print(f"[bold]{name}[/] {status(s['HyperParameterTuningJobStatus'])} "
-              f"{s['TrainingJobStatusCounters']}")
+              f"{escape(s['TrainingJobStatusCounters'])}")
     if s.get("FailureReason"):
-        out.print(f"[yellow]{s['FailureReason']}[/]")
+        out.print(f"[yellow]{escape(s['FailureReason'])}[/]")
     names = sorted({k for t in trials for k in t["hyperparameters"]})
     table(["#", "status", "objective", *names, "took", "reason"],
           [[t["number"], status(t["status"]), t["objective"],
@@ -49,6 +56,7 @@ def describe(name: str, json: JSON = False) -> None:
 
 
 @tuning.command()
+@click.argument("name", type=TUNING_JOB)
 def resume(name: str) -> None:
     """Finish a tuning job whose process died: finished trials are kept, live ones adopted."""
     from stackyard.tuning._progress import run_with_progress

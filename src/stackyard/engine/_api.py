@@ -13,15 +13,17 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stackyard import runtime
 from stackyard.engine._definition import compile_definition
-from stackyard.engine._execute import load_result
-from stackyard.engine._runner import Event, RunLock, Runner
 from stackyard.errors import NotFoundError, UsageError
 from stackyard.store import open_store
-from stackyard.workflow._parameters import parameter_from_definition, resolve_parameters
+
+if TYPE_CHECKING:
+    from stackyard.engine._runner import Event
+
+# The runner, the job runtime and the SDK are imported where a run starts, resumes or stops:
+# the read functions below (what `stackyard runs list` calls) need only the store.
 
 
 def _digest(definition: dict[str, Any]) -> str:
@@ -63,6 +65,9 @@ def start_run(
 
     Nothing is written to the store unless the definition and parameters are valid.
     """
+    from stackyard.engine._runner import Runner
+    from stackyard.workflow._parameters import parameter_from_definition, resolve_parameters
+
     pdef = compile_definition(definition)
     params = resolve_parameters(
         [parameter_from_definition(p) for p in pdef.parameters], parameters)
@@ -103,6 +108,8 @@ def resume_run(
     functions: dict[str, Callable] | None = None,
 ) -> str:
     """Finish a run: adopt live jobs, keep what succeeded, rerun what did not finish."""
+    from stackyard.engine._runner import RunLock, Runner
+
     run = _run_or_raise(run_id)
     if run["status"] == "Succeeded":
         return "Succeeded"
@@ -117,6 +124,9 @@ def resume_run(
 
 def stop_run(run_id: str) -> str:
     """Ask the run's runner to stop; with no live runner, stop its jobs here."""
+    from stackyard import runtime
+    from stackyard.engine._runner import RunLock
+
     run = _run_or_raise(run_id)
     if run["status"] in ("Succeeded", "Failed", "Stopped"):
         return run["status"]
@@ -175,6 +185,8 @@ def list_pipelines() -> list[dict[str, Any]]:
 
 
 def step_result(run_id: str, step: str) -> Any:
+    from stackyard.engine._execute import load_result
+
     for s in open_store().get_steps(_run_or_raise(run_id)["run_id"]):
         if s["name"] == step:
             if s["status"] != "Succeeded":

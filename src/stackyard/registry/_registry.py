@@ -222,6 +222,11 @@ class ModelRegistry:
             _fire_on_approve(self.store, pkg)
         return pkg
 
+    def subscribe_on_approve(self, group: str, action: dict[str, Any]) -> int:
+        """Record that approving a version of ``group`` starts the pipeline ``action``
+        names (``file``, ``parameter``, ``params``, ``cwd``); returns the subscription id."""
+        return self.store.add_subscription("on-approve", group, action)
+
     # ---- read --------------------------------------------------------------------
     def list_groups(self) -> list[dict[str, Any]]:
         return self.store.list_groups()

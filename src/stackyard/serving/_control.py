@@ -13,13 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from stackyard import _home
 from stackyard._checks import check_name, check_number
 from stackyard.errors import NotFoundError, StackyardError, UsageError
 from stackyard.runtime import alive, process_start_time
-from stackyard.serving._fleet import check_deployable, traffic_steps
 from stackyard.store import open_store
 
 
@@ -65,6 +62,8 @@ def parse_variant(text: str) -> tuple[str, str, float]:
 def _validate(config: dict[str, Any]) -> None:
     """Every variant and option of an endpoint, checked before anything is written: a bad
     value must fail here, not start "InService" and then answer 500 to every request."""
+    from stackyard.serving._fleet import check_deployable  # loads numpy: not for reads
+
     variants = config.get("variants")
     if not isinstance(variants, list) or not variants:
         raise UsageError("an endpoint needs at least one variant")
@@ -226,6 +225,8 @@ def create_endpoint(name: str, variants: list[dict[str, Any]], *, port: int | No
 
 def start_endpoint(name: str, wait: bool = True, timeout: float = 180) -> dict[str, Any]:
     """(Re)start a recorded endpoint's server, e.g. after a reboot."""
+    import httpx  # ~100 ms of imports that `endpoints list/describe` do not need
+
     store = open_store()
     row = store.get_endpoint(name)
     if row is None:
@@ -289,6 +290,8 @@ def update_endpoint(name: str, variants: list[dict[str, Any]], traffic: str = "a
     every traffic step); past it, or when the server dies meanwhile, it ends ``RolledBack``
     / ``Failed`` with the reason, and the endpoint keeps its previous fleet (its recorded
     configuration changes only when an update completes)."""
+    from stackyard.serving._fleet import traffic_steps
+
     store = open_store()
     row = store.get_endpoint(name)
     if row is None:

@@ -6,6 +6,9 @@ from stackyard.tuning._ranges import (
     IntegerParameter,
     ParameterRange,
 )
+from stackyard.tuning._read import list_tuning_jobs
+from stackyard.tuning._read import summary as describe_tuning_job
+from stackyard.tuning._read import trials_table as list_trials
 from stackyard.tuning._tuner import (
     HyperbandStrategyConfig,
     HyperparameterTuner,
@@ -28,4 +31,7 @@ __all__ = [
     "TuningJobCompletionCriteriaConfig",
     "WarmStartConfig",
     "WarmStartTypes",
+    "describe_tuning_job",
+    "list_trials",
+    "list_tuning_jobs",
 ]

@@ -6,11 +6,12 @@ Checked when built, so an invalid range is an error before any trial runs.
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import optuna.distributions as od
+from typing import TYPE_CHECKING, Any
 
 from stackyard.errors import DefinitionError
+
+if TYPE_CHECKING:
+    import optuna.distributions as od
 
 SCALING = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
 
@@ -104,6 +105,8 @@ REVERSE = "__reverse__"
 
 
 def distributions(defn: dict[str, list[dict[str, Any]]]) -> dict[str, od.BaseDistribution]:
+    import optuna.distributions as od  # only a tuning run needs Optuna; reads do not
+
     dists: dict[str, od.BaseDistribution] = {}
     for r in defn.get("ContinuousParameterRanges", []):
         lo, hi, sc = float(r["MinValue"]), float(r["MaxValue"]), r.get("ScalingType", "Auto")

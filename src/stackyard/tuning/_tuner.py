@@ -258,7 +258,7 @@ class HyperparameterTuner:
         return self.latest_tuning_job
 
     def describe(self) -> dict[str, Any]:
-        from stackyard.tuning._orchestrator import summary
+        from stackyard.tuning._read import summary
 
         return summary(self._name())
 
@@ -270,7 +270,7 @@ class HyperparameterTuner:
 
     def best_estimator(self) -> Estimator:
         """An estimator with the best trial's hyperparameters and ``model_data`` set."""
-        from stackyard.tuning._orchestrator import trials_table
+        from stackyard.tuning._read import trials_table
 
         best_name = self.best_training_job()
         row = next(r for r in trials_table(self._name()) if r["training_job_name"] == best_name)
@@ -324,7 +324,7 @@ class TuningAnalytics:
         """One row per training job, as SageMaker's tuner analytics gives."""
         import pandas as pd
 
-        from stackyard.tuning._orchestrator import trials_table
+        from stackyard.tuning._read import trials_table
 
         rows = []
         for r in trials_table(self.name):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from stackyard.errors import ParameterError
+from stackyard._checks import check_number
+from stackyard.errors import ParameterError, UsageError
 from stackyard.workflow._expr import PipelineVariable
 
 
@@ -57,36 +58,32 @@ class ParameterString(Parameter):
         return value if isinstance(value, str) else None
 
 
-class ParameterInteger(Parameter):
+class _Number(Parameter):
+    """Integer and Float values go through ``_checks.check_number``: ASCII digits only
+    (``int("١")`` is 1 in Python) and finite (``nan`` would make every condition false and
+    ``runs describe --json`` print invalid JSON)."""
+
+    integer: ClassVar[bool] = False
+
+    def _convert(self, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            return None
+        if self.integer and isinstance(value, float):
+            return None
+        try:
+            number = check_number(value, f"parameter {self.name!r}", integer=self.integer)
+        except UsageError as e:
+            raise ParameterError(f"{e} ({self.type_name})") from None
+        return number if self.integer else float(number)
+
+
+class ParameterInteger(_Number):
     type_name = "Integer"
-
-    def _convert(self, value: Any) -> Any:
-        if isinstance(value, bool):
-            return None
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                return None
-        return None
+    integer = True
 
 
-class ParameterFloat(Parameter):
+class ParameterFloat(_Number):
     type_name = "Float"
-
-    def _convert(self, value: Any) -> Any:
-        if isinstance(value, bool):
-            return None
-        if isinstance(value, int | float):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                return None
-        return None
 
 
 class ParameterBoolean(Parameter):

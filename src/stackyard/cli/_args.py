@@ -1,0 +1,76 @@
+"""CLI arguments that go through ``stackyard._checks`` at parse time.
+
+Click's own ``INT`` accepts ``١`` (Arabic-Indic one) and numbers SQLite cannot hold,
+``FLOAT`` accepts ``nan`` and ``inf``, and a plain string lets ``../..`` reach the
+filesystem. These types and options parse with the project's one checker instead, so every
+command refuses the same junk the same way (``UsageError``: one line, exit 2) before its
+body runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from stackyard import _checks
+from stackyard.errors import UsageError
+
+MAX_LIMIT = 1_000_000
+
+
+class Checked(click.ParamType):
+    """A click type whose conversion is a ``_checks`` function (which raises ``UsageError``,
+    handled by ``stackyard.cli.run_cli``)."""
+
+    def __init__(self, name: str, check: Callable[[str], Any]) -> None:
+        self.name = name
+        self._check = check
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        return self._check(value) if isinstance(value, str) else value
+
+
+def number(what: str, *, lo: float | None = None, hi: float | None = None,
+           integer: bool = False) -> Checked:
+    """A finite number within ``[lo, hi]`` written in ASCII digits."""
+    return Checked("integer" if integer else "number", lambda v: _checks.check_number(
+        v, what, lo=lo, hi=hi, integer=integer))
+
+
+def name_of(kind: str, value: str) -> str:
+    """``value`` checked as a ``kind`` name (``_checks.NAME_RULES``)."""
+    return _checks.check_name(value, kind)
+
+
+def model_ref(value: str) -> str:
+    """``GROUP/VERSION`` normalised (``g/007`` -> ``g/7``); anything else is refused."""
+    group, version = _checks.parse_model_ref(value)
+    return f"{group}/{version}"
+
+
+def check_run_id(value: str) -> str:
+    """Run ids are ``YYYYMMDD-HHMMSS-xxxxxx``; anything with a path separator, a control
+    character or non-ASCII text cannot be one."""
+    if not value or not value.isascii() or not value.replace("-", "").isalnum():
+        raise UsageError(f"run id {value!r}: write an id from `stackyard runs list`")
+    return value
+
+
+def name_type(kind: str) -> Checked:
+    return Checked(kind.replace(" ", "-"), lambda v: name_of(kind, v))
+
+
+RUN_ID = Checked("run-id", check_run_id)
+MODEL_REF = Checked("group/version", model_ref)
+PORT = number("--port", lo=1, hi=65535, integer=True)
+HOST = Checked("address", lambda v: _checks.check_host(v, "--host"))
+
+json_option = click.option("--json", "json_", is_flag=True,
+                           help="Print JSON instead of a table.")
+limit_option = click.option("--limit", type=number("--limit", lo=1, hi=MAX_LIMIT, integer=True),
+                            default=50, show_default=True,
+                            help=f"At most this many rows (1..{MAX_LIMIT}).")
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="Hide job logs.")
