@@ -63,6 +63,21 @@ def test_fit_clone_caps_each_librarys_threads():
     assert fit_clone(xgboost.XGBRegressor(), None).n_jobs is None
 
 
+def test_fit_clone_stops_catboost_files_unless_asked_for(tmp_path):
+    import catboost
+
+    def writes(est):
+        return est.get_params().get("allow_writing_files")
+
+    assert writes(fit_clone(catboost.CatBoostRegressor(), None)) is False
+    assert writes(fit_clone(catboost.CatBoostRegressor(), 2)) is False
+    assert writes(fit_clone(catboost.CatBoostRegressor(allow_writing_files=True), 2)) is True
+    own_dir = fit_clone(catboost.CatBoostRegressor(train_dir=str(tmp_path)), None)
+    assert writes(own_dir) is None and own_dir.get_params()["train_dir"] == str(tmp_path)
+    nested = fit_clone(make_pipeline(StandardScaler(), catboost.CatBoostRegressor()), None)
+    assert writes(nested.steps[-1][1]) is False
+
+
 def test_fit_caps_member_threads(monkeypatch, diabetes):
     import catboost
     import lightgbm
