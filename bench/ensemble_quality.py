@@ -122,8 +122,9 @@ def _methods(classifier: bool, members: Callable[[], list]) -> dict[str, Callabl
         return VotingRegressor(members(), n_jobs=N_JOBS)
 
     def ensemble(combine: str) -> Callable[[], Any]:
-        cv = None if combine == "mean" else 5
-        return lambda: ours(members(), combine=combine, cv=cv, random_state=0, n_jobs=N_JOBS)
+        # Default cv: 5 folds for weighted/stack (shuffled, as random_state is set), none
+        # for mean.
+        return lambda: ours(members(), combine=combine, random_state=0, n_jobs=N_JOBS)
 
     return {"mean": ensemble("mean"), "weighted": ensemble("weighted"),
             "stack": ensemble("stack"), "sklearn Stacking": sk_stack, "sklearn Voting": sk_vote}

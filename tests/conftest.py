@@ -25,6 +25,28 @@ import pytest
 
 STACKYARD_BIN = Path(sys.executable).with_name("stackyard")
 TABLES = ("pipelines", "pipeline_versions", "runs", "steps", "attempts")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# What pytest, hypothesis and ruff keep in the root themselves; anything else a run adds
+# there was left behind by a test (catboost_info/ from an unconfigured CatBoost, a
+# .stackyard/ from a test that escaped its STACKYARD_HOME, a stray output file).
+TOOL_CACHES = {".pytest_cache", ".hypothesis", ".ruff_cache"}
+_root_at_start: set[str] = set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _root_at_start.update(os.listdir(REPO_ROOT))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the run when tests left files in the repository root (catboost_info/ always)."""
+    now = set(os.listdir(REPO_ROOT))
+    left = sorted((now - _root_at_start - TOOL_CACHES) | (now & {"catboost_info"}))
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("=", f"tests left {left} in {REPO_ROOT}; delete them and make "
+                                    "the test write under tmp_path", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)

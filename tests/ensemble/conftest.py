@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -15,14 +13,6 @@ from sklearn.preprocessing import StandardScaler
 XGB = {"n_jobs": 1}
 CAT = {"thread_count": 1, "verbose": 0, "allow_writing_files": False, "random_seed": 0}
 LGB = {"n_jobs": 1, "verbose": -1}
-
-
-@pytest.fixture(autouse=True)
-def _quiet_lightgbm():
-    # LightGBM warns about "no further splits" on tiny folds; that is noise here.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*No further splits.*")
-        yield
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import KFold
+from sklearn.naive_bayes import GaussianNB
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
@@ -86,7 +87,8 @@ def test_vote_on_a_regressor(diabetes):
     ({"combine": "weighted", "weights": [1.0]}, "got 1 weights for 2"),
     ({"combine": "weighted", "weights": [1.0, -1.0]}, "non-negative"),
     ({"combine": "mean", "weights": [1.0, 1.0]}, "weights= only applies"),
-    ({"combine": "stack", "cv": None}, "needs out-of-fold predictions"),
+    ({"cv_repeats": 2}, "cv_repeats=2 reshuffles the folds, which needs a seed"),
+    ({"cv": None, "cv_repeats": 2}, "cv_repeats only applies when cv is an int"),
     ({"cv": 1}, "at least 2"),
     ({"cv": "kfold"}, "cv must be an int"),
     ({"cv": KFold(3), "cv_repeats": 2}, "cv_repeats only applies when cv is an int"),
@@ -96,7 +98,11 @@ def test_vote_on_a_regressor(diabetes):
      "duplicate member name 'lr'"),
     ({"members": [("a__b", LogisticRegression())]}, "member name 'a__b' is not allowed"),
     ({"members": [("cv", LogisticRegression())]}, "member name 'cv' is not allowed"),
-    ({"members": [LogisticRegression()]}, r"\(name, estimator\) tuples"),
+    ({"members": ["lr"]}, r"estimators or \(name, estimator\) pairs, got 'lr'"),
+    ({"members": [("lr",)]}, r"estimators or \(name, estimator\) pairs, got \('lr',\)"),
+    ({"members": [LogisticRegression]}, r"is the class LogisticRegression.*LogisticRegression\(\)"),
+    ({"members": [LogisticRegression(), ("logisticregression", GaussianNB())]},
+     "duplicate member name 'logisticregression' .*named after their class"),
     ({"members": [("svc", LinearSVC())]}, "member 'svc' has no predict_proba"),
 ])
 def test_bad_parameters(cancer, kwargs, match):

@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from stackyard.ensemble import EnsembleRegressor, _threads
-from stackyard.ensemble._threads import cap_threads, plan
+from stackyard.ensemble._threads import fit_clone, plan
 
 
 @pytest.fixture
@@ -37,30 +37,45 @@ def test_plan_limits_workers_to_tasks(eight_cpus):
         plan(0, 10)
 
 
-def test_cap_threads_sets_each_librarys_parameter():
+def test_fit_clone_caps_each_librarys_threads():
     import catboost
     import lightgbm
     import xgboost
 
     original = xgboost.XGBRegressor()
-    capped = cap_threads(original, 4)
+    capped = fit_clone(original, 4)
     assert capped is not original and original.n_jobs is None and capped.n_jobs == 4
-    assert cap_threads(xgboost.XGBRegressor(n_jobs=2), 4).n_jobs == 2
-    assert cap_threads(xgboost.XGBRegressor(n_jobs=-1), 4).n_jobs == 4
-    lgb = cap_threads(lightgbm.LGBMRegressor(num_threads=16), 4).get_params()
+    assert fit_clone(xgboost.XGBRegressor(n_jobs=2), 4).n_jobs == 2
+    assert fit_clone(xgboost.XGBRegressor(n_jobs=-1), 4).n_jobs == 4
+    lgb = fit_clone(lightgbm.LGBMRegressor(num_threads=16), 4).get_params()
     assert lgb["n_jobs"] == 4 and lgb["num_threads"] == 4
-    assert cap_threads(catboost.CatBoostRegressor(), 4).get_params()["thread_count"] == 4
-    kept = cap_threads(catboost.CatBoostRegressor(thread_count=2), 4)
+    assert fit_clone(catboost.CatBoostRegressor(), 4).get_params()["thread_count"] == 4
+    kept = fit_clone(catboost.CatBoostRegressor(thread_count=2), 4)
     assert kept.get_params()["thread_count"] == 2
-    assert cap_threads(RandomForestRegressor(n_jobs=-1), 4).n_jobs == 4
-    assert cap_threads(RandomForestRegressor(), 4).n_jobs is None  # sklearn: None is 1 thread
-    pipe = cap_threads(make_pipeline(StandardScaler(), RandomForestRegressor(n_jobs=8)), 4)
+    assert fit_clone(RandomForestRegressor(n_jobs=-1), 4).n_jobs == 4
+    assert fit_clone(RandomForestRegressor(), 4).n_jobs is None  # sklearn: None is 1 thread
+    pipe = fit_clone(make_pipeline(StandardScaler(), RandomForestRegressor(n_jobs=8)), 4)
     assert pipe.get_params()["randomforestregressor__n_jobs"] == 4
-    nested = cap_threads(make_pipeline(StandardScaler(), xgboost.XGBRegressor()), 4).get_params()
+    nested = fit_clone(make_pipeline(StandardScaler(), xgboost.XGBRegressor()), 4).get_params()
     assert nested["xgbregressor__n_jobs"] == 4
-    nested_cat = cap_threads(make_pipeline(catboost.CatBoostRegressor()), 4).get_params()
+    nested_cat = fit_clone(make_pipeline(catboost.CatBoostRegressor()), 4).get_params()
     assert nested_cat["catboostregressor"].get_params()["thread_count"] == 4
-    assert cap_threads(xgboost.XGBRegressor(), None).n_jobs is None
+    assert fit_clone(xgboost.XGBRegressor(), None).n_jobs is None
+
+
+def test_fit_clone_stops_catboost_files_unless_asked_for(tmp_path):
+    import catboost
+
+    def writes(est):
+        return est.get_params().get("allow_writing_files")
+
+    assert writes(fit_clone(catboost.CatBoostRegressor(), None)) is False
+    assert writes(fit_clone(catboost.CatBoostRegressor(), 2)) is False
+    assert writes(fit_clone(catboost.CatBoostRegressor(allow_writing_files=True), 2)) is True
+    own_dir = fit_clone(catboost.CatBoostRegressor(train_dir=str(tmp_path)), None)
+    assert writes(own_dir) is None and own_dir.get_params()["train_dir"] == str(tmp_path)
+    nested = fit_clone(make_pipeline(StandardScaler(), catboost.CatBoostRegressor()), None)
+    assert writes(nested.steps[-1][1]) is False
 
 
 def test_fit_caps_member_threads(monkeypatch, diabetes):

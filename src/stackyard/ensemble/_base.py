@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._combine import Combiner, combine, fit_combiner
 from ._cv import LayerFit, fit_layer, make_splits, summarize
 from ._outputs import Task, features, member_output, score, take
-from ._spec import Spec, check_spec, named_members
+from ._spec import Spec, auto_named, check_spec, named_members, raw_layers
 from ._threads import plan, run
 
 try:  # scikit-learn >= 1.6
@@ -86,9 +86,12 @@ class BaseEnsemble(BaseEstimator):
         return self
 
     def _replace_member(self, name: str, est: Any) -> None:
+        # Every member is stored with its (possibly automatic) name from now on, so that
+        # replacing one bare estimator cannot rename the others.
         attr = "layers" if self.layers is not None else "members"
-        layers = [self.members] if attr == "members" else self.layers
-        new = [[(n, est if n == name else e) for n, e in layer] for layer in layers]
+        layers = auto_named(raw_layers(self.members, self.layers))
+        new = [[(name, est) if _is_named(entry, name) else entry for entry in layer]
+               if isinstance(layer, list) else layer for layer in layers]
         setattr(self, attr, new[0] if attr == "members" else new)
 
     # -- input handling -------------------------------------------------------------
@@ -135,8 +138,8 @@ class BaseEnsemble(BaseEstimator):
         y, task = self._prepare_y(y)
         check_consistent_length(X, y)
         splits = None
-        if self.cv is not None:
-            splits = make_splits(self.cv, self.cv_repeats, self.random_state, task, X, y, groups)
+        if spec.cv is not None:
+            splits = make_splits(spec.cv, self.cv_repeats, self.random_state, task, X, y, groups)
         X_pass = X if self.passthrough else None
         fits: list[LayerFit] = []
         inputs = X
@@ -193,6 +196,10 @@ class BaseEnsemble(BaseEstimator):
         from ._io import load
 
         return load(path, expected=cls)
+
+
+def _is_named(entry: Any, name: str) -> bool:
+    return isinstance(entry, tuple) and len(entry) == 2 and entry[0] == name
 
 
 def _require_covered(fit: LayerFit, what: str) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin
+from sklearn.utils import assert_all_finite
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
@@ -49,16 +50,16 @@ class EnsembleClassifier(ClassifierMixin, BaseEnsemble):
 
     def __init__(
         self,
-        members: list[tuple[str, Any]] | None = None,
+        members: list[Any] | None = None,
         *,
-        layers: list[list[tuple[str, Any]]] | None = None,
+        layers: list[list[Any]] | None = None,
         combine: str | None = None,
         voting: str = "soft",
         weights: Any = None,
         weight_method: str = "greedy",
         final_estimator: Any = None,
         passthrough: bool = False,
-        cv: Any = 5,
+        cv: Any = None,
         cv_repeats: int = 1,
         n_jobs: int | None = None,
         random_state: Any = None,
@@ -78,6 +79,8 @@ class EnsembleClassifier(ClassifierMixin, BaseEnsemble):
 
     def _prepare_y(self, y: Any) -> tuple[np.ndarray, Task]:
         y = column_or_1d(y, warn=True)
+        # Before the target-type check, which casts NaN/inf to int and warns on the way.
+        assert_all_finite(y, input_name="y")
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import nnls
-from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression, RidgeCV
 
 from ._outputs import Task, features, loss, member_output, normalise, onehot
 from ._spec import Spec
+from ._threads import fit_clone
 
 GREEDY_ITERATIONS = 50
 
@@ -86,7 +86,7 @@ def fit_combiner(spec: Spec, task: Task, outputs: list[np.ndarray] | None, y: np
     elif spec.combine == "stack":
         template = final_estimator if final_estimator is not None else default_final_estimator(task)
         F = features(outputs, task, X if passthrough else None)
-        comb.final_estimator = clone(template).fit(F, y)
+        comb.final_estimator = fit_clone(template, None).fit(F, y)
     return comb
 
 

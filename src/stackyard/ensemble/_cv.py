@@ -22,7 +22,7 @@ from sklearn.model_selection import (
 )
 
 from ._outputs import Task, member_output, score, take
-from ._threads import cap_threads, plan, run
+from ._threads import fit_clone, plan, run
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -31,14 +31,17 @@ def make_splits(cv: Any, repeats: int, random_state: Any, task: Task, X: Any, y:
                 groups: Any = None) -> list[Split]:
     """Materialise the (train, test) index pairs; stratified for classifiers.
 
-    Integer ``cv`` shuffles (seeded by ``random_state``): unshuffled folds over data
-    sorted by target or time would give members unrepresentative training sets.
+    An integer ``cv`` keeps rows in order unless ``random_state`` is given, as
+    scikit-learn's stacking does: unseeded shuffling would make two fits on the same data
+    disagree. (Repeated folds always shuffle; ``check_spec`` demands a seed for them.)
     """
     if isinstance(cv, Integral):
         strat = task.classifier
         if repeats > 1:
             kind = RepeatedStratifiedKFold if strat else RepeatedKFold
             splitter = kind(n_splits=cv, n_repeats=repeats, random_state=random_state)
+        elif random_state is None:
+            splitter = (StratifiedKFold if strat else KFold)(n_splits=cv)
         else:
             splitter = (StratifiedKFold if strat else KFold)(
                 n_splits=cv, shuffle=True, random_state=random_state
@@ -76,9 +79,9 @@ def fit_layer(layer: list[tuple[str, Any]], X: Any, y: np.ndarray, task: Task,
     folds = splits or []
     n_tasks = len(layer) * (len(folds) + 1)
     workers, threads = plan(n_jobs, n_tasks)
-    tasks = [partial(_fit, cap_threads(est, threads), X, y) for _, est in layer]
+    tasks = [partial(_fit, fit_clone(est, threads), X, y) for _, est in layer]
     for _, est in layer:
-        tasks += [partial(_fit_fold, cap_threads(est, threads), X, y, s, task, threads)
+        tasks += [partial(_fit_fold, fit_clone(est, threads), X, y, s, task, threads)
                   for s in folds]
     results = run(tasks, workers, threads)
     names = [name for name, _ in layer]

@@ -8,8 +8,9 @@ offending member or parameter, because that is what users grep their logs for.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Integral, Real
 from typing import Any
 
@@ -17,6 +18,8 @@ import numpy as np
 from sklearn.base import is_classifier, is_regressor
 
 COMBINES = ("mean", "median", "weighted", "vote", "stack")
+# Folds used when cv=None and the rule needs out-of-fold predictions (scikit-learn's default).
+DEFAULT_FOLDS = 5
 WEIGHT_METHODS = ("greedy", "nnls")
 VOTINGS = ("soft", "hard")
 
@@ -32,6 +35,7 @@ class Spec:
     voting: str
     weight_method: str
     weights: np.ndarray | None
+    cv: Any = None  # the folds to run: the user's cv, DEFAULT_FOLDS, or None for no CV
 
     @property
     def fits_combiner(self) -> bool:
@@ -60,15 +64,53 @@ def raw_layers(members: Any, layers: Any) -> list[Any]:
     return [members] if members is not None else []
 
 
+def _is_bare(entry: Any) -> bool:
+    """An estimator given without a name, rather than a ``(name, estimator)`` pair."""
+    return not isinstance(entry, (tuple, list, str)) and hasattr(entry, "fit")
+
+
+def auto_named(layers: list[Any]) -> list[Any]:
+    """``layers`` with every bare estimator replaced by a ``(name, estimator)`` pair.
+
+    Names follow ``make_pipeline``: the lowercase class name, with ``-1``, ``-2`` ...
+    suffixes when several bare estimators (in any layer) share a class name. Other
+    entries, malformed ones included, are left as they are for ``fit`` to judge.
+    """
+    bare = [type(e).__name__.lower() for layer in layers if _is_sequence(layer)
+            for e in layer if _is_bare(e)]
+    repeated = {name for name, count in Counter(bare).items() if count > 1}
+    seen: Counter[str] = Counter()
+    out = []
+    for layer in layers:
+        if not _is_sequence(layer):
+            out.append(layer)
+            continue
+        entries = []
+        for entry in layer:
+            if _is_bare(entry):
+                name = type(entry).__name__.lower()
+                if name in repeated:
+                    seen[name] += 1
+                    name = f"{name}-{seen[name]}"
+                entry = (name, entry)
+            entries.append(entry)
+        out.append(entries)
+    return out
+
+
+def _is_sequence(layer: Any) -> bool:
+    return isinstance(layer, Sequence) and not isinstance(layer, str)
+
+
 def named_members(members: Any, layers: Any) -> list[tuple[str, Any]]:
-    """Every well-formed ``(name, estimator)`` entry; used by get/set_params.
+    """Every well-formed member as ``(name, estimator)``; used by get/set_params.
 
     Tolerates malformed values (they are reported by ``fit``), because scikit-learn
     expects get_params/set_params to work whatever was stored.
     """
     out = []
-    for layer in raw_layers(members, layers):
-        for entry in layer if isinstance(layer, Sequence) else ():
+    for layer in auto_named(raw_layers(members, layers)):
+        for entry in layer if _is_sequence(layer) else ():
             if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str):
                 out.append(entry)
     return out
@@ -81,6 +123,11 @@ def _check_member(owner: str, name: Any, est: Any, classifier: bool, reserved: s
         raise ValueError(
             f"{owner}: member name {name!r} is not allowed (contains '__' or shadows a "
             "constructor parameter, which would break get_params/set_params)"
+        )
+    if isinstance(est, type):
+        raise ValueError(  # noqa: TRY004 - a bad parameter value, as in scikit-learn
+            f"{owner}: member {name!r} is the class {est.__name__}, not an estimator; "
+            f"pass an instance such as {est.__name__}()"
         )
     if not (hasattr(est, "fit") and hasattr(est, "predict")):
         raise ValueError(f"{owner}: member {name!r} ({type(est).__name__}) has no fit/predict")
@@ -102,35 +149,40 @@ def _check_layers(owner: str, members: Any, layers: Any, classifier: bool,
         raise ValueError(f"{owner}: pass either members= or layers=, not both")
     resolved: list[Layer] = []
     seen: set[str] = set()
-    for i, layer in enumerate(raw_layers(members, layers)):
-        if not isinstance(layer, Sequence) or isinstance(layer, str):
+    for i, layer in enumerate(auto_named(raw_layers(members, layers))):
+        if not _is_sequence(layer):
             # ValueError (not TypeError): scikit-learn reports bad parameter values so.
-            raise ValueError(  # noqa: TRY004
-                f"{owner}: members must be a list of (name, estimator), got {layer!r}"
+            raise ValueError(
+                f"{owner}: members must be a list of estimators or (name, estimator) pairs, "
+                f"got {layer!r}"
             )
         if len(layer) == 0:
             what = "members" if layers is None else f"layers[{i}]"
             raise ValueError(
                 f"{owner} has no members: {what} is empty; pass "
-                "members=[(name, estimator), ...] with at least one estimator"
+                "members=[estimator or (name, estimator), ...] with at least one estimator"
             )
         entries: Layer = []
         for entry in layer:
-            if not (isinstance(entry, Sequence) and len(entry) == 2):
+            if not (isinstance(entry, (tuple, list)) and len(entry) == 2):
                 raise ValueError(
-                    f"{owner}: members must be (name, estimator) tuples, got {entry!r}"
+                    f"{owner}: members must be estimators or (name, estimator) pairs, "
+                    f"got {entry!r}"
                 )
             name, est = entry
             _check_member(owner, name, est, classifier, reserved)
             if name in seen:
-                raise ValueError(f"{owner}: duplicate member name {name!r}")
+                raise ValueError(
+                    f"{owner}: duplicate member name {name!r} (estimators without a name "
+                    "are named after their class); give each member a unique name"
+                )
             seen.add(name)
             entries.append((name, est))
         resolved.append(entries)
     if not resolved:
         raise ValueError(
-            f"{owner} has no members: pass members=[(name, estimator), ...] "
-            "or layers=[[(name, estimator), ...], ...]"
+            f"{owner} has no members: pass members=[estimator or (name, estimator), ...] "
+            "or layers=[[...], ...]"
         )
     return resolved
 
@@ -172,7 +224,7 @@ def check_spec(est: Any, classifier: bool) -> Spec:
         )
     spec = Spec(layers, combine, voting, est.weight_method,
                 _check_weights(owner, est.weights, combine, len(layers[-1])))
-    _check_cv_params(owner, est, spec)
+    spec = replace(spec, cv=_check_cv_params(owner, est, spec))
     if classifier and not (combine == "vote" and spec.voting == "hard"):
         for name, member in (m for layer in layers for m in layer):
             if not hasattr(member, "predict_proba"):
@@ -189,23 +241,30 @@ def check_spec(est: Any, classifier: bool) -> Spec:
     return spec
 
 
-def _check_cv_params(owner: str, est: Any, spec: Spec) -> None:
+def _check_cv_params(owner: str, est: Any, spec: Spec) -> Any:
+    """The folds ``fit`` runs: ``est.cv``, or for ``cv=None`` DEFAULT_FOLDS when the rule
+    needs out-of-fold predictions and no CV at all when it does not."""
     cv, repeats = est.cv, est.cv_repeats
     if not isinstance(repeats, Integral) or isinstance(repeats, bool) or repeats < 1:
         raise ValueError(f"{owner}: cv_repeats must be an int >= 1, got {repeats!r}")
-    if cv is None:
-        if spec.needs_oof:
-            raise ValueError(
-                f"{owner}: combine={spec.combine!r} with {len(spec.layers)} layer(s) needs "
-                "out-of-fold predictions; set cv to an int >= 2 or a splitter"
-            )
-        return
     if isinstance(cv, (bool, str)) or (isinstance(cv, Real) and not isinstance(cv, Integral)):
         raise ValueError(  # noqa: TRY004 - a bad parameter value, as in scikit-learn
             f"{owner}: cv must be an int, a splitter, an iterable or None, got {cv!r}"
         )
-    if isinstance(cv, Integral):
-        if cv < 2:
-            raise ValueError(f"{owner}: cv={cv} folds; need at least 2")
-    elif repeats != 1:
-        raise ValueError(f"{owner}: cv_repeats only applies when cv is an int (number of folds)")
+    if not isinstance(cv, Integral):
+        if repeats != 1:
+            raise ValueError(
+                f"{owner}: cv_repeats only applies when cv is an int (number of folds); "
+                f"got cv={cv!r}"
+            )
+        return cv if cv is not None or not spec.needs_oof else DEFAULT_FOLDS
+    if cv < 2:
+        raise ValueError(f"{owner}: cv={cv} folds; need at least 2")
+    if repeats > 1 and est.random_state is None:
+        # Repeating unshuffled folds gives the same folds again; shuffling them needs a
+        # seed, or two fits on the same data would disagree.
+        raise ValueError(
+            f"{owner}: cv_repeats={repeats} reshuffles the folds, which needs a seed; "
+            "set random_state to an int"
+        )
+    return cv

@@ -11,6 +11,11 @@ cores" would start ``n_workers * cpu_count`` OS threads. So every member is clon
 its own thread parameter capped to ``cpu_count // n_workers``; BLAS pools are capped
 with threadpoolctl for the whole parallel section (their limits are process-wide) and
 OpenMP inside each worker thread (its limit is per-thread).
+
+The same cloning step also stops CatBoost from writing its training logs
+(``catboost_info/``) into the current directory, unless the user asked for them: the
+ensemble fits every CatBoost member several times, often at once, and they would all
+write to the same folder of whatever directory the script happens to run in.
 """
 
 from __future__ import annotations
@@ -71,17 +76,17 @@ def _capped(value: Any, threads: int, none_means_all: bool) -> Any:
     return threads  # -1 / -2 / 0: "all cores" style values
 
 
-def cap_threads(estimator: Any, threads: int | None) -> Any:
-    """A clone of ``estimator`` whose own thread parameters use at most ``threads``.
+def fit_clone(estimator: Any, threads: int | None) -> Any:
+    """A clone of ``estimator`` to fit inside the ensemble.
 
-    Nested estimators (a Pipeline's steps, a meta-estimator's base) are capped too,
-    through their ``step__param`` names. For XGBoost/LightGBM/CatBoost an unset thread
-    count means "all cores" and is always set; scikit-learn's ``n_jobs=None`` already
-    means one thread and is left alone.
+    Its own thread parameters use at most ``threads`` (None: left alone). Nested
+    estimators (a Pipeline's steps, a meta-estimator's base) are adjusted too, through
+    their ``step__param`` names. For XGBoost/LightGBM/CatBoost an unset thread count
+    means "all cores" and is always set; scikit-learn's ``n_jobs=None`` already means one
+    thread and is left alone. CatBoost gets ``allow_writing_files=False`` unless
+    ``allow_writing_files`` or ``train_dir`` was set.
     """
     est = clone(estimator)
-    if threads is None:
-        return est
     params = est.get_params(deep=True)
     owners = {"": est} | {path: value for path, value in params.items()
                           if hasattr(value, "get_params") and not isinstance(value, type)}
@@ -90,6 +95,11 @@ def cap_threads(estimator: Any, threads: int | None) -> Any:
         prefix = f"{path}__" if path else ""
         kind = member_kind(owner)
         own = owner.get_params(deep=False)
+        if kind == "catboost" and own.get("allow_writing_files") is None \
+                and own.get("train_dir") is None:
+            updates[prefix + "allow_writing_files"] = False
+        if threads is None:
+            continue
         if kind in _PRIMARY_KEY:
             keys = {_PRIMARY_KEY[kind]} | {k for k in _NATIVE_KEYS[kind] if own.get(k) is not None}
             updates.update({prefix + k: _capped(own.get(k), threads, True) for k in keys})
