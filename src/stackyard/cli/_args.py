@@ -34,10 +34,10 @@ class Checked(click.ParamType):
 
 
 def number(what: str, *, lo: float | None = None, hi: float | None = None,
-           integer: bool = False) -> Checked:
-    """A finite number within ``[lo, hi]`` written in ASCII digits."""
+           integer: bool = False, lo_open: bool = False) -> Checked:
+    """A finite number within ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``) in ASCII digits."""
     return Checked("integer" if integer else "number", lambda v: _checks.check_number(
-        v, what, lo=lo, hi=hi, integer=integer))
+        v, what, lo=lo, hi=hi, integer=integer, lo_open=lo_open))
 
 
 def name_of(kind: str, value: str) -> str:
