@@ -19,7 +19,7 @@ from stackyard import _home
 from stackyard._checks import is_model_ref, parse_model_ref
 from stackyard.errors import NotFoundError, StackyardError, UsageError
 from stackyard.runtime import alive, process_start_time
-from stackyard.serving._fleet import check_deployable, traffic_steps
+from stackyard.serving._fleet import check_deployable, sweep_unpacked, traffic_steps
 from stackyard.store import open_store
 
 _NAME = re.compile(r"^[A-Za-z0-9](-*[A-Za-z0-9])*$")
@@ -225,6 +225,7 @@ def delete_endpoint(name: str) -> None:
         if alive(row["pid"], row["pid_start"]):
             os.killpg(row["pid"], signal.SIGKILL)
     store.delete_endpoint(name)
+    sweep_unpacked()  # its unpacked models (a server ended by a signal runs no finalizers)
 
 
 def logs_path(name: str) -> Path:

@@ -46,10 +46,11 @@ def _n_features(record: dict[str, Any]) -> int | None:
     return None
 
 
-def _sweep(root: Path) -> None:
-    """Remove unpacked models whose server process is gone (killed before it could clean
-    up), and anything else that is not a live process's."""
-    for p in root.iterdir():
+def sweep_unpacked() -> None:
+    """Remove unpacked models whose server process is gone (killed, or ended by a signal,
+    before its finalizers ran), and anything else there that is not a live process's."""
+    root = _home.home() / "serving" / "models"
+    for p in root.iterdir() if root.is_dir() else ():
         owner = re.match(r"\.?(\d+)-(\d+)-", p.name)
         if owner is None or not alive(int(owner[1]), owner[2]):
             shutil.rmtree(p, ignore_errors=True)
@@ -65,7 +66,7 @@ def _unpacked(artifact: str, sha256: str, code_uri: str | None, entry_point: str
     module checked against the hashes of its stored tree."""
     root = _home.home() / "serving" / "models"
     root.mkdir(parents=True, exist_ok=True)
-    _sweep(root)
+    sweep_unpacked()
     pid = os.getpid()
     folder = root / f"{pid}-{process_start_time(pid)}-{secrets.token_hex(4)}"
     extract_model(artifact, sha256, None, folder)
