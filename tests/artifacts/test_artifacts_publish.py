@@ -12,7 +12,7 @@ import fsspec
 import pytest
 
 from stackyard import artifacts
-from stackyard.errors import UsageError
+from stackyard.errors import DefinitionError, UsageError
 from stackyard.jobs import Estimator, ProcessingOutput, ScriptProcessor
 from stackyard.workflow import Pipeline, ProcessingStep
 
@@ -129,9 +129,23 @@ def test_a_processing_destination_keeps_the_users_other_files(sy) -> None:
     assert (dest / "result.txt").read_text() == "constant result"
 
 
+def test_a_destination_that_is_a_file_is_refused_before_anything_runs(sy) -> None:
+    blocked = sy.tmp / "blocked"
+    blocked.write_text("a file, not a folder")
+    code = sy.write("train.py", TRAIN)
+    with pytest.raises(DefinitionError, match="output_path .* is a file"):
+        Estimator(entry_point=str(code), output_path=str(blocked)).fit()
+    with pytest.raises(DefinitionError, match="destination .* is a file"):
+        ScriptProcessor(command=["python3"]).run(
+            code=str(code), outputs=[ProcessingOutput(source="/opt/ml/processing/out",
+                                                      destination=str(blocked))])
+    sy.assert_nothing_written()
+    assert blocked.read_text() == "a file, not a folder"
+
+
 def test_a_destination_that_cannot_take_the_output_fails_the_step_cleanly(sy) -> None:
     dest = sy.tmp / "blocked"
-    dest.write_text("a file, not a folder")
+    (dest / "result.txt").mkdir(parents=True)     # a folder where the output has a file
     code = sy.write("code/writer.py", WRITER)
     ex = Pipeline("writer", steps=[ProcessingStep(
         "Write", processor=ScriptProcessor(command=["python3"]), code=str(code),
@@ -140,4 +154,4 @@ def test_a_destination_that_cannot_take_the_output_fails_the_step_cleanly(sy) ->
     assert ex.wait() == "Failed"
     reason = ex.list_steps()[0]["FailureReason"]
     assert "cannot publish result.txt" in reason and not reason.startswith("internal error")
-    assert dest.read_text() == "a file, not a folder"
+    assert (dest / "result.txt").is_dir()

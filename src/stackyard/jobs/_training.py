@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from stackyard.errors import DefinitionError
-from stackyard.jobs._common import JobArgs, check_kwargs, in_pipeline, local_path
+from stackyard.jobs._common import JobArgs, check_kwargs, destination, in_pipeline, local_path
 
 
 class TrainingInput:
@@ -121,7 +121,7 @@ class Estimator:
             "Code": {**self.code(), "Dependencies": self.dependencies},
             "HyperParameters": dict(self._hyperparameters),
             "InputDataConfig": config,
-            "OutputDataConfig": {"S3OutputPath": _uri(self.output_path)},
+            "OutputDataConfig": {"S3OutputPath": destination(self.output_path, "output_path")},
             "ResourceConfig": {"InstanceCount": self.instance_count,
                                "InstanceType": self.hints.get("instance_type")},
             "StoppingCondition": {"MaxRuntimeInSeconds": self.max_run},
