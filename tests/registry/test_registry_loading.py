@@ -116,6 +116,30 @@ def test_nothing_unpacked_is_reused_and_nothing_is_left_behind(tmp_path: Path,
     assert not any(f.exists() for f in folders)
 
 
+def test_registered_code_wins_and_what_it_writes_stays_private(tmp_path: Path) -> None:
+    root = tmp_path / "v"
+    code = root / "code"
+    code.mkdir(parents=True)
+    (code / "inference.py").write_text(
+        "import os, pathlib\n"
+        "def model_fn(model_dir):\n"
+        "    pathlib.Path(__file__).with_name('compiled.cache').write_text('x')\n"
+        "    return sorted(os.listdir(os.path.join(model_dir, 'code')))\n"
+        "def predict_fn(data, model):\n"
+        "    return [len(model)] * len(data)\n")
+    (root / "stale").mkdir()
+    (root / "stale" / "inference.py").write_text("raise SystemExit('the packed copy ran')\n")
+    with tarfile.open(root / "model.tar.gz", "w:gz") as t:   # a repacked archive: code/ inside
+        t.add(root / "stale" / "inference.py", arcname="code/inference.py")
+    ref = Model(model_data=str(root / "model.tar.gz"), entry_point="inference.py",
+                source_dir=str(code)).register(model_package_group_name="w").ref
+    for _ in range(2):                   # the second load finds the stored code unchanged
+        h = load_model({"ref": ref}, allow_unapproved=True)
+        assert h.model == ["compiled.cache", "inference.py"]
+    code_uri = ModelRegistry().describe(ref)["inference_spec"]["code_uri"]
+    assert artifacts.verify(code_uri)
+
+
 def test_references_always_mean_the_registry(tmp_path: Path, monkeypatch) -> None:
     ref = _register(tmp_path / "v", 1.0, 0.0)
     monkeypatch.chdir(tmp_path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -133,19 +134,22 @@ def snapshot_code(entry_point: str | None, source_dir: str | None
         return artifacts.put_tree(Path(tmp)), ep.name
 
 
-def extract_model(artifact: str, sha256: str, code_uri: str | None, dest: Path) -> Path:
+def extract_model(artifact: str, sha256: str, code_uri: str | None, dest: Path
+                  ) -> dict[str, str]:
     """Unpack a stored ``model.tar.gz`` into ``dest`` (new, or an empty folder), its
     inference code under ``dest/code``. The archive is checked against ``sha256`` over the
     bytes unpacked, every member is checked before it is written, and the code copy against
-    its address; ``dest`` appears only when all of it succeeded."""
+    its address; ``dest`` appears only when all of it succeeded. Returns the sha256 of each
+    code file (what an importer checks each module against as it reads it)."""
     path = artifacts.uri_to_path(artifact)
     if not path.is_file():
         raise IntegrityError(f"model artifact {path} is missing")
     with artifacts.building(dest) as tmp:
         artifacts.unpack_tar(path, tmp, sha256)
-        if code_uri:
-            artifacts.checkout(code_uri, tmp / "code")
-    return Path(dest)
+        if not code_uri:
+            return {}
+        shutil.rmtree(tmp / "code", ignore_errors=True)  # the registered code replaces any
+        return artifacts.checkout(code_uri, tmp / "code")  # packed in the archive, as a repack
 
 
 class ModelRegistry:
@@ -261,8 +265,9 @@ class ModelRegistry:
         """Extract the model artifact (checked against its recorded sha256) and the
         inference code into ``path``, a new or empty folder."""
         pkg = self.describe_package(*parse_model_ref(ref))
-        return extract_model(pkg.model_data, pkg.record["model_sha256"],
-                             pkg.record["inference_spec"]["code_uri"], Path(path))
+        extract_model(pkg.model_data, pkg.record["model_sha256"],
+                      pkg.record["inference_spec"]["code_uri"], Path(path))
+        return Path(path)
 
 
 def _who() -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackyard import _home, artifacts
+from stackyard import _home
 from stackyard.errors import UsageError
 from stackyard.inference import InferencePipeline, ModelHandler
 from stackyard.registry import ModelRegistry, extract_model
@@ -60,20 +60,20 @@ def _unpacked(artifact: str, sha256: str, code_uri: str | None, entry_point: str
               content_types: list[str] | None = None, response_types: list[str] | None = None,
               n_features: int | None = None) -> ModelHandler:
     """A handler over a fresh, private unpacking of the model: every load unpacks the
-    archive (checked against ``sha256`` over the bytes unpacked) into a folder of this
-    process, removed when the handler is dropped, so nothing unpacked is ever reused and
-    there is no cache to tamper with. The code is imported straight from the store, each
-    module checked against the hashes of its stored tree."""
+    archive (checked against ``sha256`` over the bytes unpacked) and copies its code (checked
+    against its address) into a folder of this process, removed when the handler is
+    dropped, so nothing unpacked is ever reused and there is no cache to tamper with. Each
+    module is checked against the code's hashes again as it is imported; what the model
+    writes next to its files (``model_dir``, ``__file__``) stays in that folder."""
     root = _home.home() / "serving" / "models"
     root.mkdir(parents=True, exist_ok=True)
     sweep_unpacked()
     pid = os.getpid()
     folder = root / f"{pid}-{process_start_time(pid)}-{secrets.token_hex(4)}"
-    extract_model(artifact, sha256, None, folder)
+    files = extract_model(artifact, sha256, code_uri, folder)
     try:
-        code_dir, files = artifacts.verified_tree(code_uri) if code_uri else (None, None)
-        handler = ModelHandler(folder, entry_point, code_dir, content_types, response_types,
-                               n_features, code_files=files)
+        handler = ModelHandler(folder, entry_point, folder / "code", content_types,
+                               response_types, n_features, code_files=files)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
