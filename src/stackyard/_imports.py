@@ -135,7 +135,7 @@ def load_module(root: str | Path, entry: str,
                 files: Mapping[str, str] | None = None) -> ModuleType:
     """Import ``entry`` (a ``.py`` file, relative to ``root``) in a new private namespace.
 
-    ``files``: ``{relative path: sha256}`` of the folder (from ``artifacts.verified_tree``);
+    ``files``: ``{relative path: sha256}`` of the folder (from ``artifacts.checkout``);
     each module is checked against it as it is read, and only those files can be imported.
     Without it the folder is trusted as it is (a user's local code)."""
     root = Path(root).resolve()

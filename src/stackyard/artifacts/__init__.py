@@ -6,7 +6,6 @@ from stackyard.artifacts._cas import (
     checkout,
     content_hash,
     fetch,
-    files_digest,
     is_remote,
     put_bytes,
     put_file,
@@ -14,9 +13,7 @@ from stackyard.artifacts._cas import (
     sha256_file,
     to_uri,
     tree_digest,
-    tree_files,
     uri_to_path,
-    verified_tree,
     verify,
 )
 from stackyard.artifacts._publish import publish
@@ -28,7 +25,6 @@ __all__ = [
     "checkout",
     "content_hash",
     "fetch",
-    "files_digest",
     "is_remote",
     "publish",
     "put_bytes",
@@ -37,9 +33,7 @@ __all__ = [
     "sha256_file",
     "to_uri",
     "tree_digest",
-    "tree_files",
     "unpack_tar",
     "uri_to_path",
-    "verified_tree",
     "verify",
 ]

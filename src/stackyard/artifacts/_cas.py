@@ -184,11 +184,15 @@ def verify(uri: str, sha256: str | None = None) -> Path:
     """The one integrity check of stored artifacts: recompute the content hash of a stored
     file or tree and compare it with its address (and with ``sha256``, the hash a record
     holds for it, when given). Returns the path; raises ``IntegrityError`` if they differ."""
-    return verified_tree(uri, sha256)[0] if uri_to_path(uri).is_dir() else _verified_file(
-        uri, sha256)
+    path, stored = _expected(uri, sha256)
+    actual = tree_digest(path) if path.is_dir() else sha256_file(path)
+    if actual != stored:
+        raise _mismatch(path, actual, stored)
+    return path
 
 
 def _expected(uri: str, sha256: str | None) -> tuple[Path, str]:
+    """A store address's path and the digest it names (refusing anything else)."""
     path = uri_to_path(uri)
     stored = _stored_digest(path)
     if stored is None:
@@ -203,25 +207,6 @@ def _expected(uri: str, sha256: str | None) -> tuple[Path, str]:
 def _mismatch(path: Path, actual: str, stored: str) -> IntegrityError:
     return IntegrityError(f"{path} was modified after it was stored (sha256 {actual[:12]}… "
                           f"!= recorded {stored[:12]}…); refusing to use it")
-
-
-def _verified_file(uri: str, sha256: str | None) -> Path:
-    path, stored = _expected(uri, sha256)
-    actual = sha256_file(path)
-    if actual != stored:
-        raise _mismatch(path, actual, stored)
-    return path
-
-
-def verified_tree(uri: str, sha256: str | None = None) -> tuple[Path, dict[str, str]]:
-    """A stored tree and ``{relative path: sha256}`` of its files, after checking that they
-    add up to its address: what a loader re-checks each file against as it reads it."""
-    path, stored = _expected(uri, sha256)
-    files = tree_files(path)
-    actual = files_digest(files)
-    if actual != stored:
-        raise _mismatch(path, actual, stored)
-    return path, files
 
 
 def checkout(uri: str, dest: Path) -> dict[str, str]:

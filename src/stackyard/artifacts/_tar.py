@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import IO
 
 from stackyard._checks import inside
-from stackyard.artifacts._cas import files_digest
-from stackyard.errors import IntegrityError, UsageError
+from stackyard.artifacts._cas import _mismatch, files_digest
+from stackyard.errors import UsageError
 
 _CHUNK = 1 << 20
 _KINDS = {tarfile.SYMTYPE: "a symbolic link", tarfile.LNKTYPE: "a hard link",
@@ -130,8 +130,7 @@ def _read(archive: Path, into: Path | None, sha256: str | None) -> tuple[str, st
             problem = e
         actual = reader.finish()
     if sha256 is not None and actual != sha256:  # a changed file: say so, whatever broke
-        raise IntegrityError(f"{archive} was modified after it was stored (sha256 "
-                             f"{actual[:12]}… != recorded {sha256[:12]}…); refusing to use it")
+        raise _mismatch(archive, actual, sha256)
     if problem is not None:
         raise problem
     return actual, files_digest(files)

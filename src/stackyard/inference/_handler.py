@@ -57,7 +57,7 @@ class ModelHandler:
         code_files: Mapping[str, str] | None = None,
     ) -> None:
         """``code_files``: the sha256 of each file of ``code_dir`` when it comes from the
-        store (``artifacts.verified_tree``); every module is checked against it as it is
+        store (``artifacts.checkout``); every module is checked against it as it is
         imported. The entry point and its helper modules load in a namespace of their own
         (``stackyard._imports``), so model versions in one server never share a module."""
         self.model_dir = Path(model_dir)
