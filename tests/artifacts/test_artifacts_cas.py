@@ -102,16 +102,6 @@ def test_fetch_gives_a_writable_copy_of_a_frozen_tree(sy):
         artifacts.fetch(str(sy.tmp / "absent"), sy.tmp / "dest3")
 
 
-def test_export_replaces_the_destination_with_a_writable_copy(sy):
-    dest = sy.tmp / "published"
-    _tree(dest, {"stale.txt": "old"})
-    uri = artifacts.put_tree(_tree(sy.tmp / "t", {"new.txt": "fresh"}))
-    artifacts.export(uri, str(dest))
-    assert sorted(p.name for p in dest.iterdir()) == ["new.txt"]
-    assert (dest / "new.txt").stat().st_mode & stat.S_IWUSR
-    assert not [p for p in dest.parent.iterdir() if p.name.startswith(".published")]
-
-
 def test_symbolic_links_are_followed_like_the_copy_does(sy):
     d = _tree(sy.tmp / "s", {"real.txt": "x"})
     (d / "link.txt").symlink_to(d / "real.txt")
@@ -266,27 +256,3 @@ def test_a_symlink_in_an_output_fails_the_step_cleanly(sy):
     reason = ex.list_steps()[0]["FailureReason"]
     assert "symbolic link" in reason
     assert not reason.startswith("internal error"), reason
-
-
-def test_concurrent_exports_to_one_destination(sy):
-    import threading
-
-    uri = artifacts.put_tree(_tree(sy.tmp / "src", {f"f{i}.txt": "x" * 5000 for i in range(40)}))
-    dest = sy.tmp / "out" / "dest"
-    errors: list[str] = []
-
-    def publish():
-        for _ in range(10):
-            try:
-                artifacts.export(uri, str(dest))
-            except Exception as e:  # noqa: BLE001 - collected for the assertion
-                errors.append(repr(e))
-
-    threads = [threading.Thread(target=publish) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    assert len(list(dest.iterdir())) == 40
-    assert sorted(p.name for p in dest.parent.iterdir()) == ["dest"]   # no temp litter

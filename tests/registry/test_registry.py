@@ -37,7 +37,7 @@ def make_model(folder: Path, content: str = "weights") -> Path:
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([EXE, *args], capture_output=True, text=True,
+    return subprocess.run([EXE, *args], check=False, capture_output=True, text=True,
                           env=env or os.environ.copy())
 
 
@@ -124,7 +124,7 @@ def test_tampered_artifact_is_refused(home: Path) -> None:
     data = bytearray(path.read_bytes())
     data[-5] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(IntegrityError, match="modified after registration"):
+    with pytest.raises(IntegrityError, match="was modified after it was stored"):
         reg.download("g/1", home / "bad")
     assert not (home / "bad" / "model.txt").exists()
 

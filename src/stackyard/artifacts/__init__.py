@@ -1,8 +1,10 @@
-"""KEEP: immutable, content-addressed artifacts with atomic writes."""
+"""KEEP: immutable, content-addressed artifacts with atomic writes; the one safe tar reader;
+publishing to user destinations without touching what is already there."""
 
 from stackyard.artifacts._cas import (
+    building,
+    checkout,
     content_hash,
-    export,
     fetch,
     is_remote,
     put_bytes,
@@ -14,18 +16,24 @@ from stackyard.artifacts._cas import (
     uri_to_path,
     verify,
 )
+from stackyard.artifacts._publish import publish
+from stackyard.artifacts._tar import check_tar, unpack_tar
 
 __all__ = [
+    "building",
+    "check_tar",
+    "checkout",
     "content_hash",
-    "export",
     "fetch",
     "is_remote",
+    "publish",
     "put_bytes",
     "put_file",
     "put_tree",
     "sha256_file",
     "to_uri",
     "tree_digest",
+    "unpack_tar",
     "uri_to_path",
     "verify",
 ]

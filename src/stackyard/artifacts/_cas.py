@@ -14,36 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from stackyard import _home
+from stackyard._checks import is_remote, to_uri, uri_to_path
 from stackyard.errors import IntegrityError, NotFoundError, UsageError
 
 _CHUNK = 1 << 20
-
-
-def is_remote(uri: str) -> bool:
-    scheme = urlparse(str(uri)).scheme
-    return scheme not in ("", "file") and len(scheme) > 1  # 1-letter: a Windows drive
-
-
-def to_uri(path: str | Path) -> str:
-    return Path(path).resolve().as_uri()
-
-
-def uri_to_path(uri: str | Path) -> Path:
-    """A local path for a local path or ``file://`` URI; raises for remote URIs."""
-    s = str(uri)
-    if s.startswith("file://"):
-        return Path(unquote(urlparse(s).path))
-    if is_remote(s):
-        raise UsageError(f"{s!r} is not a local path")
-    return Path(s).expanduser().resolve()
 
 
 def sha256_file(path: Path) -> str:
@@ -54,11 +37,19 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def tree_digest(root: Path, skip: Callable[[str, list[str]], set[str]] | None = None) -> str:
-    """Hash of a folder's files by relative path and content. Links are followed, as the
-    copy into the store follows them; ``skip`` (shutil.copytree's ``ignore`` shape) leaves
-    out what a copy would leave out."""
-    lines = []
+def files_digest(files: Mapping[str, str]) -> str:
+    """The digest of a tree given as ``{relative path: sha256}`` (the address of a tree in
+    the store; also what an archive unpacks to, see ``_tar``)."""
+    return hashlib.sha256("".join(sorted(f"{rel}\0{sha}\n" for rel, sha in files.items()))
+                          .encode()).hexdigest()
+
+
+def tree_files(root: Path, skip: Callable[[str, list[str]], set[str]] | None = None
+               ) -> dict[str, str]:
+    """``{relative path: sha256}`` of a folder's files. Links are followed, as the copy into
+    the store follows them; ``skip`` (shutil.copytree's ``ignore`` shape) leaves out what a
+    copy would leave out."""
+    out = {}
     for folder, dirs, files in os.walk(root, followlinks=True):
         dropped = skip(folder, dirs + files) if skip else set()
         dirs[:] = sorted(d for d in dirs if d not in dropped)
@@ -66,8 +57,13 @@ def tree_digest(root: Path, skip: Callable[[str, list[str]], set[str]] | None = 
             p = Path(folder, name)
             if name in dropped or not p.is_file():
                 continue
-            lines.append(f"{p.relative_to(root).as_posix()}\0{sha256_file(p)}\n")
-    return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
+            out[p.relative_to(root).as_posix()] = sha256_file(p)
+    return out
+
+
+def tree_digest(root: Path, skip: Callable[[str, list[str]], set[str]] | None = None) -> str:
+    """Hash of a folder's files by relative path and content (see ``tree_files``)."""
+    return files_digest(tree_files(root, skip))
 
 
 def _freeze(path: Path) -> None:
@@ -96,6 +92,25 @@ def _install(tmp: Path, final: Path) -> None:
     _freeze(final)
 
 
+@contextmanager
+def building(dest: Path) -> Iterator[Path]:
+    """A new, empty folder next to ``dest`` to fill; renamed to ``dest`` when the block
+    succeeds, removed when it raises, so ``dest`` is either complete or absent. ``dest``
+    must not exist or be an empty folder (never merged into what is there)."""
+    dest = Path(dest)
+    if dest.exists() and not (dest.is_dir() and not any(dest.iterdir())):
+        raise UsageError(f"{dest} exists and is not an empty folder; choose a new one")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.{secrets.token_hex(6)}.tmp"
+    tmp.mkdir()
+    try:
+        yield tmp
+        os.rename(tmp, dest)  # replaces an empty folder, atomically
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def _staging() -> Path:
     d = _home.artifacts_root() / "tmp"
     d.mkdir(parents=True, exist_ok=True)
@@ -112,7 +127,7 @@ def put_tree(src: Path) -> str:
         shutil.copytree(src, tmp / "t", symlinks=False)
         _install(tmp / "t", final)
         shutil.rmtree(tmp, ignore_errors=True)
-    return final.as_uri()
+    return to_uri(final)
 
 
 def put_file(src: Path, name: str | None = None) -> str:
@@ -137,13 +152,14 @@ def put_bytes(data: bytes, name: str) -> str:
 
 
 def _stored_digest(path: Path) -> str | None:
-    """The digest encoded in a CAS path, or None when the path is not in the store."""
+    """The digest a store address names (``objects/<sha256>/<name>`` or ``trees/<hash>``),
+    or None when ``path`` is not such an address."""
     try:
-        rel = path.relative_to(_home.artifacts_root())
+        parts = path.relative_to(_home.artifacts_root()).parts
     except ValueError:
         return None
-    parts = rel.parts
-    if len(parts) >= 2 and parts[0] in ("objects", "trees"):
+    if (parts[:1] == ("objects",) and len(parts) == 3) or (parts[:1] == ("trees",)
+                                                            and len(parts) == 2):
         return parts[1]
     return None
 
@@ -161,24 +177,52 @@ def content_hash(uri: str) -> str:
     path = uri_to_path(uri)
     if not path.exists():
         raise NotFoundError(f"input {uri!r} does not exist")
-    stored = _stored_digest(path)
-    if stored is not None and path.parent.name == stored:  # objects/<sha>/<name>
-        return stored
-    if stored is not None and path.name == stored:  # trees/<hash>
-        return stored
-    return tree_digest(path) if path.is_dir() else sha256_file(path)
+    return _stored_digest(path) or (tree_digest(path) if path.is_dir() else sha256_file(path))
 
 
-def verify(uri: str) -> Path:
-    """Recompute a stored artifact's hash; raise ``IntegrityError`` if it changed."""
+def verify(uri: str, sha256: str | None = None) -> Path:
+    """The one integrity check of stored artifacts: recompute the content hash of a stored
+    file or tree and compare it with its address (and with ``sha256``, the hash a record
+    holds for it, when given). Returns the path; raises ``IntegrityError`` if they differ."""
+    path, stored = _expected(uri, sha256)
+    actual = tree_digest(path) if path.is_dir() else sha256_file(path)
+    if actual != stored:
+        raise _mismatch(path, actual, stored)
+    return path
+
+
+def _expected(uri: str, sha256: str | None) -> tuple[Path, str]:
+    """A store address's path and the digest it names (refusing anything else)."""
     path = uri_to_path(uri)
     stored = _stored_digest(path)
     if stored is None:
         raise IntegrityError(f"{uri} is not in the artifact store; refusing to trust it")
-    actual = tree_digest(path) if path.is_dir() else sha256_file(path)
+    if sha256 is not None and sha256 != stored:
+        raise IntegrityError(f"{uri} is not the artifact recorded (sha256 {sha256[:12]}…)")
+    if not path.exists():
+        raise IntegrityError(f"{uri} is missing from the artifact store")
+    return path, stored
+
+
+def _mismatch(path: Path, actual: str, stored: str) -> IntegrityError:
+    return IntegrityError(f"{path} was modified after it was stored (sha256 {actual[:12]}… "
+                          f"!= recorded {stored[:12]}…); refusing to use it")
+
+
+def checkout(uri: str, dest: Path) -> dict[str, str]:
+    """Copy a stored tree into ``dest`` (a new folder) and check the copy, not the original,
+    against the tree's address: what lands in ``dest`` is what was stored. Returns its files'
+    hashes."""
+    src, stored = _expected(uri, None)
+    shutil.copytree(src, dest, symlinks=False)
+    for p in [dest, *dest.rglob("*")]:  # copies of frozen artifacts must be writable
+        p.chmod(p.stat().st_mode | stat.S_IWUSR)
+    files = tree_files(dest)
+    actual = files_digest(files)
     if actual != stored:
-        raise IntegrityError(f"{uri}: content hash {actual[:12]} != recorded {stored[:12]}")
-    return path
+        shutil.rmtree(dest, ignore_errors=True)
+        raise _mismatch(src, actual, stored)
+    return files
 
 
 def fetch(uri: str, dest: Path) -> None:
@@ -203,32 +247,3 @@ def fetch(uri: str, dest: Path) -> None:
         shutil.copyfile(src, target)
     else:
         raise NotFoundError(f"input {uri!r} does not exist")
-
-
-def export(uri: str, destination: str) -> None:
-    """Publish a stored tree to a user-chosen destination (replaced atomically if local)."""
-    src = uri_to_path(uri)
-    if is_remote(destination):
-        import fsspec
-
-        fs, path = fsspec.core.url_to_fs(destination)
-        fs.put(str(src) + "/", path.rstrip("/") + "/", recursive=True)
-        return
-    dst = uri_to_path(destination)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}."))
-    shutil.copytree(src, tmp, dirs_exist_ok=True)
-    for p in [tmp, *tmp.rglob("*")]:
-        p.chmod(p.stat().st_mode | stat.S_IWUSR)
-    import fcntl
-
-    locks = _home.artifacts_root() / "tmp" / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(str(dst).encode()).hexdigest()[:32]
-    with open(locks / f"{key}.lock", "w") as lock:  # one swap per destination at a time
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        old = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.old."))
-        if dst.exists():
-            os.rename(dst, old / "x")
-        os.rename(tmp, dst)
-        shutil.rmtree(old, ignore_errors=True)

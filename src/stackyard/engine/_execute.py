@@ -19,7 +19,7 @@ from typing import Any
 from stackyard import artifacts, runtime
 from stackyard.engine._definition import StepDef
 from stackyard.engine._environ import scoped_environ
-from stackyard.errors import StepFailed
+from stackyard.errors import StepFailed, UsageError
 from stackyard.runtime._job import host_path
 from stackyard.store import Store
 
@@ -73,7 +73,10 @@ def run_processing(a: Attempt, req: dict[str, Any]) -> dict[str, Any]:
             raise StepFailed(f"cannot store output {out['OutputName']!r}: {e}",
                              "JobError") from e
         if out["S3Output"].get("S3Uri"):
-            artifacts.export(uri, str(out["S3Output"]["S3Uri"]))
+            try:  # adds the output's files; never removes what is there
+                artifacts.publish(uri, str(out["S3Output"]["S3Uri"]))
+            except UsageError as e:
+                raise StepFailed(str(e), "JobError") from e
         outputs[out["OutputName"]] = {"OutputName": out["OutputName"], "S3Output": {
             "S3Uri": uri, "LocalPath": out["S3Output"]["LocalPath"],
             "Destination": out["S3Output"].get("S3Uri")}}

@@ -13,15 +13,13 @@ model code is the server's (500), logged under an error id.
 
 from __future__ import annotations
 
-import importlib.util
-import re
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from stackyard._imports import load_module
 from stackyard.inference._codecs import (
     CONTENT_TYPES,
     NPY,
@@ -37,20 +35,6 @@ from stackyard.inference._codecs import (
 
 class ModelError(RuntimeError):
     """Model code raised: a server error (500)."""
-
-
-def _import(entry: Path) -> Any:
-    name = "stackyard_model_" + re.sub(r"\W", "_", str(entry))
-    spec = importlib.util.spec_from_file_location(name, entry)
-    if spec is None or spec.loader is None:
-        raise ModelError(f"cannot import entry point {entry}")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(entry.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(entry.parent))
-    return module
 
 
 def expected_features(model: Any) -> int | None:
@@ -77,16 +61,21 @@ class ModelHandler:
         response_types: list[str] | None = None,
         n_features: int | None = None,
         sample_payload: Any = None,
+        code_files: Mapping[str, str] | None = None,
     ) -> None:
+        """``code_files``: the sha256 of each file of ``code_dir`` when it comes from the
+        store (``artifacts.checkout``); every module is checked against it as it is
+        imported. The entry point and its helper modules load in a namespace of their own
+        (``stackyard._imports``), so model versions in one server never share a module."""
         self.model_dir = Path(model_dir)
         self.content_types = [base_type(c) for c in content_types or CONTENT_TYPES]
         self.response_types = [base_type(c) for c in response_types or CONTENT_TYPES]
         self.fns: dict[str, Callable] = {}
         if entry_point:
-            entry = Path(code_dir or self.model_dir) / entry_point
-            if not entry.is_file():
-                raise ModelError(f"entry point {entry} does not exist")
-            module = _import(entry)
+            code_root = Path(code_dir or self.model_dir)
+            if not (code_root / entry_point).is_file():
+                raise ModelError(f"entry point {code_root / entry_point} does not exist")
+            module = load_module(code_root, entry_point, code_files)
             self.fns = {k: getattr(module, k) for k in ("model_fn", "input_fn", "predict_fn",
                                                         "output_fn") if hasattr(module, k)}
         if "model_fn" in self.fns:

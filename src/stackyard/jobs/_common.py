@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stackyard._checks import check_number
+from stackyard._checks import check_number, to_uri
 from stackyard.errors import DefinitionError
 
 
@@ -35,6 +35,18 @@ def local_path(value: str | Path, what: str) -> str:
     if "://" in s:
         raise DefinitionError(f"{what} {value!r}: only local code paths are supported")
     return str(Path(s).expanduser().resolve())
+
+
+def destination(value: Any, what: str) -> Any:
+    """Where a job publishes (``output_path``, a processing output's ``destination``), as a
+    URI. A local one that exists must be a folder: publishing adds files under it (never
+    removing any), and finding out only after the job ran would waste the run."""
+    if not isinstance(value, str | Path) or "://" in str(value):
+        return value
+    path = Path(value).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise DefinitionError(f"{what} {value!r} is a file; name a folder to publish into")
+    return to_uri(path)
 
 
 class JobArgs:

@@ -7,7 +7,7 @@ from typing import Any
 
 from stackyard._checks import AWS_ONLY, KwargRules
 from stackyard.errors import DefinitionError
-from stackyard.jobs._common import JobArgs, count, in_pipeline, local_path
+from stackyard.jobs._common import JobArgs, count, destination, in_pipeline, local_path
 
 PROCESSING_ROOT = "/opt/ml/processing/"
 CODE_DIR = "/opt/ml/processing/input/code"
@@ -119,9 +119,7 @@ class ScriptProcessor:
             "S3Uri": Path(code_path).as_uri(), "LocalPath": CODE_DIR}})
         proc_outputs = []
         for i, out in enumerate(outputs or [], start=1):
-            dst = out.destination
-            if isinstance(dst, str | Path) and "://" not in str(dst):
-                dst = Path(dst).expanduser().resolve().as_uri()
+            dst = destination(out.destination, "ProcessingOutput destination")
             proc_outputs.append({"OutputName": out.output_name or f"output-{i}", "S3Output": {
                 "S3Uri": dst, "LocalPath": _container_path(out.source, "ProcessingOutput source")}})
         req: dict[str, Any] = {

@@ -8,7 +8,7 @@ from typing import Any
 
 from stackyard._checks import AWS_ONLY, KwargRules
 from stackyard.errors import DefinitionError
-from stackyard.jobs._common import JobArgs, count, in_pipeline, local_path
+from stackyard.jobs._common import JobArgs, count, destination, in_pipeline, local_path
 
 # Keywords accepted and ignored (AWS-only, or meaningless with one local instance); any
 # other unknown keyword is a TypeError.
@@ -132,7 +132,7 @@ class Estimator:
             "Code": {**self.code(), "Dependencies": self.dependencies},
             "HyperParameters": dict(self._hyperparameters),
             "InputDataConfig": config,
-            "OutputDataConfig": {"S3OutputPath": _uri(self.output_path)},
+            "OutputDataConfig": {"S3OutputPath": destination(self.output_path, "output_path")},
             "ResourceConfig": {"InstanceCount": self.instance_count,
                                "InstanceType": self.instance_type},
             "StoppingCondition": {"MaxRuntimeInSeconds": self.max_run},

@@ -5,7 +5,6 @@ from stackyard.registry._registry import (
     ModelPackage,
     ModelRegistry,
     extract_model,
-    parse_ref,
     snapshot_code,
     store_model,
 )
@@ -16,7 +15,6 @@ __all__ = [
     "ModelPackage",
     "ModelRegistry",
     "extract_model",
-    "parse_ref",
     "snapshot_code",
     "store_model",
 ]

@@ -37,7 +37,7 @@ def git_commit(path: str | Path) -> str | None:
     folder = Path(path) if Path(path).is_dir() else Path(path).parent
     try:
         out = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"],
-                             capture_output=True, text=True, timeout=5)
+                             check=False, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 else None

@@ -10,10 +10,9 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import re
+import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -21,19 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from stackyard import _home, artifacts
+from stackyard._checks import check_name, parse_model_ref
 from stackyard.errors import IntegrityError, NotFoundError, UsageError
 from stackyard.registry._approval import APPROVED, PENDING, check_status, check_transition
 from stackyard.registry._lineage import lineage
 from stackyard.store import open_store
-
-_GROUP = re.compile(r"^[A-Za-z0-9](-*[A-Za-z0-9_.])*$")
-
-
-def parse_ref(ref: str) -> tuple[str, int]:
-    group, sep, version = str(ref).rpartition("/")
-    if not sep or not group or not version.isdigit():
-        raise UsageError(f"{ref!r} is not a model package reference; write GROUP/VERSION")
-    return group, int(version)
 
 
 @dataclass
@@ -96,22 +87,30 @@ def _sources(section: dict[str, Any], what: str) -> dict[str, Any]:
 
 
 def store_model(uri: str) -> tuple[str, str]:
-    """Put the model artifact in the store (if it is not there) and return (uri, sha256)."""
+    """Check the model archive (``artifacts.check_tar``: regular files and folders only,
+    nothing that could land outside the folder it is unpacked into), then put it in the
+    store if it is not there; returns (uri, sha256). A bad archive is refused, naming the
+    member, and never stored."""
     uri = str(uri)
     if "://" not in uri:
-        uri = Path(uri).resolve().as_uri()
-    if artifacts.is_remote(uri):
-        with tempfile.TemporaryDirectory() as tmp:
+        uri = artifacts.to_uri(uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        if artifacts.is_remote(uri):
             artifacts.fetch(uri, Path(tmp))
-            uri = artifacts.put_file(next(Path(tmp).iterdir()))
-    path = artifacts.uri_to_path(uri)
-    if not path.is_file():
-        raise UsageError(f"model artifact {uri} is not a file")
-    try:
-        artifacts.verify(uri)
-    except IntegrityError:
-        uri = artifacts.put_file(path)
-    return uri, artifacts.content_hash(uri)
+            path = next(Path(tmp).iterdir())
+        else:
+            path = artifacts.uri_to_path(uri)
+        if not path.is_file():
+            raise UsageError(f"model artifact {uri} is not a file")
+        checked = artifacts.check_tar(path)
+        try:
+            artifacts.verify(uri, checked)  # already stored, and the bytes that were checked
+        except (IntegrityError, UsageError):
+            uri = artifacts.put_file(path)
+    sha = artifacts.content_hash(uri)
+    if sha != checked:
+        raise UsageError(f"model artifact {path} changed while it was registered; retry")
+    return uri, sha
 
 
 def snapshot_code(entry_point: str | None, source_dir: str | None
@@ -135,15 +134,22 @@ def snapshot_code(entry_point: str | None, source_dir: str | None
         return artifacts.put_tree(Path(tmp)), ep.name
 
 
-def extract_model(artifact: Path, code_uri: str | None, dest: Path) -> Path:
-    """Unpack a (verified) ``model.tar.gz`` into ``dest``, its inference code under
-    ``dest/code``."""
-    dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(artifact) as tar:
-        tar.extractall(dest, filter="data")  # no absolute paths, no links out
-    if code_uri:
-        artifacts.fetch(code_uri, dest / "code")
-    return dest
+def extract_model(artifact: str, sha256: str, code_uri: str | None, dest: Path
+                  ) -> dict[str, str]:
+    """Unpack a stored ``model.tar.gz`` into ``dest`` (new, or an empty folder), its
+    inference code under ``dest/code``. The archive is checked against ``sha256`` over the
+    bytes unpacked, every member is checked before it is written, and the code copy against
+    its address; ``dest`` appears only when all of it succeeded. Returns the sha256 of each
+    code file (what an importer checks each module against as it reads it)."""
+    path = artifacts.uri_to_path(artifact)
+    if not path.is_file():
+        raise IntegrityError(f"model artifact {path} is missing")
+    with artifacts.building(dest) as tmp:
+        artifacts.unpack_tar(path, tmp, sha256)
+        if not code_uri:
+            return {}
+        shutil.rmtree(tmp / "code", ignore_errors=True)  # the registered code replaces any
+        return artifacts.checkout(code_uri, tmp / "code")  # packed in the archive, as a repack
 
 
 class ModelRegistry:
@@ -174,9 +180,7 @@ class ModelRegistry:
     ) -> ModelPackage:
         """Validate everything, copy artifacts into the store, then record the version in
         one transaction: a failure at any point leaves no half-registered version."""
-        group = model_package_group_name
-        if not group or not _GROUP.match(group) or len(group) > 63:
-            raise UsageError(f"model package group name {group!r}: 1-63 letters, digits, - _ .")
+        group = check_name(model_package_group_name, "model group")
         check_status(approval_status)
         if source_key is not None:
             for row in self.store.list_packages(group):
@@ -209,7 +213,7 @@ class ModelRegistry:
 
     def update_approval(self, ref: str, status: str, comment: str | None = None,
                         who: str | None = None) -> ModelPackage:
-        group, version = parse_ref(ref)
+        group, version = parse_model_ref(ref)
         current = self.describe_package(group, version)
         check_transition(ref, current.approval_status, status)
         if not self.store.set_approval(group, version, current.approval_status, status,
@@ -251,7 +255,7 @@ class ModelRegistry:
         return _package(row)
 
     def describe(self, ref: str) -> dict[str, Any]:
-        pkg = self.describe_package(*parse_ref(ref))
+        pkg = self.describe_package(*parse_model_ref(ref))
         return {**pkg.summary(), **{k: v for k, v in pkg.record.items() if k != "version"},
                 "approval_history": self.store.approval_history(pkg.group, pkg.version)}
 
@@ -262,23 +266,13 @@ class ModelRegistry:
             raise NotFoundError(f"{group} has no {what}version yet")
         return pkgs[-1]
 
-    def verified_artifact(self, ref: str) -> Path:
-        """The model artifact's path, after checking its bytes against the recorded hash."""
-        pkg = self.describe_package(*parse_ref(ref))
-        path = artifacts.uri_to_path(pkg.model_data)
-        if not path.is_file():
-            raise IntegrityError(f"{ref}: model artifact {path} is missing")
-        actual = artifacts.sha256_file(path)
-        if actual != pkg.record["model_sha256"]:
-            raise IntegrityError(f"{ref}: model artifact {path} was modified after registration "
-                                 f"(sha256 {actual[:12]}… != recorded "
-                                 f"{pkg.record['model_sha256'][:12]}…); refusing to load it")
-        return path
-
     def download(self, ref: str, path: str | Path) -> Path:
-        """Extract the verified model artifact (and the inference code) into ``path``."""
-        code = self.describe_package(*parse_ref(ref)).record["inference_spec"]["code_uri"]
-        return extract_model(self.verified_artifact(ref), code, Path(path))
+        """Extract the model artifact (checked against its recorded sha256) and the
+        inference code into ``path``, a new or empty folder."""
+        pkg = self.describe_package(*parse_model_ref(ref))
+        extract_model(pkg.model_data, pkg.record["model_sha256"],
+                      pkg.record["inference_spec"]["code_uri"], Path(path))
+        return Path(path)
 
 
 def _who() -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from stackyard import _home
-from stackyard._checks import check_name, check_number
+from stackyard._checks import check_name, check_number, is_model_ref, parse_model_ref
 from stackyard.errors import NotFoundError, StackyardError, UsageError
 from stackyard.runtime import alive, process_start_time
 from stackyard.store import open_store
@@ -31,12 +31,16 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def model_spec(model: str, entry_point: str | None = None) -> dict[str, Any]:
-    """A variant's model from the CLI/SDK: ``GROUP/VERSION``, or a folder."""
+    """A variant's model from the CLI/SDK. ``GROUP/VERSION`` always means the registry (with
+    its approval and hash checks), even when a folder of that name exists (write ``./g/1``
+    for the folder); anything else must be a model folder."""
+    if is_model_ref(model):
+        group, version = parse_model_ref(model)
+        return {"ref": f"{group}/{version}"}
     if Path(model).is_dir():
         return {"dir": str(Path(model).resolve()), "entry_point": entry_point}
-    if "/" in model and model.rsplit("/", 1)[1].isdigit():
-        return {"ref": model}
-    raise UsageError(f"--model {model!r} is neither GROUP/VERSION nor a model folder")
+    raise UsageError(f"--model {model!r} is neither GROUP/VERSION (e.g. churn/3) nor a model "
+                     "folder")
 
 
 def artifact_spec(model_data: str, entry_point: str | None, source_dir: str | None
@@ -371,6 +375,9 @@ def delete_endpoint(name: str) -> None:
             os.killpg(row["pid"], signal.SIGKILL)
     store.delete_endpoint(name)
     token_path(name).unlink(missing_ok=True)
+    from stackyard.serving._fleet import sweep_unpacked
+
+    sweep_unpacked()  # its unpacked models (a server ended by a signal runs no finalizers)
 
 
 def logs_path(name: str) -> Path:

@@ -10,18 +10,20 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
+import secrets
 import shutil
-import tempfile
 import threading
-from collections.abc import Callable
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackyard import _home, artifacts
+from stackyard import _home
 from stackyard.errors import UsageError
 from stackyard.inference import InferencePipeline, ModelHandler
-from stackyard.registry import ModelRegistry, extract_model, parse_ref
+from stackyard.registry import ModelRegistry, extract_model
+from stackyard.runtime import alive, process_start_time
 
 
 def check_deployable(ref: str, allow_unapproved: bool) -> dict[str, Any]:
@@ -61,19 +63,39 @@ def _sample(record: dict[str, Any]) -> Any:
     return None
 
 
-def _cached(name: str, fill: Callable[[Path], Any]) -> Path:
-    """A model unpacked once under ``$STACKYARD_HOME/serving/models/<name>``: filled in a
-    temp folder and renamed into place, so workers starting together never see half of it."""
-    cache = _home.home() / "serving" / "models" / name
-    if not cache.exists():
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=f".{name}."))
-        fill(tmp)
-        try:
-            os.rename(tmp, cache)
-        except OSError:  # another worker finished first: same content
-            shutil.rmtree(tmp, ignore_errors=True)
-    return cache
+def sweep_unpacked() -> None:
+    """Remove unpacked models whose server process is gone (killed, or ended by a signal,
+    before its finalizers ran), and anything else there that is not a live process's."""
+    root = _home.home() / "serving" / "models"
+    for p in root.iterdir() if root.is_dir() else ():
+        owner = re.match(r"\.?(\d+)-(\d+)-", p.name)
+        if owner is None or not alive(int(owner[1]), owner[2]):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _unpacked(artifact: str, sha256: str, code_uri: str | None, entry_point: str | None,
+              content_types: list[str] | None = None, response_types: list[str] | None = None,
+              n_features: int | None = None, sample_payload: Any = None) -> ModelHandler:
+    """A handler over a fresh, private unpacking of the model: every load unpacks the
+    archive (checked against ``sha256`` over the bytes unpacked) and copies its code (checked
+    against its address) into a folder of this process, removed when the handler is
+    dropped, so nothing unpacked is ever reused and there is no cache to tamper with. Each
+    module is checked against the code's hashes again as it is imported; what the model
+    writes next to its files (``model_dir``, ``__file__``) stays in that folder."""
+    root = _home.home() / "serving" / "models"
+    root.mkdir(parents=True, exist_ok=True)
+    sweep_unpacked()
+    pid = os.getpid()
+    folder = root / f"{pid}-{process_start_time(pid)}-{secrets.token_hex(4)}"
+    files = extract_model(artifact, sha256, code_uri, folder)
+    try:
+        handler = ModelHandler(folder, entry_point, folder / "code", content_types,
+                               response_types, n_features, sample_payload, code_files=files)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(handler, shutil.rmtree, folder, True)
+    return handler
 
 
 def load_model(spec: dict[str, Any], allow_unapproved: bool) -> ModelHandler | InferencePipeline:
@@ -82,18 +104,13 @@ def load_model(spec: dict[str, Any], allow_unapproved: bool) -> ModelHandler | I
         return InferencePipeline([load_model(s, allow_unapproved) for s in spec["pipeline"]])
     if "ref" in spec:
         d = check_deployable(spec["ref"], allow_unapproved)
-        group, version = parse_ref(spec["ref"])
-        cache = _cached(f"{group}-{version}-{d['model_sha256'][:12]}",
-                        lambda dest: ModelRegistry().download(spec["ref"], dest))  # verified
         inf = d["inference_spec"]
-        return ModelHandler(cache, inf.get("entry_point"), cache / "code",
-                            inf.get("content_types"), inf.get("response_types"),
-                            _n_features(d), _sample(d))
+        return _unpacked(d["model_data"], d["model_sha256"], inf.get("code_uri"),
+                         inf.get("entry_point"), inf.get("content_types"),
+                         inf.get("response_types"), _n_features(d), _sample(d))
     if "artifact" in spec:
-        cache = _cached(f"artifact-{spec['sha256'][:16]}", lambda dest: extract_model(
-            artifacts.verify(spec["artifact"]), spec.get("code_uri"), dest))
-        return ModelHandler(cache, spec.get("entry_point"), cache / "code",
-                            sample_payload=spec.get("sample_payload"))
+        return _unpacked(spec["artifact"], spec["sha256"], spec.get("code_uri"),
+                         spec.get("entry_point"), sample_payload=spec.get("sample_payload"))
     if "dir" in spec:
         model_dir = Path(spec["dir"])
         return ModelHandler(model_dir, spec.get("entry_point"), spec.get("code_dir"),
