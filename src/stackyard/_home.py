@@ -38,3 +38,9 @@ def sandbox_mode() -> str:
     """How jobs see ``/opt/ml``: ``auto`` (mount namespace when the OS allows), ``off``."""
     mode = os.environ.get("STACKYARD_SANDBOX", "auto").lower()
     return mode if mode in {"auto", "off"} else "auto"
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask, as ``taskset`` or a container's
+    cpuset sets it), not the machine's total: what parallel work should be sized to."""
+    return len(os.sched_getaffinity(0))

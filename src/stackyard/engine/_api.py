@@ -82,7 +82,7 @@ def start_run(
     def target() -> None:
         try:
             runner.run()
-        except BaseException as e:  # surfaced by wait()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller by join()
             handle.error = e
 
     handle.thread = threading.Thread(target=target, name=f"run-{run_id}", daemon=True)
