@@ -15,12 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stackyard import runtime
-from stackyard.engine._definition import compile_definition
+from stackyard import artifacts, runtime
+from stackyard.engine._definition import PipelineDef, compile_definition
 from stackyard.engine._execute import load_result
 from stackyard.engine._runner import Event, RunLock, Runner
 from stackyard.errors import NotFoundError, UsageError
 from stackyard.store import open_store
+from stackyard.workflow._function import function_ref
 from stackyard.workflow._parameters import parameter_from_definition, resolve_parameters
 
 
@@ -32,6 +33,14 @@ def register_pipeline(definition: dict[str, Any]) -> int:
     compile_definition(definition)
     return open_store().upsert_pipeline(
         definition["Name"], json.dumps(definition, sort_keys=True), _digest(definition))
+
+
+def _snapshot_code(pdef: PipelineDef) -> dict[str, str]:
+    """Store the source file of every ``@step`` function, keyed by its path, so a resumed
+    run (a new process) runs the code the run started with even if the file is edited."""
+    files = {s.arguments["Function"]["File"] for s in pdef.steps.values()
+             if s.type == "Function" and s.arguments["Function"].get("File")}
+    return {f: artifacts.put_file(Path(f)) for f in sorted(files)}
 
 
 def new_run_id() -> str:
@@ -70,6 +79,10 @@ def start_run(
     version = store.upsert_pipeline(pdef.name, json.dumps(definition, sort_keys=True),
                                     _digest(definition))
     run_id = new_run_id()
+    snapshots = _snapshot_code(pdef)
+    if snapshots:  # recorded with the run, not the pipeline version
+        definition = {**definition, "Metadata": {**definition.get("Metadata", {}),
+                                                 "CodeSnapshots": snapshots}}
     store.create_run(run_id, pdef.name, version, json.dumps(definition, sort_keys=True), params)
     runner = Runner(store, run_id, pdef, params, functions, on_event)
     if max_parallel is not None:  # this execution only; the definition stays as it is
@@ -112,7 +125,18 @@ def resume_run(
     if RunLock(run_id).held_elsewhere():
         raise UsageError(f"run {run_id} is still being driven by a live process")
     store.reopen_run(run_id)
-    return Runner(store, run_id, pdef, run["parameters"], functions, on_event).run()
+    return Runner(store, run_id, pdef, run["parameters"], _same_code(pdef, functions),
+                  on_event).run()
+
+
+def _same_code(pdef: PipelineDef, functions: dict[str, Callable] | None
+               ) -> dict[str, Callable]:
+    """The live functions handed to a resume that are still the code the run recorded;
+    the others are left out, so those steps load the run's own snapshot instead."""
+    return {name: f for name, f in (functions or {}).items()
+            if name in pdef.steps and pdef.steps[name].type == "Function"
+            and function_ref(f)["CodeHash"] == pdef.steps[name].arguments["Function"][
+                "CodeHash"]}
 
 
 def stop_run(run_id: str) -> str:

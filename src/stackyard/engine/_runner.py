@@ -12,6 +12,7 @@ that ended meanwhile, and reruns only what never completed.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import threading
 import time
@@ -111,6 +112,9 @@ class Runner:
         self.max_parallel = pdef.max_parallel or _home.cpu_count()
         run = store.get_run(run_id)
         assert run is not None
+        # the @step source files as they were when the run started (see start_run)
+        self.snapshots: dict[str, str] = json.loads(run["definition"]).get(
+            "Metadata", {}).get("CodeSnapshots", {})
         self.execution = {
             "PipelineExecutionId": run_id, "PipelineExecutionArn": f"stackyard:execution/{run_id}",
             "PipelineName": pdef.name, "PipelineArn": f"stackyard:pipeline/{pdef.name}",
@@ -267,7 +271,8 @@ class Runner:
         if t == "Training":
             return ex.run_training(a, resolved)
         if t == "Function":
-            return ex.run_function(a, resolved)
+            return ex.run_function(a, resolved, self.snapshots.get(
+                a.step.arguments["Function"].get("File", "")))
         if t == "Fail":
             return ex.run_fail(a, resolved)
         if t in PLUGINS:
