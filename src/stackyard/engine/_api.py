@@ -18,7 +18,7 @@ from typing import Any
 from stackyard import artifacts, runtime
 from stackyard.engine._definition import PipelineDef, compile_definition
 from stackyard.engine._execute import load_result
-from stackyard.engine._runner import Event, RunLock, Runner
+from stackyard.engine._runner import STOPPERS, Event, RunLock, Runner, plugin
 from stackyard.errors import NotFoundError, UsageError
 from stackyard.store import open_store
 from stackyard.workflow._function import function_ref
@@ -149,10 +149,13 @@ def stop_run(run_id: str) -> str:
     lock = RunLock(run_id)
     if lock.held_elsewhere():
         return "Stopping"
+    types = {s["Name"]: s["Type"] for s in json.loads(run["definition"])["Steps"]}
     with lock:
         for a in store.get_attempts(run_id):
             if a["status"] == "Executing":
                 runtime.stop(a["pid"], a["pid_start"])
+                if types.get(a["step"]) in STOPPERS:  # e.g. a TuningStep's live trials
+                    plugin(STOPPERS[types[a["step"]]])(run_id, a["step"], a["n"])
                 store.finish_attempt(run_id, a["step"], a["n"], "Stopped", "Stopped",
                                      "stopped by request")
         for s in store.get_steps(run_id):

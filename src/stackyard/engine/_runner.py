@@ -39,6 +39,13 @@ DONE = ("Succeeded", "Failed", "Skipped", "Stopped")
 # name only when such a step runs, so the engine never depends on them.
 PLUGINS = {"Tuning": "stackyard.tuning._step:run_tuning_step",
            "RegisterModel": "stackyard.registry._step:run_register_step"}
+# How to stop such a step's own jobs when no runner is alive to do it (see ``stop_run``).
+STOPPERS = {"Tuning": "stackyard.tuning._step:stop_tuning_step"}
+
+
+def plugin(ref: str) -> Callable[..., Any]:
+    module, func = ref.split(":")
+    return getattr(importlib.import_module(module), func)
 
 
 def run_dir(run_id: str) -> Path:
@@ -276,8 +283,7 @@ class Runner:
         if t == "Fail":
             return ex.run_fail(a, resolved)
         if t in PLUGINS:
-            module, func = PLUGINS[t].split(":")
-            return getattr(importlib.import_module(module), func)(a, resolved)
+            return plugin(PLUGINS[t])(a, resolved)
         if t == "Condition":
             outcome = all(evaluate(c, self.context()) for c in a.step.arguments["Conditions"])
             return {"Outcome": outcome}
