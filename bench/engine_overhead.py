@@ -96,7 +96,6 @@ def scaling(sizes: list[int]) -> None:
     for col in ("shape", *(f"{n} steps ms/step" for n in sizes),
                 f"ratio {sizes[-1]}/{sizes[0]}"):
         table.add_column(col, justify="right")
-    chain_of_functions(10, "scale-warm-up").start().wait()  # imports, database creation
     for shape, build in (("chain", chain_of_functions), ("fan-out", fan_out_of_functions)):
         per_step = []
         for n in sizes:
@@ -117,6 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["STACKYARD_HOME"] = str(Path(tmp) / "home")
+        chain_of_functions(10, "warm-up").start().wait()  # imports, database creation
         rows = []
         for label, pipeline in (("@step functions", chain_of_functions(args.steps)),
                                 ("subprocess jobs", chain_of_jobs(args.steps, Path(tmp)))):

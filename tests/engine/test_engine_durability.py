@@ -424,3 +424,15 @@ def test_a_stop_during_input_download_prevents_the_job(sy):
     assert status == "Stopped"
     assert ex.list_steps()[0]["StepStatus"] == "Stopped"
     assert not job_started, "the job was launched after the stop request"
+
+
+def test_the_run_lock_names_its_holder_and_is_released_on_exit(sy):
+    from stackyard.engine._runner import RunLock
+
+    with RunLock("lock-test"):
+        assert RunLock("lock-test").held_elsewhere()
+        with pytest.raises(UsageError, match=f"driven by pid {os.getpid()}"), RunLock("lock-test"):
+            pass
+    assert not RunLock("lock-test").held_elsewhere()
+    with RunLock("lock-test"):   # free again after release
+        pass

@@ -176,3 +176,18 @@ def test_concurrent_runs_with_identical_outputs_share_one_artifact(sy):
     leftovers = [p for p in (sy.home / "artifacts" / "tmp").rglob("*")] \
         if (sy.home / "artifacts" / "tmp").exists() else []
     assert leftovers == []
+
+
+def test_default_parallelism_follows_the_cpu_affinity_not_the_machine(sy):
+    """A process pinned to one CPU (taskset, a container's cpuset) runs one step at a time
+    by default; os.cpu_count() would have said the machine's total."""
+    import subprocess
+    import sys
+
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from stackyard.workflow import ParallelismConfiguration; "
+            "from stackyard._home import cpu_count; "
+            "print(cpu_count(), ParallelismConfiguration().max_parallel_execution_steps)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       check=True)
+    assert r.stdout.split() == ["1", "1"]
