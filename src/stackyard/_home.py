@@ -44,3 +44,9 @@ def debug() -> bool:
     """``STACKYARD_DEBUG=1``: the CLI prints the traceback of an unexpected error instead of
     a one-line message."""
     return os.environ.get("STACKYARD_DEBUG", "").strip().lower() not in {"", "0", "false", "no"}
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask, as ``taskset`` or a container's
+    cpuset sets it), not the machine's total: what parallel work should be sized to."""
+    return len(os.sched_getaffinity(0))

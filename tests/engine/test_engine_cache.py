@@ -3,8 +3,8 @@ code or an argument invalidates the entry."""
 
 from __future__ import annotations
 
+import sqlite3
 import sys
-import time
 
 import pytest
 
@@ -113,13 +113,18 @@ def test_caching_is_off_unless_enabled(sy):
 
 
 def test_an_expired_entry_is_not_used(sy):
+    """Expiry is computed from the recorded end times; the test ages them in SQLite rather
+    than waiting on the real clock."""
     sy.write("data/in.txt", "abc")
-    short = CacheConfig(enable_caching=True, expire_after="PT1S")
-    _run(_pipeline(sy, cache=short))
-    _, hit = _run(_pipeline(sy, cache=short))
+    hourly = CacheConfig(enable_caching=True, expire_after="PT1H")
+    _run(_pipeline(sy, cache=hourly))
+    _, hit = _run(_pipeline(sy, cache=hourly))
     assert hit["CacheHitResult"] is not None
-    time.sleep(1.1)
-    _, miss = _run(_pipeline(sy, cache=short))
+    con = sqlite3.connect(str(sy.home / "stackyard.db"), timeout=30)
+    with con:                                   # commits
+        con.execute("UPDATE steps SET end_time = end_time - 3601")  # an hour and a second ago
+    con.close()
+    _, miss = _run(_pipeline(sy, cache=hourly))
     assert miss["CacheHitResult"] is None
     assert sy.lines(sy.tmp / "count") == ["ran", "ran"]
 

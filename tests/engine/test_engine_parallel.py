@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
@@ -18,92 +17,116 @@ from stackyard.workflow import (
 
 PY = ScriptProcessor(command=["python3"])
 
-SLEEPER = """
-import json, time, pathlib
-start = time.time()
-time.sleep(SECONDS)
-pathlib.Path("/opt/ml/processing/out/span.json").write_text(json.dumps([start, time.time()]))
+# A rendezvous in the file system: each job announces itself, then waits (up to a deadline)
+# until every job of the group has. Jobs run one after the other never meet, so a job that
+# returns proves the others were running at the same time; no clock is compared.
+RENDEZVOUS = """
+import os, pathlib, sys, time
+me = sys.argv[sys.argv.index("--tag") + 1]
+meet = pathlib.Path(MEET)
+(meet / me).write_text("here")
+deadline = time.monotonic() + 60
+while len(os.listdir(meet)) < COUNT:
+    if time.monotonic() > deadline:
+        sys.exit(f"{me}: the other jobs never arrived: they did not run at the same time")
+    time.sleep(0.02)
 """
 
 
-def _sleeper(sy, name, seconds):
-    code = sy.write(f"code/{name}.py", SLEEPER, SECONDS=seconds)
-    return ProcessingStep(name, processor=PY, code=str(code), outputs=[
-        ProcessingOutput(output_name="out", source="/opt/ml/processing/out")])
+def _meeting_job(sy, name, count):
+    meet = sy.tmp / "meet"
+    meet.mkdir(exist_ok=True)
+    code = sy.write(f"code/{name}.py", RENDEZVOUS, MEET=str(meet), COUNT=count)
+    return ProcessingStep(name, processor=PY, code=str(code), job_arguments=["--tag", name])
 
 
-def _span(ex, name):
-    meta = {s["StepName"]: s["Metadata"] for s in ex.list_steps()}[name]
-    uri = meta["ProcessingOutputConfig"]["Outputs"]["out"]["S3Output"]["S3Uri"]
-    return json.loads((artifacts.uri_to_path(uri) / "span.json").read_text())
-
-
-def test_two_independent_one_second_jobs_run_in_parallel(sy):
-    p = Pipeline("parallel", steps=[_sleeper(sy, "A", 1.0), _sleeper(sy, "B", 1.0)],
+def test_two_independent_jobs_run_in_parallel(sy):
+    p = Pipeline("parallel", steps=[_meeting_job(sy, "A", 2), _meeting_job(sy, "B", 2)],
                  parallelism_config=ParallelismConfiguration(2))
-    t0 = time.monotonic()
     ex = p.start()
-    assert ex.wait() == "Succeeded"
-    wall = time.monotonic() - t0
-    assert wall < 1.7, f"two 1 s jobs took {wall:.2f}s"
-    a, b = _span(ex, "A"), _span(ex, "B")
-    assert a[0] < b[1] and b[0] < a[1]          # the jobs' own clocks overlap
+    assert ex.wait() == "Succeeded", ex.describe()["failure_reason"]
+    assert sorted(f.name for f in (sy.tmp / "meet").iterdir()) == ["A", "B"]
 
 
-SPANS: dict[str, list[float]] = {}
+BARRIER = threading.Barrier(2, timeout=60)
+
+
+@step(name="P1")
+def p1():
+    BARRIER.wait()       # returns only once P2 is running too
+    return 1
+
+
+@step(name="P2")
+def p2():
+    BARRIER.wait()
+    return 2
+
+
+def test_two_independent_step_functions_run_in_parallel(sy):
+    BARRIER.reset()
+    ex = Pipeline("fparallel", steps=[p1(), p2()],
+                  parallelism_config=ParallelismConfiguration(2)).start()
+    assert ex.wait() == "Succeeded", ex.describe()["failure_reason"]
+
+
+ACTIVE = {"now": 0, "max": 0}
+ACTIVE_LOCK = threading.Lock()
+
+
+def _track(value):
+    with ACTIVE_LOCK:
+        ACTIVE["now"] += 1
+        ACTIVE["max"] = max(ACTIVE["max"], ACTIVE["now"])
+    time.sleep(0.2)      # a window in which a second step, if started, would be counted
+    with ACTIVE_LOCK:
+        ACTIVE["now"] -= 1
+    return value
 
 
 @step(name="S1")
 def s1():
-    t = time.time()
-    time.sleep(1.0)
-    SPANS["S1"] = [t, time.time()]
-    return 1
+    return _track(1)
 
 
 @step(name="S2")
 def s2():
-    t = time.time()
-    time.sleep(1.0)
-    SPANS["S2"] = [t, time.time()]
-    return 2
-
-
-def test_two_independent_one_second_step_functions_run_in_parallel(sy):
-    SPANS.clear()
-    t0 = time.monotonic()
-    ex = Pipeline("fparallel", steps=[s1(), s2()],
-                  parallelism_config=ParallelismConfiguration(2)).start()
-    assert ex.wait() == "Succeeded"
-    assert time.monotonic() - t0 < 1.7
-    a, b = SPANS["S1"], SPANS["S2"]
-    assert a[0] < b[1] and b[0] < a[1]
+    return _track(2)
 
 
 def test_parallelism_configuration_limits_concurrency(sy):
-    SPANS.clear()
-    t0 = time.monotonic()
+    ACTIVE.update(now=0, max=0)
     ex = Pipeline("serial", steps=[s1(), s2()]).start(
         parallelism_config=ParallelismConfiguration(1))
     assert ex.wait() == "Succeeded"
-    assert time.monotonic() - t0 >= 2.0
-    a, b = sorted([SPANS["S1"], SPANS["S2"]])
-    assert a[1] <= b[0]                          # one after the other
+    assert ACTIVE["max"] == 1                    # never two at once
+    ACTIVE.update(now=0, max=0)
+    assert Pipeline("both", steps=[s1(), s2()], parallelism_config=ParallelismConfiguration(
+        2)).start().wait() == "Succeeded"        # the same steps do overlap when allowed
+    assert ACTIVE["max"] == 2
 
 
 TAGGER = """
-import pathlib, sys, time, os
+import os, pathlib, sys, time
 tag = sys.argv[sys.argv.index("--tag") + 1]
 out = pathlib.Path("/opt/ml/processing/out")
 before = sorted(os.listdir(out))
 (out / "tag.txt").write_text(tag)
-time.sleep(0.5)
+meet = pathlib.Path(MEET)
+(meet / tag).write_text("here")
+deadline = time.monotonic() + 60
+while len(os.listdir(meet)) < 3:   # all three executions' jobs are live at once
+    if time.monotonic() > deadline:
+        sys.exit(f"{tag}: the other executions never arrived")
+    time.sleep(0.02)
 (out / "seen.txt").write_text(repr(before) + " " + (out / "tag.txt").read_text())
 """
 
 
 def test_two_executions_of_one_pipeline_run_concurrently_without_interfering(sy):
-    code = sy.write("code/tag.py", TAGGER)
+    meet = sy.tmp / "meet"
+    meet.mkdir()
+    code = sy.write("code/tag.py", TAGGER, MEET=str(meet))
     tag = ParameterString("Tag", default_value="none")
     p = Pipeline("twice", parameters=[tag], steps=[ProcessingStep(
         "Tag", processor=PY, code=str(code), job_arguments=["--tag", tag],
@@ -115,12 +138,10 @@ def test_two_executions_of_one_pipeline_run_concurrently_without_interfering(sy)
         results[value] = (ex, ex.wait())
 
     threads = [threading.Thread(target=go, args=(v,)) for v in ("red", "blue", "blue2")]
-    t0 = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
-    assert time.monotonic() - t0 < 1.5 * 3          # not serialised behind one another
+        t.join(90)
     assert {v: r[1] for v, r in results.items()} == {"red": "Succeeded", "blue": "Succeeded",
                                                      "blue2": "Succeeded"}
     run_ids = {r[0].run_id for r in results.values()}
@@ -155,3 +176,18 @@ def test_concurrent_runs_with_identical_outputs_share_one_artifact(sy):
     leftovers = [p for p in (sy.home / "artifacts" / "tmp").rglob("*")] \
         if (sy.home / "artifacts" / "tmp").exists() else []
     assert leftovers == []
+
+
+def test_default_parallelism_follows_the_cpu_affinity_not_the_machine(sy):
+    """A process pinned to one CPU (taskset, a container's cpuset) runs one step at a time
+    by default; os.cpu_count() would have said the machine's total."""
+    import subprocess
+    import sys
+
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from stackyard.workflow import ParallelismConfiguration; "
+            "from stackyard._home import cpu_count; "
+            "print(cpu_count(), ParallelismConfiguration().max_parallel_execution_steps)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       check=True)
+    assert r.stdout.split() == ["1", "1"]

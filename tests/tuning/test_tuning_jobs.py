@@ -189,7 +189,8 @@ make(Path({str(code)!r}), max_jobs=4, max_parallel_jobs=2, random_seed=0, strate
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     out = subprocess.run([str(Path(sys.executable).parent / "stackyard"), "tuning", "resume",
-                          "dur"], capture_output=True, text=True, env=os.environ.copy())
+                          "dur"], check=False, capture_output=True, text=True,
+                         env=os.environ.copy())
     assert out.returncode == 0, out.stderr
     rows = open_store().get_trials("dur")
     assert [r["number"] for r in rows] == [1, 2, 3, 4]
@@ -209,7 +210,8 @@ def test_cli_lists_and_describes_best_first(code: Path) -> None:
     objectives = [t["objective"] for t in desc["trials"]]
     assert objectives == sorted(objectives)
     assert desc["BestTrainingJob"]["TrainingJobName"] == desc["trials"][0]["training_job_name"]
-    bad = subprocess.run([exe, "tuning", "describe", "nope"], capture_output=True, text=True)
+    bad = subprocess.run([exe, "tuning", "describe", "nope"], check=False, capture_output=True,
+                         text=True)
     assert bad.returncode == 2 and "no tuning job" in bad.stderr
 
 

@@ -40,7 +40,7 @@ def test_tuning_step_feeds_best_model_to_next_step(tmp_path: Path,
     ex = Pipeline("tune-pipe", steps=[result]).start()
     assert ex.wait() == "Succeeded", ex.describe()["failure_reason"]
     out = ex.result("Use")
-    props = [s for s in ex.list_steps() if s["StepName"] == "Tune"][0]["Metadata"]
+    props = next(s for s in ex.list_steps() if s["StepName"] == "Tune")["Metadata"]
     assert out["model"] == props["TopModelArtifacts"][0] != out["second"]
     assert out["score"] == props["BestTrainingJob"][
         "FinalHyperParameterTuningJobObjectiveMetric"]["Value"]

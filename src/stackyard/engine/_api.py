@@ -20,6 +20,7 @@ from stackyard.errors import NotFoundError, UsageError
 from stackyard.store import open_store
 
 if TYPE_CHECKING:
+    from stackyard.engine._definition import PipelineDef
     from stackyard.engine._runner import Event
 
 # The runner, the job runtime and the SDK are imported where a run starts, resumes or stops:
@@ -34,6 +35,16 @@ def register_pipeline(definition: dict[str, Any]) -> int:
     compile_definition(definition)
     return open_store().upsert_pipeline(
         definition["Name"], json.dumps(definition, sort_keys=True), _digest(definition))
+
+
+def _snapshot_code(pdef: PipelineDef) -> dict[str, str]:
+    """Store the source file of every ``@step`` function, keyed by its path, so a resumed
+    run (a new process) runs the code the run started with even if the file is edited."""
+    from stackyard import artifacts
+
+    files = {s.arguments["Function"]["File"] for s in pdef.steps.values()
+             if s.type == "Function" and s.arguments["Function"].get("File")}
+    return {f: artifacts.put_file(Path(f)) for f in sorted(files)}
 
 
 def new_run_id() -> str:
@@ -75,6 +86,10 @@ def start_run(
     version = store.upsert_pipeline(pdef.name, json.dumps(definition, sort_keys=True),
                                     _digest(definition))
     run_id = new_run_id()
+    snapshots = _snapshot_code(pdef)
+    if snapshots:  # recorded with the run, not the pipeline version
+        definition = {**definition, "Metadata": {**definition.get("Metadata", {}),
+                                                 "CodeSnapshots": snapshots}}
     store.create_run(run_id, pdef.name, version, json.dumps(definition, sort_keys=True), params)
     runner = Runner(store, run_id, pdef, params, functions, on_event)
     if max_parallel is not None:  # this execution only; the definition stays as it is
@@ -87,7 +102,7 @@ def start_run(
     def target() -> None:
         try:
             runner.run()
-        except BaseException as e:  # surfaced by wait()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller by join()
             handle.error = e
 
     handle.thread = threading.Thread(target=target, name=f"run-{run_id}", daemon=True)
@@ -119,13 +134,26 @@ def resume_run(
     if RunLock(run_id).held_elsewhere():
         raise UsageError(f"run {run_id} is still being driven by a live process")
     store.reopen_run(run_id)
-    return Runner(store, run_id, pdef, run["parameters"], functions, on_event).run()
+    return Runner(store, run_id, pdef, run["parameters"], _same_code(pdef, functions),
+                  on_event).run()
+
+
+def _same_code(pdef: PipelineDef, functions: dict[str, Callable] | None
+               ) -> dict[str, Callable]:
+    """The live functions handed to a resume that are still the code the run recorded;
+    the others are left out, so those steps load the run's own snapshot instead."""
+    from stackyard.workflow._function import function_ref
+
+    return {name: f for name, f in (functions or {}).items()
+            if name in pdef.steps and pdef.steps[name].type == "Function"
+            and function_ref(f)["CodeHash"] == pdef.steps[name].arguments["Function"][
+                "CodeHash"]}
 
 
 def stop_run(run_id: str) -> str:
     """Ask the run's runner to stop; with no live runner, stop its jobs here."""
     from stackyard import runtime
-    from stackyard.engine._runner import RunLock
+    from stackyard.engine._runner import STOPPERS, RunLock, plugin
 
     run = _run_or_raise(run_id)
     if run["status"] in ("Succeeded", "Failed", "Stopped"):
@@ -135,10 +163,13 @@ def stop_run(run_id: str) -> str:
     lock = RunLock(run_id)
     if lock.held_elsewhere():
         return "Stopping"
+    types = {s["Name"]: s["Type"] for s in json.loads(run["definition"])["Steps"]}
     with lock:
         for a in store.get_attempts(run_id):
             if a["status"] == "Executing":
                 runtime.stop(a["pid"], a["pid_start"])
+                if types.get(a["step"]) in STOPPERS:  # e.g. a TuningStep's live trials
+                    plugin(STOPPERS[types[a["step"]]])(run_id, a["step"], a["n"])
                 store.finish_attempt(run_id, a["step"], a["n"], "Stopped", "Stopped",
                                      "stopped by request")
         for s in store.get_steps(run_id):

@@ -8,6 +8,7 @@ outputs, cycles, and missing scripts.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,20 +141,33 @@ def _property_error(step: StepDef, tokens: list[str | int]) -> str | None:
     elif step.type == "Function":
         if head == "Result":
             return None
-    elif step.type == "Condition":
-        if tokens == ["Outcome"]:
-            return None
+    elif step.type == "Condition" and tokens == ["Outcome"]:
+        return None
     return f"step {step.name!r} ({step.type}) has no property {'.'.join(map(str, tokens))!r}"
+
+
+def referenced_step(rest: str, names: Collection[str]) -> str | None:
+    """The step a reference names, given the reference without its ``Steps.`` prefix.
+
+    Step names may contain dots, so this is the longest name followed by ``.``, ``[`` or
+    the end; found by trying each such prefix once (linear in the path, not in the number
+    of steps, so compiling and resolving stay linear as pipelines grow).
+    """
+    found = rest if rest in names else None
+    if found is None:
+        for i in range(len(rest) - 1, 0, -1):
+            if rest[i] in ".[" and rest[:i] in names:
+                return rest[:i]
+    return found
 
 
 def _resolve_step_ref(get: str, steps: dict[str, StepDef]) -> tuple[str, list[str | int]]:
     rest = get[len("Steps."):]
-    # step names may contain dots: take the longest known name that prefixes the path
-    for name in sorted(steps, key=len, reverse=True):
-        if rest == name or rest.startswith(name + ".") or rest.startswith(name + "["):
-            return name, split_path(rest[len(name):])
-    raise DefinitionError(f"reference {get!r} names an unknown step "
-                          f"(steps: {', '.join(sorted(steps))})")
+    name = referenced_step(rest, steps)
+    if name is None:
+        raise DefinitionError(f"reference {get!r} names an unknown step "
+                              f"(steps: {', '.join(sorted(steps))})")
+    return name, split_path(rest[len(name):])
 
 
 def _check_metric_regexes(step: StepDef) -> None:

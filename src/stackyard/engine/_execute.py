@@ -3,25 +3,27 @@ properties (what later steps can reference) or raises ``StepFailed``."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import hashlib
 import json
 import pickle
 import re
 import shutil
+import sys
 import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from stackyard import artifacts, runtime
 from stackyard.engine._definition import StepDef
 from stackyard.engine._environ import scoped_environ
-from stackyard.errors import StepFailed, UsageError
+from stackyard.errors import IntegrityError, StepFailed, UsageError
 from stackyard.runtime._job import host_path
 from stackyard.store import Store
+from stackyard.workflow._function import function_ref
 
 
 @dataclass
@@ -96,32 +98,71 @@ def run_training(a: Attempt, req: dict[str, Any]) -> dict[str, Any]:
     return runtime.training_outputs(a.job_dir, name, req, series)
 
 
-def load_function(ref: dict[str, str]) -> Callable:
-    """Import a ``@step`` function again (a resumed run lives in a new process)."""
-    obj: Any = None
-    module = ref.get("Module", "")
-    if module and not module.startswith("__"):
-        try:
-            obj = importlib.import_module(module)
-        except ImportError:
-            obj = None
-    if obj is None:
-        if not ref.get("File"):
-            raise StepFailed(f"cannot find function {ref.get('Name')}: it was defined "
-                             "interactively; define it in a file to resume this run",
-                             "DefinitionError")
-        mod_name = "stackyard_user_" + re.sub(r"\W", "_", ref["File"])
-        spec = importlib.util.spec_from_file_location(mod_name, ref["File"])
-        assert spec and spec.loader
-        obj = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(obj)
-    for part in ref["Name"].split("."):
-        obj = getattr(obj, part)
-    return getattr(obj, "__stackyard_function__", obj)
+_snapshots: dict[str, ModuleType] = {}   # sha256 of a code snapshot -> module run from it
+_snapshots_lock = threading.Lock()
 
 
-def run_function(a: Attempt, resolved: dict[str, Any]) -> dict[str, Any]:
-    func = a.functions.get(a.step.name) or load_function(a.step.arguments["Function"])
+def _snapshot_module(uri: str, file: str, module_name: str) -> ModuleType:
+    """Execute a stored snapshot of a ``@step`` function's file as a module, once per
+    process; the bytes executed are the bytes whose sha256 the store recorded."""
+    try:
+        path = artifacts.verify(uri)
+        data = path.read_bytes()
+    except (IntegrityError, OSError) as e:
+        raise StepFailed(f"the code snapshot of {file}: {e}", "IntegrityError") from e
+    digest = path.parent.name                      # objects/<sha256>/<name>
+    if hashlib.sha256(data).hexdigest() != digest:  # changed since verify() looked
+        raise StepFailed(f"the code snapshot of {file} changed in the store; refusing to "
+                         "run it", "IntegrityError")
+    with _snapshots_lock:
+        module = _snapshots.get(digest)
+        if module is None:
+            module = ModuleType(f"stackyard_snapshot_{digest[:16]}")
+            module.__file__ = file   # paths relative to the file still resolve as they did
+            module.__package__ = module_name.rpartition(".")[0]
+            sys.modules[module.__name__] = module   # pickle and dataclasses look here
+            if str(Path(file).parent) not in sys.path:  # its sibling modules, as at start
+                sys.path.insert(0, str(Path(file).parent))
+            try:
+                exec(compile(data, str(path), "exec"), module.__dict__)  # noqa: S102
+            except Exception as e:
+                del sys.modules[module.__name__]
+                raise StepFailed(f"the snapshot of {file} taken when the run started raised "
+                                 f"while loading: {type(e).__name__}: {e}",
+                                 "DefinitionError") from e
+            _snapshots[digest] = module
+    return module
+
+
+def load_function(ref: dict[str, str], snapshot: str | None) -> Callable:
+    """A ``@step`` function for a run in a new process (a resume): from the snapshot of its
+    file taken when the run started, so the run goes on with the code it started with, not
+    with whatever the file holds now. The function must be the one the definition names
+    (same source hash), else the step fails rather than run other code."""
+    if snapshot is None:
+        why = ("it was defined interactively (no file to snapshot); pass the function to "
+               "resume_run(functions=...)" if not ref.get("File") else
+               f"the run recorded no snapshot of {ref['File']}; start a new run")
+        raise StepFailed(f"cannot load @step function {ref.get('Name')}: {why}",
+                         "DefinitionError")
+    obj: Any = _snapshot_module(snapshot, ref["File"], ref.get("Module", ""))
+    try:
+        for part in ref["Name"].split("."):
+            obj = getattr(obj, part)
+    except AttributeError:
+        raise StepFailed(f"the snapshot of {ref['File']} taken when the run started has no "
+                         f"function {ref['Name']}", "DefinitionError") from None
+    func = getattr(obj, "__stackyard_function__", obj)
+    if function_ref(func)["CodeHash"] != ref["CodeHash"]:
+        raise StepFailed(
+            f"@step function {ref['Name']} in {ref['File']} changed between defining the "
+            "pipeline and starting the run, so the code recorded at start is not the code "
+            "the run began with; start a new run", "DefinitionError")
+    return func
+
+
+def run_function(a: Attempt, resolved: dict[str, Any], snapshot: str | None) -> dict[str, Any]:
+    func = a.functions.get(a.step.name) or load_function(a.step.arguments["Function"], snapshot)
     try:
         with scoped_environ(resolved.get("Environment")):
             value = func(*resolved.get("Args", []), **resolved.get("Kwargs", {}))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from stackyard import artifacts
-from stackyard.engine._definition import split_path
+from stackyard.engine._definition import referenced_step, split_path
 from stackyard.errors import StepFailed
 
 
@@ -18,7 +18,7 @@ class Context:
     parameters: dict[str, Any]
     execution: dict[str, Any]
     step_outputs: Callable[[str], dict[str, Any]]   # name -> recorded properties
-    step_names: list[str]
+    step_names: Collection[str]
 
 
 def walk(value: Any, tokens: list[str | int], what: str) -> Any:
@@ -32,10 +32,10 @@ def walk(value: Any, tokens: list[str | int], what: str) -> Any:
 
 def _step_get(get: str, ctx: Context) -> Any:
     rest = get[len("Steps."):]
-    for name in sorted(ctx.step_names, key=len, reverse=True):
-        if rest.startswith(name + ".") or rest.startswith(name + "["):
-            return walk(ctx.step_outputs(name), split_path(rest[len(name):]), get)
-    raise StepFailed(f"{get}: unknown step", "ResolveError")
+    name = referenced_step(rest, ctx.step_names)
+    if name is None:
+        raise StepFailed(f"{get}: unknown step", "ResolveError")
+    return walk(ctx.step_outputs(name), split_path(rest[len(name):]), get)
 
 
 def _get(path: str, ctx: Context) -> Any:

@@ -11,15 +11,18 @@ that ended meanwhile, and reruns only what never completed.
 
 from __future__ import annotations
 
-import fcntl
 import importlib
+import json
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
+
+from filelock import FileLock, Timeout
 
 from stackyard import _home, artifacts, runtime
 from stackyard.engine import _execute as ex
@@ -36,6 +39,13 @@ DONE = ("Succeeded", "Failed", "Skipped", "Stopped")
 # name only when such a step runs, so the engine never depends on them.
 PLUGINS = {"Tuning": "stackyard.tuning._step:run_tuning_step",
            "RegisterModel": "stackyard.registry._step:run_register_step"}
+# How to stop such a step's own jobs when no runner is alive to do it (see ``stop_run``).
+STOPPERS = {"Tuning": "stackyard.tuning._step:stop_tuning_step"}
+
+
+def plugin(ref: str) -> Callable[..., Any]:
+    module, func = ref.split(":")
+    return getattr(importlib.import_module(module), func)
 
 
 def run_dir(run_id: str) -> Path:
@@ -53,40 +63,40 @@ def _without_job_names(value: Any) -> Any:
 
 
 class RunLock:
-    """Exclusive right to drive a run; the kernel drops it when the holder dies."""
+    """Exclusive right to drive a run; the kernel drops it when the holder dies.
+
+    The holder writes its pid next to the lock so a refused caller can name it.
+    """
 
     def __init__(self, run_id: str) -> None:
         d = run_dir(run_id)
         d.mkdir(parents=True, exist_ok=True)
-        self.path = d / ".lock"
+        self.lock = FileLock(d / ".lock")
+        self.holder = d / ".driver"
 
-    def __enter__(self) -> RunLock:
-        self.f = open(self.path, "a+")
+    def __enter__(self) -> Self:
         try:
-            fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.f.seek(0)
-            holder = self.f.read().strip() or "another process"
-            self.f.close()
-            raise UsageError(f"this run is being driven by pid {holder}; "
+            self.lock.acquire(blocking=False)
+        except Timeout:
+            try:
+                holder = f"pid {self.holder.read_text().strip()}"
+            except OSError:
+                holder = "another process"
+            raise UsageError(f"this run is being driven by {holder}; "
                              "wait for it or stop it with `stackyard runs stop`") from None
-        self.f.truncate(0)
-        self.f.write(str(os.getpid()))
-        self.f.flush()
+        self.holder.write_text(str(os.getpid()))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.f, fcntl.LOCK_UN)
-        self.f.close()
+        self.lock.release()
 
     def held_elsewhere(self) -> bool:
-        with open(self.path, "a+") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(f, fcntl.LOCK_UN)
-            return False
+        try:
+            self.lock.acquire(blocking=False)
+        except Timeout:
+            return True
+        self.lock.release()
+        return False
 
 
 class Runner:
@@ -106,9 +116,12 @@ class Runner:
         self.functions = functions or {}
         self.on_event = on_event or (lambda e: None)
         self.stopping = threading.Event()
-        self.max_parallel = pdef.max_parallel or os.cpu_count() or 1
+        self.max_parallel = pdef.max_parallel or _home.cpu_count()
         run = store.get_run(run_id)
         assert run is not None
+        # the @step source files as they were when the run started (see start_run)
+        self.snapshots: dict[str, str] = json.loads(run["definition"]).get(
+            "Metadata", {}).get("CodeSnapshots", {})
         self.execution = {
             "PipelineExecutionId": run_id, "PipelineExecutionArn": f"stackyard:execution/{run_id}",
             "PipelineName": pdef.name, "PipelineArn": f"stackyard:pipeline/{pdef.name}",
@@ -130,8 +143,7 @@ class Runner:
         return out
 
     def context(self) -> Context:
-        return Context(self.parameters, self.execution, self._step_outputs,
-                       list(self.pdef.steps))
+        return Context(self.parameters, self.execution, self._step_outputs, self.pdef.steps)
 
     def emit(self, **event: Any) -> None:
         self.on_event({"run_id": self.run_id, **event})
@@ -266,18 +278,22 @@ class Runner:
         if t == "Training":
             return ex.run_training(a, resolved)
         if t == "Function":
-            return ex.run_function(a, resolved)
+            return ex.run_function(a, resolved, self.snapshots.get(
+                a.step.arguments["Function"].get("File", "")))
         if t == "Fail":
             return ex.run_fail(a, resolved)
         if t in PLUGINS:
-            module, func = PLUGINS[t].split(":")
-            return getattr(importlib.import_module(module), func)(a, resolved)
+            return plugin(PLUGINS[t])(a, resolved)
         if t == "Condition":
             outcome = all(evaluate(c, self.context()) for c in a.step.arguments["Conditions"])
             return {"Outcome": outcome}
         raise StepFailed(f"step type {t} cannot run here", "DefinitionError")
 
     # ---- scheduling ---------------------------------------------------------------
+    # Readiness is event-driven: each waiting step counts its dependencies that have not
+    # succeeded; a transition updates only the steps that use the step that changed, and a
+    # step whose count reaches zero joins the ready queue. A scheduling pass therefore costs
+    # the same whether the pipeline has ten steps or ten thousand.
     def _branch_state(self, name: str) -> str:
         """'go', 'wait' or 'skip' for a step inside condition branches."""
         branches = self.pdef.branch_of.get(name)
@@ -288,23 +304,48 @@ class Runner:
             return "go"
         return "skip" if len(decided) == len(branches) else "wait"
 
-    def _propagate(self) -> list[str]:
-        """Mark skipped steps (branch not taken, or a dependency skipped); return ready ones."""
-        ready: list[str] = []
-        changed = True
-        while changed:
-            changed, ready = False, []
-            for name, step in self.pdef.steps.items():
-                if name in self.status or name in self.pdef.handlers:
-                    continue
-                if any(self.status.get(d) in ("Skipped",) for d in step.deps) or (
-                        self._branch_state(name) == "skip"):
-                    self._set(name, "Skipped")
-                    changed = True
-                elif all(self.status.get(d) == "Succeeded" for d in step.deps) and (
-                        self._branch_state(name) == "go"):
-                    ready.append(name)
-        return ready
+    def _init_readiness(self) -> None:
+        """Count unfinished dependencies once, from the state loaded from the store."""
+        self.users: dict[str, list[str]] = {n: [] for n in self.pdef.steps}
+        for name, step in self.pdef.steps.items():
+            for d in step.deps:
+                self.users[d].append(name)
+        self.waiting: dict[str, int] = {}
+        self.ready: deque[str] = deque()
+        for name, step in self.pdef.steps.items():
+            if name not in self.status and name not in self.pdef.handlers:
+                self.waiting[name] = sum(self.status.get(d) != "Succeeded" for d in step.deps)
+        for name in list(self.waiting):
+            if name in self.status:      # skipped meanwhile by an earlier one's cascade
+                continue
+            deps = self.pdef.steps[name].deps
+            if any(self.status.get(d) == "Skipped" for d in deps) or (
+                    self._branch_state(name) == "skip"):
+                self._skip(name)
+            elif self.waiting[name] == 0:
+                self.ready.append(name)
+
+    def _skip(self, name: str) -> None:
+        """Mark a step Skipped, and every waiting step that depends on it."""
+        todo = [name]
+        while todo:
+            n = todo.pop()
+            if n in self.status:
+                continue
+            self._set(n, "Skipped")
+            todo.extend(u for u in self.users[n] if u not in self.status)
+
+    def _succeeded(self, name: str) -> None:
+        """``name`` succeeded: its users are one dependency closer to running."""
+        for u in self.users[name]:
+            if u in self.status or u in self.pdef.handlers:
+                continue
+            self.waiting[u] -= 1
+            state = self._branch_state(u)
+            if state == "skip":
+                self._skip(u)
+            elif state == "go" and self.waiting[u] == 0:
+                self.ready.append(u)
 
     def _load_state(self) -> list[str]:
         """Rebuild in-memory state from the store; return steps a dead runner left running."""
@@ -346,7 +387,8 @@ class Runner:
 
     def _schedule(self, pool: ThreadPoolExecutor, running: dict[Future, str],
                   failed: list[str], handled: set[str]) -> None:
-        """Start what is ready, skip what cannot run, collect what finished."""
+        """Start what is ready, collect what finished, then run failure handlers."""
+        self._init_readiness()
         last_stop_check = 0.0
         while True:
             now = time.monotonic()
@@ -356,11 +398,8 @@ class Runner:
                 if self.stopping.is_set() or self.store.stop_requested(self.run_id):
                     self._stop_jobs()
             if not failed and not self.stopping.is_set():
-                for name in self._propagate():
-                    if len(running) >= self.max_parallel:
-                        break
-                    if name in running.values():
-                        continue
+                while self.ready and len(running) < self.max_parallel:
+                    name = self.ready.popleft()
                     self._set(name, "Executing", start_time=time.time())
                     running[pool.submit(self._execute, name)] = name
             if not running:
@@ -374,11 +413,14 @@ class Runner:
                         running[pool.submit(self._execute, h)] = h
                     continue
                 break
-            done, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
+            done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
             for fut in done:
                 name = running.pop(fut)
                 fut.result()
-                if self.status.get(name) == "Failed" and name not in self.pdef.handlers:
+                status = self.status.get(name)
+                if status == "Succeeded":
+                    self._succeeded(name)
+                elif status == "Failed" and name not in self.pdef.handlers:
                     failed.append(name)
 
     def _stop_jobs(self) -> None:

@@ -4,12 +4,13 @@ Our store is the single source of truth. On every (re)start the Optuna study is 
 in memory from the recorded trials (and warm-start parents), so a tuning job killed with
 ``kill -9`` resumes without repeating finished trials, and trial jobs still running are
 adopted rather than started twice. Optuna needs no storage of its own.
+
+A stop (the ``stop`` event, which a pipeline run shares with its TuningStep, or Ctrl-C)
+launches no new trial and ends every live one's process group; the job ends ``Stopped``.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 import threading
 import time
 import warnings
@@ -20,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from filelock import FileLock, Timeout
 
-from stackyard import _home, runtime
+from stackyard import _checks, _home, runtime
 from stackyard.errors import NotFoundError, UsageError
 from stackyard.runtime._metrics import compile_metrics, parse_line
 from stackyard.store import open_store
@@ -134,9 +136,9 @@ class TuningRun:
         hps = {**self.request.get("HyperParameters", {}),
                **to_hyperparameters(trial.params)}
         req = {**self.request, "HyperParameters": hps}
-        job_name = f"{self.name}-{number:03d}"[:63]
+        job_name = _checks.job_name(self.name, f"{number:03d}")
         job_dir = tuning_dir(self.name) / f"trial-{number:03d}"
-        share = max(1, (os.cpu_count() or 1) // self.max_parallel)
+        share = max(1, _home.cpu_count() // self.max_parallel)
         spec = runtime.training_spec(job_name, req, num_cpus=share)
         metric = self.objective["MetricName"]
         state = {"pid": None, "start": None, "step": 0, "pruned": None}
@@ -156,9 +158,20 @@ class TuningRun:
             state["pid"], state["start"] = pid, start
             self.store.set_trial(self.name, number, pid=pid, pid_start=start)
 
-        result = runtime.run(spec, job_dir, adopt=adopt is not None,
-                             recorded=((adopt or {}).get("pid"), (adopt or {}).get("pid_start")),
-                             on_started=started, on_log=on_line)
+        def not_stopped() -> None:  # a stop that came while the trial was being prepared
+            if self.stop.is_set():
+                raise _StoppedBeforeStart
+
+        try:
+            result = runtime.run(spec, job_dir, adopt=adopt is not None,
+                                 recorded=((adopt or {}).get("pid"),
+                                           (adopt or {}).get("pid_start")),
+                                 on_started=started, before_start=not_stopped, on_log=on_line)
+        except _StoppedBeforeStart:
+            self.store.set_trial(self.name, number, status="Stopped", end_time=time.time(),
+                                 failure_reason="the tuning job was stopped before this "
+                                 "training job started")
+            return "Stopped", None
         series = runtime.job_metrics(job_dir, self.metric_defs)
         final = {k: v[-1] for k, v in series.items() if v}
         if state["pruned"] is not None:
@@ -224,18 +237,21 @@ class TuningRun:
             return summary(self.name)
         d = tuning_dir(self.name)
         d.mkdir(parents=True, exist_ok=True)
-        with open(d / ".lock", "w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise UsageError(f"tuning job {self.name} is being run by another process"
-                                 ) from None
+        lock = FileLock(d / ".lock")
+        try:
+            lock.acquire(blocking=False)
+        except Timeout:
+            raise UsageError(f"tuning job {self.name} is being run by another process") from None
+        try:
             return self._loop()
+        finally:
+            lock.release()
 
     def _loop(self) -> dict[str, Any]:
         study = self._study()
         rows = self.store.get_trials(self.name)
-        next_number = len(rows) + 1
+        self.next_number = len(rows) + 1
+        self.launched = len(rows)
         pool = ThreadPoolExecutor(max_workers=self.max_parallel)
         running: dict[Future, tuple[int, optuna.Trial]] = {}
         for row in rows:  # adopt what a dead orchestrator left running
@@ -246,44 +262,59 @@ class TuningRun:
                     row["number"], trial)
         if self.cfg["Strategy"] == "Grid":
             self._enqueue_grid(study, rows)
-        launched = len(rows)
         early: str | None = self._done_early() or self._expire()
         try:
             while True:
-                while (early is None and not self.stop.is_set() and launched < self.max_jobs
-                       and len(running) < self.max_parallel):
-                    trial = study.ask(self.dists)
-                    number = next_number
-                    next_number += 1
-                    launched += 1
-                    job_dir = tuning_dir(self.name) / f"trial-{number:03d}"
-                    self.store.add_trial(self.name, number, trial.params,
-                                         f"{self.name}-{number:03d}"[:63], str(job_dir))
-                    running[pool.submit(self._trial, number, trial, None)] = (number, trial)
-                    self._progress(launched)
-                if not running:
+                try:
+                    early = self._pass(study, pool, running, early)
+                except KeyboardInterrupt:   # Ctrl-C: stop, then collect the live trials
+                    self.stop.set()
+                    continue
+                if not running and (early is not None or self.stop.is_set()
+                                    or self.launched >= self.max_jobs):
                     break
-                early = early or self._expire()
-                done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    number, trial = running.pop(fut)
-                    try:
-                        status, value = fut.result()
-                    except Exception as e:  # noqa: BLE001 - one broken trial, not the job
-                        self.store.set_trial(self.name, number, status="Failed",
-                                             end_time=time.time(),
-                                             failure_reason=f"internal error: {e!r}")
-                        status, value = "Failed", None
-                    if status == "Completed":
-                        study.tell(trial, value)
-                    else:
-                        study.tell(trial, state=optuna.trial.TrialState.PRUNED
-                                   if status == "Stopped" else optuna.trial.TrialState.FAIL)
-                    early = early or self._done_early()
-                    self._progress(launched)
         finally:
             pool.shutdown(wait=True)
         return self._finish(early)
+
+    def _pass(self, study: optuna.Study, pool: ThreadPoolExecutor,
+              running: dict[Future, tuple[int, optuna.Trial]], early: str | None) -> str | None:
+        """Launch what the budget allows, then collect the trials that ended."""
+        early = early or self._expire()
+        if self.stop.is_set():
+            # keep signalling while stopping: a trial may have started since the last pass
+            stop_trials(self.name, mark=False)
+        while (early is None and not self.stop.is_set() and self.launched < self.max_jobs
+               and len(running) < self.max_parallel):
+            trial = study.ask(self.dists)
+            number = self.next_number
+            self.next_number += 1
+            self.launched += 1
+            job_dir = tuning_dir(self.name) / f"trial-{number:03d}"
+            self.store.add_trial(self.name, number, trial.params,
+                                 _checks.job_name(self.name, f"{number:03d}"), str(job_dir))
+            running[pool.submit(self._trial, number, trial, None)] = (number, trial)
+            self._progress(self.launched)
+        if not running:
+            return early
+        done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
+        for fut in done:
+            number, trial = running.pop(fut)
+            try:
+                status, value = fut.result()
+            except Exception as e:  # noqa: BLE001 - one broken trial, not the job
+                self.store.set_trial(self.name, number, status="Failed",
+                                     end_time=time.time(),
+                                     failure_reason=f"internal error: {e!r}")
+                status, value = "Failed", None
+            if status == "Completed":
+                study.tell(trial, value)
+            else:
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED
+                           if status == "Stopped" else optuna.trial.TrialState.FAIL)
+            early = early or self._done_early()
+            self._progress(self.launched)
+        return early
 
     def _enqueue_grid(self, study: optuna.Study, rows: list[dict[str, Any]]) -> None:
         """Every grid point not tried yet, in a seeded random order (Optuna's GridSampler
@@ -332,4 +363,25 @@ class TuningRun:
                                   failure_reason=reason if status != "Completed" else early,
                                   best_trial=best)
         return summary(self.name)
+
+
+class _StoppedBeforeStart(Exception):
+    """A trial cancelled by a stop before its job was launched."""
+
+
+def stop_trials(name: str, mark: bool = True) -> None:
+    """End the process group of every live trial of a tuning job (their launchers kill the
+    group: SIGTERM, then SIGKILL). With ``mark``, for a job whose orchestrator is gone,
+    also record the trials and the job as Stopped."""
+    store = open_store()
+    for t in store.get_trials(name):
+        if t["status"] == "InProgress":
+            runtime.stop(t["pid"], t["pid_start"])
+            if mark:
+                store.set_trial(name, t["number"], status="Stopped", end_time=time.time(),
+                                failure_reason="the tuning job was stopped")
+    job = store.get_tuning_job(name)
+    if mark and job is not None and job["status"] not in TERMINAL:
+        store.set_tuning_job(name, status="Stopped", end_time=time.time(),
+                             failure_reason="stopped by request")
 

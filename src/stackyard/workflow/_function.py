@@ -1,9 +1,10 @@
 """``@step``: a plain Python function as a pipeline step.
 
 The function runs inside the engine process (no subprocess), which keeps a step's overhead
-to a few milliseconds. The definition names it by file and qualified name, so a resumed run
-(a new process) imports it again; its source hash is part of the definition, so editing the
-function makes a new pipeline version and invalidates its cache entries.
+to a few milliseconds. The definition names it by file and qualified name; a run stores its
+file in the content-addressed store when it starts, and a resumed run (a new process) runs
+that snapshot, not the file as edited since. Its source hash is part of the definition, so
+editing the function makes a new pipeline version and invalidates its cache entries.
 """
 
 from __future__ import annotations

@@ -61,16 +61,21 @@ class Pipeline:
     # ---- compile -----------------------------------------------------------------
     def all_steps(self) -> list[Step]:
         steps = _collect(self.steps)
-        # @step functions called more than once share a default name: number them.
+        # @step functions called more than once share a default name: number them (name,
+        # name-2, name-3, ...). Each base name remembers its next number, so naming is
+        # linear in the number of steps rather than quadratic in the calls of one function.
         taken = {s.name for s in steps if not (isinstance(s, FunctionStep)
                                                and not s.explicit_name)}
+        next_n: dict[str, int] = {}
         for s in steps:
             if isinstance(s, FunctionStep) and not s.explicit_name:
-                base, n = s.func.__name__, 1
-                name = base
+                base = s.func.__name__
+                n = next_n.get(base, 1)
+                name = base if n == 1 else f"{base}-{n}"
                 while name in taken:
                     n += 1
                     name = f"{base}-{n}"
+                next_n[base] = n + 1
                 s.name = name
                 taken.add(name)
         return steps

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackyard import _home
 from stackyard.errors import DefinitionError
 
 
@@ -94,9 +94,9 @@ class CacheConfig:
 
 @dataclass
 class ParallelismConfiguration:
-    """At most this many steps run at once (default: the machine's CPU count)."""
+    """At most this many steps run at once (default: the CPUs this process may use)."""
 
-    max_parallel_execution_steps: int = field(default_factory=lambda: os.cpu_count() or 1)
+    max_parallel_execution_steps: int = field(default_factory=_home.cpu_count)
 
     def __post_init__(self) -> None:
         if self.max_parallel_execution_steps < 1:
