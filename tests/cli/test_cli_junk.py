@@ -13,6 +13,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -199,7 +200,7 @@ def test_a_pipeline_file_that_exits_is_an_error_not_a_success(sy, capsys, code):
 
 # ---- the real console script ---------------------------------------------------------
 def _cli_bytes(sy, *args: bytes | str, env: dict[str, str] | None = None):
-    from conftest import STACKYARD_BIN
+    STACKYARD_BIN = Path(sys.executable).with_name("stackyard")
 
     return subprocess.run([os.fsencode(str(STACKYARD_BIN)), *map(os.fsencode, args)],
                           capture_output=True, timeout=120, cwd=sy.work,
@@ -233,7 +234,7 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(sy):
 
 
 def test_a_reader_that_goes_away_is_not_a_traceback(sy):
-    from conftest import STACKYARD_BIN
+    STACKYARD_BIN = Path(sys.executable).with_name("stackyard")
 
     proc = subprocess.Popen([str(STACKYARD_BIN), "--help"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, cwd=sy.work)

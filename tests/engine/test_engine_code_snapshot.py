@@ -129,7 +129,7 @@ def test_resume_refuses_a_tampered_snapshot(sy):
     assert r.returncode == 1, r.stdout + r.stderr
     d = engine.describe_run(run_id)
     reason = {s["name"]: s["failure_reason"] for s in d["steps"]}["Slow"]
-    assert "content hash" in reason and "pipe.py" in reason
+    assert "modified after it was stored" in reason and "pipe.py" in reason
 
 
 def test_resume_in_process_with_edited_live_functions_uses_the_snapshot(sy):

@@ -48,8 +48,10 @@ def _register(root: Path, scale: float, offset: float, approve: bool = True) -> 
     (root / "coef.json").write_text(json.dumps({"scale": scale}))
     with tarfile.open(root / "model.tar.gz", "w:gz") as t:
         t.add(root / "coef.json", arcname="coef.json")
+    (root / "sample.csv").write_text("1,2,3\n")  # what a blue/green update health-checks
     pkg = Model(model_data=str(root / "model.tar.gz"), entry_point="inference.py",
-                source_dir=str(code)).register(model_package_group_name="g")
+                source_dir=str(code)).register(model_package_group_name="g",
+                                               sample_payload_url=str(root / "sample.csv"))
     if approve:
         ModelRegistry().update_approval(pkg.ref, "Approved")
     return pkg.ref

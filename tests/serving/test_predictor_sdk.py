@@ -63,7 +63,7 @@ def test_data_capture_config_is_checked() -> None:
 
 
 def test_bad_codecs_or_capture_config_create_no_endpoint(home: Path, sy) -> None:
-    from conftest import write_model
+    from serving_helpers import write_model
 
     tar, code = write_model(home / "m", [1, 2, 3], 0.5)
     model = Model(model_data=str(tar), entry_point="inference.py", source_dir=str(code))
@@ -82,7 +82,7 @@ def test_bad_codecs_or_capture_config_create_no_endpoint(home: Path, sy) -> None
 def test_deploy_with_codecs_capture_and_initial_args(home: Path, sy) -> None:
     """Regression: deploy() dropped serializer, deserializer and data_capture_config, and
     predict() dropped initial_args."""
-    from conftest import write_model
+    from serving_helpers import write_model
 
     tar, code = write_model(home / "m", [1, 2, 3], 0.5)
     dest = home / "capture here ü"

@@ -11,7 +11,7 @@ from stackyard.jobs._common import JobArgs, in_pipeline, local_path
 # Keywords accepted and ignored (AWS-only); any other unknown keyword is a TypeError.
 _MODEL = KwargRules(frozenset(), AWS_ONLY | {"predictor_cls", "model_kms_key"})
 _REGISTER = KwargRules(frozenset(), frozenset({
-    "model_package_name", "marketplace_cert", "domain", "task", "sample_payload_url",
+    "model_package_name", "marketplace_cert", "domain", "task",
     "framework", "framework_version", "nearest_model_name", "data_input_configuration",
     "skip_model_validation", "model_card"}))
 # deploy(): what stackyard acts on (``port``/``max_concurrency`` are stackyard's own), and
@@ -121,8 +121,11 @@ class Model:
         drift_check_baselines: DriftCheckBaselines | None = None,
         customer_metadata_properties: dict[str, Any] | None = None,
         description: str | None = None,
+        sample_payload_url: Any = None,
     ) -> dict[str, Any]:
-        """SageMaker's CreateModelPackage shape."""
+        """SageMaker's CreateModelPackage shape. ``sample_payload_url``: a local file (or
+        ``file://`` URI) holding one request body in the first content type; endpoints send
+        it to health-check the version before they shift traffic to it."""
         from stackyard.errors import DefinitionError
 
         if model_package_group_name is None:
@@ -144,6 +147,7 @@ class Model:
             "DriftCheckBaselines": drift_check_baselines.to_request()
             if drift_check_baselines else {},
             "CustomerMetadataProperties": dict(customer_metadata_properties or {}),
+            "SamplePayloadUrl": sample_payload_url,
         }
 
     def register(self, content_types: list[str] | None = None,
@@ -153,13 +157,15 @@ class Model:
                  model_metrics: ModelMetrics | None = None,
                  drift_check_baselines: DriftCheckBaselines | None = None,
                  customer_metadata_properties: dict[str, Any] | None = None,
-                 description: str | None = None, **kwargs: Any) -> Any:
+                 description: str | None = None, sample_payload_url: Any = None,
+                 **kwargs: Any) -> Any:
         """In a pipeline session: step arguments for ``ModelStep``. Otherwise register now
         and return the new ``ModelPackage``."""
         _REGISTER.check("register", kwargs)
         req = self.register_request(content_types, response_types, model_package_group_name,
                                     approval_status, model_metrics, drift_check_baselines,
-                                    customer_metadata_properties, description)
+                                    customer_metadata_properties, description,
+                                    sample_payload_url)
         if in_pipeline(self.sagemaker_session):
             return JobArgs("RegisterModel", req, self)
         from stackyard.registry._step import register_from_request

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from stackyard import _home, artifacts
-from stackyard._checks import check_name, parse_model_ref
+from stackyard._checks import check_name, parse_model_ref, uri_to_path
 from stackyard.errors import IntegrityError, NotFoundError, UsageError
 from stackyard.registry._approval import APPROVED, PENDING, check_status, check_transition
 from stackyard.registry._lineage import lineage
@@ -152,6 +152,28 @@ def extract_model(artifact: str, sha256: str, code_uri: str | None, dest: Path
         return artifacts.checkout(code_uri, tmp / "code")  # packed in the archive, as a repack
 
 
+_SAMPLE_LIMIT = 64 * 1024
+
+
+def _sample_payload(url: str | None, content_type: str) -> dict[str, str] | None:
+    """The version's health-check request, read now and kept in the record (small, text)."""
+    if url is None:
+        return None
+    path = uri_to_path(str(url))
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"sample_payload_url {url!r}: cannot read it ({e.strerror})") from None
+    if not data or len(data) > _SAMPLE_LIMIT:
+        raise UsageError(f"sample_payload_url {url!r}: must hold one request body of 1 byte "
+                         f"to {_SAMPLE_LIMIT // 1024} KiB (it has {len(data)} bytes)")
+    try:
+        return {"content_type": content_type, "data": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        raise UsageError(f"sample_payload_url {url!r}: must be UTF-8 text "
+                         f"({content_type})") from None
+
+
 class ModelRegistry:
     """The registry of the current ``STACKYARD_HOME``."""
 
@@ -173,6 +195,7 @@ class ModelRegistry:
         drift_check_baselines: dict[str, Any] | None = None,
         customer_metadata_properties: dict[str, str] | None = None,
         description: str | None = None,
+        sample_payload_url: str | None = None,
         run_id: str | None = None,
         step: str | None = None,
         source_key: str | None = None,
@@ -189,6 +212,7 @@ class ModelRegistry:
         metrics = _sources(model_metrics or {}, "model metrics")
         baselines = _sources(drift_check_baselines or {}, "drift check baseline")
         meta = {str(k): str(v) for k, v in (customer_metadata_properties or {}).items()}
+        sample = _sample_payload(sample_payload_url, (content_types or ["text/csv"])[0])
         model_uri, sha = store_model(model_data)
         code_uri, entry_point = snapshot_code(entry_point, source_dir)
         record = {
@@ -200,7 +224,7 @@ class ModelRegistry:
             "model_metrics": metrics, "drift_check_baselines": baselines,
             "customer_metadata_properties": meta, "description": description,
             "lineage": lineage(self.store, model_uri, run_id, step, source_dir),
-            "source_key": source_key,
+            "source_key": source_key, "sample_payload": sample,
         }
         who = who or _who()
         version = self.store.register_package(

@@ -24,6 +24,7 @@ def register_from_request(req: dict[str, Any], run_id: str | None = None,
         drift_check_baselines=req.get("DriftCheckBaselines"),
         customer_metadata_properties=req.get("CustomerMetadataProperties"),
         description=req.get("ModelPackageDescription"),
+        sample_payload_url=req.get("SamplePayloadUrl"),
         run_id=run_id, step=step, source_key=source_key)
 
 
