@@ -19,31 +19,16 @@ import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from stackyard import _home
-from stackyard.errors import IntegrityError, NotFoundError, UsageError
+from stackyard._checks import (  # the one local path / URI conversion (re-exported)
+    is_remote,
+    to_uri,  # noqa: F401 - part of stackyard.artifacts
+    uri_to_path,
+)
+from stackyard.errors import IntegrityError, NotFoundError
 
 _CHUNK = 1 << 20
-
-
-def is_remote(uri: str) -> bool:
-    scheme = urlparse(str(uri)).scheme
-    return scheme not in ("", "file") and len(scheme) > 1  # 1-letter: a Windows drive
-
-
-def to_uri(path: str | Path) -> str:
-    return Path(path).resolve().as_uri()
-
-
-def uri_to_path(uri: str | Path) -> Path:
-    """A local path for a local path or ``file://`` URI; raises for remote URIs."""
-    s = str(uri)
-    if s.startswith("file://"):
-        return Path(unquote(urlparse(s).path))
-    if is_remote(s):
-        raise UsageError(f"{s!r} is not a local path")
-    return Path(s).expanduser().resolve()
 
 
 def sha256_file(path: Path) -> str:

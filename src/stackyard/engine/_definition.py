@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stackyard._checks import uri_to_path
 from stackyard.errors import DefinitionError
 
 STEP_TYPES = {"Processing", "Training", "Tuning", "RegisterModel", "Condition", "Fail",
@@ -173,7 +174,7 @@ def _check_code(step: StepDef) -> None:
     if step.type == "Processing":
         for inp in args.get("ProcessingInputs", []):
             if inp.get("InputName") == "code":
-                path = Path(str(inp["S3Input"]["S3Uri"]).removeprefix("file://"))
+                path = uri_to_path(inp["S3Input"]["S3Uri"])
                 if not path.is_file():
                     raise DefinitionError(f"step {step.name!r}: script {path} does not exist")
     elif step.type in ("Training", "Tuning"):

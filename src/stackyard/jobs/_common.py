@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from stackyard._checks import is_remote, uri_to_path
 from stackyard.errors import DefinitionError
 
 # Arguments that only mean something on AWS. Accepted so seed code ports by changing
@@ -35,12 +36,11 @@ def in_pipeline(session: Any) -> bool:
 
 
 def local_path(value: str | Path, what: str) -> str:
-    """Absolute local path for code the job runs; code travels with the definition."""
-    s = str(value)
-    s = s.removeprefix("file://")
-    if "://" in s:
+    """Absolute local path for code the job runs (a ``file://`` URI is percent-decoded);
+    code travels with the definition."""
+    if is_remote(value):
         raise DefinitionError(f"{what} {value!r}: only local code paths are supported")
-    return str(Path(s).expanduser().resolve())
+    return str(uri_to_path(value))
 
 
 class JobArgs:
