@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stackyard import artifacts, runtime
+from stackyard import _checks, artifacts, runtime
 from stackyard.engine._definition import StepDef
 from stackyard.errors import StepFailed
 from stackyard.runtime._job import host_path
@@ -37,7 +37,8 @@ class Attempt:
 
 
 def job_name(run_id: str, step: str) -> str:
-    return re.sub(r"[^A-Za-z0-9-]+", "-", f"{step}-{run_id}")[:63].strip("-")
+    """The SageMaker job name of a step's job: unique per run (the run id is never cut)."""
+    return _checks.job_name(step, run_id)
 
 
 def _run_job(a: Attempt, spec: runtime.JobSpec) -> runtime.JobResult:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from stackyard import _home
+from stackyard._checks import check_name
 from stackyard.errors import NotFoundError, StackyardError, UsageError
 from stackyard.runtime import alive, process_start_time
 from stackyard.serving._fleet import check_deployable, traffic_steps
@@ -58,6 +59,7 @@ def parse_variant(text: str) -> tuple[str, str, float]:
     name, sep, rest = text.partition("=")
     if not sep or not name or not rest:
         raise UsageError(f"variant {text!r}: write NAME=GROUP/VERSION[:WEIGHT]")
+    check_name(name, "variant")
     model, _, weight = rest.partition(":")
     try:
         w = float(weight) if weight else 1.0

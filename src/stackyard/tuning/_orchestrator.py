@@ -21,7 +21,7 @@ from typing import Any
 
 import optuna
 
-from stackyard import _home, runtime
+from stackyard import _checks, _home, runtime
 from stackyard.errors import NotFoundError, UsageError
 from stackyard.runtime._metrics import compile_metrics, parse_line
 from stackyard.store import open_store
@@ -124,7 +124,7 @@ class TuningRun:
         hps = {**self.request.get("HyperParameters", {}),
                **to_hyperparameters(trial.params)}
         req = {**self.request, "HyperParameters": hps}
-        job_name = f"{self.name}-{number:03d}"[:63]
+        job_name = _checks.job_name(self.name, f"{number:03d}")
         job_dir = tuning_dir(self.name) / f"trial-{number:03d}"
         share = max(1, (os.cpu_count() or 1) // self.max_parallel)
         spec = runtime.training_spec(job_name, req, num_cpus=share)
@@ -235,7 +235,7 @@ class TuningRun:
                     launched += 1
                     job_dir = tuning_dir(self.name) / f"trial-{number:03d}"
                     self.store.add_trial(self.name, number, trial.params,
-                                         f"{self.name}-{number:03d}"[:63], str(job_dir))
+                                         _checks.job_name(self.name, f"{number:03d}"), str(job_dir))
                     running[pool.submit(self._trial, number, trial, None)] = (number, trial)
                     self._progress(launched)
                 if not running:

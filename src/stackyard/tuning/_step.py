@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from stackyard._checks import job_name
 from stackyard.errors import StepFailed
 from stackyard.tuning._orchestrator import TuningRun
 from stackyard.tuning._tuner import start_tuning_job
 
 
 def run_tuning_step(attempt: Any, resolved: dict[str, Any]) -> dict[str, Any]:
-    name = f"{attempt.step.name}-{attempt.run_id}" + (f"-a{attempt.n}" if attempt.n > 1 else "")
+    name = job_name(attempt.step.name, attempt.run_id + (f"-a{attempt.n}" if attempt.n > 1 else ""))
     start_tuning_job(name, resolved)
 
     def on_log(job: str, line: str) -> None:

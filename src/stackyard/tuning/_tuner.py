@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from stackyard._checks import check_name
 from stackyard.errors import DefinitionError, NotFoundError, UsageError
 from stackyard.jobs._common import JobArgs, check_kwargs, in_pipeline
 from stackyard.jobs._training import Estimator
@@ -251,6 +252,7 @@ def _entry(code: dict[str, Any]) -> str:
 
 def start_tuning_job(name: str, request: dict[str, Any]) -> bool:
     """Record a tuning job (False if it exists already and will resume)."""
+    check_name(name, "tuning job")
     config = {k: v for k, v in request.items() if k != "TrainingJobDefinition"}
     warm = config.get("WarmStartConfig") or {}
     store = open_store()
