@@ -26,6 +26,7 @@ from stackyard.runtime._process import (
     alive,
     open_private,
     process_start_time,
+    start_detached,
     write_private,
 )
 from stackyard.runtime._spec import OPT_ML, JobResult, JobSpec
@@ -105,11 +106,10 @@ def prepare(spec: JobSpec, job_dir: Path) -> dict:
 def start(job_dir: Path) -> subprocess.Popen:
     """Start the launcher detached, as ``python -I -S`` (no site, no user paths, no
     ``PYTHON*`` variables: it imports only the standard library). It inherits this
-    process's environment, which is how a job sees it without it being written down."""
-    return subprocess.Popen([sys.executable, "-I", "-S", "-c", _BOOT,
-                             str(Path(__file__).parent), str(job_dir / "job.json")],
-                            start_new_session=True, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process's environment, which is how a job sees it without it being written down; should
+    the launcher itself fail, its traceback lands in the job's log."""
+    return start_detached([sys.executable, "-I", "-S", "-c", _BOOT, str(Path(__file__).parent),
+                           str(job_dir / "job.json")], job_dir / "log.txt")
 
 
 def stop(pid: int | None, start_time: str | None) -> None:
