@@ -40,7 +40,11 @@ NAME_RULES: dict[str, tuple[re.Pattern[str], int, str]] = {
     "model": (re.compile(_HYPHENATED), 63, "letters, digits and hyphens between them"),
     "queue": (re.compile(r"[A-Za-z0-9_\-]+"), 80, "letters, digits, '_' and '-'"),
     "state machine": (re.compile(r"[A-Za-z0-9_\-]+"), 80, "letters, digits, '_' and '-'"),
-    "schedule": (re.compile(r"[A-Za-z0-9_\-.]+"), 64, "letters, digits, '_', '-' and '.'"),
+    "schedule": (re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]*"), 64,
+                 "letters, digits, '_', '-' and '.', starting with a letter or digit"),
+    # a training channel becomes /opt/ml/input/data/<channel> and SM_CHANNEL_<CHANNEL>
+    "channel": (re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]*"), 64,
+                "letters, digits, '_', '-' and '.', starting with a letter or digit"),
 }
 
 

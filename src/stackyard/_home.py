@@ -12,14 +12,19 @@ from pathlib import Path
 
 
 def home() -> Path:
-    """The state folder: ``$STACKYARD_HOME`` or ``./.stackyard``, created on first use."""
+    """The state folder: ``$STACKYARD_HOME`` or ``./.stackyard``, created on first use
+    readable by its owner only (0700): it holds job logs and specs."""
     root = Path(os.environ.get("STACKYARD_HOME") or ".stackyard").expanduser().resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
     return root
 
 
 def db_path() -> Path:
-    return home() / "stackyard.db"
+    """The SQLite database, created empty with mode 0600 before SQLite opens it, so it (and
+    the ``-wal``/``-shm`` files SQLite gives the same mode) is private to its owner."""
+    path = home() / "stackyard.db"
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    return path
 
 
 def artifacts_root() -> Path:

@@ -23,7 +23,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from stackyard import _home
-from stackyard._checks import is_remote, to_uri, uri_to_path
+from stackyard._checks import (  # the one local path / URI conversion (re-exported)
+    is_remote,
+    to_uri,
+    uri_to_path,
+)
 from stackyard.errors import IntegrityError, NotFoundError, UsageError
 
 _CHUNK = 1 << 20

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackyard.errors import DefinitionError
+from stackyard._checks import check_name, container_path, inside, uri_to_path
+from stackyard.errors import DefinitionError, UsageError
+from stackyard.runtime import compile_metrics
 
 STEP_TYPES = {"Processing", "Training", "Tuning", "RegisterModel", "Condition", "Fail",
               "Function"}
 EXECUTION_VARIABLES = {"StartDateTime", "CurrentDateTime", "PipelineName", "PipelineArn",
                        "PipelineExecutionId", "PipelineExecutionArn"}
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-. ]{0,255}$")
 
 
 @dataclass
@@ -170,31 +171,32 @@ def _resolve_step_ref(get: str, steps: dict[str, StepDef]) -> tuple[str, list[st
     return name, split_path(rest[len(name):])
 
 
-def _check_metric_regexes(step: StepDef) -> None:
-    args = step.arguments if isinstance(step.arguments, dict) else {}
-    req = args.get("TrainingJobDefinition", args)
-    for m in req.get("AlgorithmSpecification", {}).get("MetricDefinitions", []):
-        try:
-            re.compile(m["Regex"])
-        except (re.error, TypeError, KeyError) as e:
-            raise DefinitionError(f"step {step.name!r}: metric {m.get('Name')!r} has a bad "
-                                  f"regex {m.get('Regex')!r}: {e}") from None
-
-
 def _check_code(step: StepDef) -> None:
-    _check_metric_regexes(step)
+    """The job's code exists, and every name or container path it brings stays inside the
+    folder it lands in (a definition may come from JSON, not only from the SDK)."""
     args = step.arguments
     if step.type == "Processing":
         for inp in args.get("ProcessingInputs", []):
+            container_path(inp["S3Input"]["LocalPath"], "/opt/ml/processing")
             if inp.get("InputName") == "code":
-                path = Path(str(inp["S3Input"]["S3Uri"]).removeprefix("file://"))
+                path = uri_to_path(inp["S3Input"]["S3Uri"])
                 if not path.is_file():
                     raise DefinitionError(f"step {step.name!r}: script {path} does not exist")
+        for out in args.get("ProcessingOutputConfig", {}).get("Outputs", []):
+            container_path(out["S3Output"]["LocalPath"], "/opt/ml/processing")
     elif step.type in ("Training", "Tuning"):
-        code = (args.get("TrainingJobDefinition", args) if step.type == "Tuning" else args
-                ).get("Code", {})
-        entry = (Path(code["SourceDir"]) / code.get("EntryPoint", "") if code.get("SourceDir")
-                 else Path(code.get("EntryPointPath") or code.get("EntryPoint", "")))
+        req = args.get("TrainingJobDefinition", args) if step.type == "Tuning" else args
+        try:
+            compile_metrics(req.get("AlgorithmSpecification", {}).get("MetricDefinitions", []))
+        except DefinitionError as e:
+            raise DefinitionError(f"step {step.name!r}: {e}") from None
+        for channel in req.get("InputDataConfig", []):
+            check_name(channel.get("ChannelName"), "channel")
+        code = req.get("Code", {})
+        if code.get("SourceDir"):
+            entry = inside(code["SourceDir"], code.get("EntryPoint", ""), "entry point")
+        else:
+            entry = Path(code.get("EntryPointPath") or code.get("EntryPoint", ""))
         if not entry.is_file():
             raise DefinitionError(f"step {step.name!r}: entry point {entry} does not exist")
     elif step.type == "Function":
@@ -204,9 +206,18 @@ def _check_code(step: StepDef) -> None:
 
 
 def compile_definition(d: dict[str, Any]) -> PipelineDef:
-    name = d.get("Name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise DefinitionError(f"pipeline name {name!r} must be 1-256 letters, digits, -_. ")
+    """The checked, compiled form of a definition; anything wrong is a ``DefinitionError``
+    (the shared name and path checks of ``_checks`` included)."""
+    try:
+        return _compile(d)
+    except UsageError as e:
+        if type(e) is not UsageError:
+            raise
+        raise DefinitionError(str(e)) from None
+
+
+def _compile(d: dict[str, Any]) -> PipelineDef:
+    name = check_name(d.get("Name"), "pipeline")
     params = d.get("Parameters", [])
     pnames = [p["Name"] for p in params]
     dup = {n for n in pnames if pnames.count(n) > 1}
@@ -218,8 +229,7 @@ def compile_definition(d: dict[str, Any]) -> PipelineDef:
         sname = raw.get("Name")
         if sname in steps:
             raise DefinitionError(f"duplicate step name {sname!r}")
-        if not isinstance(sname, str) or not _NAME.match(sname):
-            raise DefinitionError(f"step name {sname!r} must be 1-256 letters, digits, -_. ")
+        check_name(sname, "step")
         if raw.get("Type") not in STEP_TYPES:
             raise DefinitionError(f"step {sname!r} has unknown type {raw.get('Type')!r}")
         steps[sname] = StepDef(sname, raw["Type"], raw.get("Arguments", {}), raw)

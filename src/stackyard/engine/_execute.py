@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-import re
 import shutil
 import sys
 import threading
@@ -17,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from stackyard import artifacts, runtime
+from stackyard import _checks, artifacts, runtime
 from stackyard.engine._definition import StepDef
 from stackyard.engine._environ import scoped_environ
 from stackyard.errors import IntegrityError, StepFailed, UsageError
@@ -40,7 +39,8 @@ class Attempt:
 
 
 def job_name(run_id: str, step: str) -> str:
-    return re.sub(r"[^A-Za-z0-9-]+", "-", f"{step}-{run_id}")[:63].strip("-")
+    """The SageMaker job name of a step's job: unique per run (the run id is never cut)."""
+    return _checks.job_name(step, run_id)
 
 
 def _run_job(a: Attempt, spec: runtime.JobSpec) -> runtime.JobResult:

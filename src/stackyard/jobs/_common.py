@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stackyard._checks import check_number, to_uri
+from stackyard._checks import check_number, is_remote, to_uri, uri_to_path
 from stackyard.errors import DefinitionError
 
 
@@ -29,12 +29,11 @@ def count(value: Any, what: str, lo: int = 1) -> Any:
 
 
 def local_path(value: str | Path, what: str) -> str:
-    """Absolute local path for code the job runs; code travels with the definition."""
-    s = str(value)
-    s = s.removeprefix("file://")
-    if "://" in s:
+    """Absolute local path for code the job runs (a ``file://`` URI is percent-decoded);
+    code travels with the definition."""
+    if is_remote(value):
         raise DefinitionError(f"{what} {value!r}: only local code paths are supported")
-    return str(Path(s).expanduser().resolve())
+    return str(uri_to_path(value))
 
 
 def destination(value: Any, what: str) -> Any:

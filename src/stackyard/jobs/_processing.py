@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stackyard._checks import AWS_ONLY, KwargRules
-from stackyard.errors import DefinitionError
+from stackyard._checks import AWS_ONLY, KwargRules, container_path
+from stackyard.errors import DefinitionError, UsageError
 from stackyard.jobs._common import JobArgs, count, destination, in_pipeline, local_path
 
-PROCESSING_ROOT = "/opt/ml/processing/"
+PROCESSING_ROOT = "/opt/ml/processing"
 CODE_DIR = "/opt/ml/processing/input/code"
 
 
@@ -64,10 +64,10 @@ class ProcessingOutput:
 
 
 def _container_path(path: str, what: str) -> str:
-    p = str(path).rstrip("/")
-    if not p.startswith(PROCESSING_ROOT):
-        raise DefinitionError(f"{what} {path!r} must be under {PROCESSING_ROOT}")
-    return p
+    try:
+        return container_path(path, PROCESSING_ROOT)
+    except UsageError as e:
+        raise DefinitionError(f"{what}: {e}") from None
 
 
 class ScriptProcessor:

@@ -3,9 +3,9 @@ standalone ``fit()`` is as durable, logged and inspectable as any pipeline step.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from stackyard import _checks
 from stackyard.errors import StackyardError
 from stackyard.jobs._common import JobArgs
 
@@ -13,7 +13,7 @@ from stackyard.jobs._common import JobArgs
 def run_now(job_name: str, args: JobArgs) -> dict[str, Any]:
     from stackyard.workflow import Pipeline, ProcessingStep, TrainingStep
 
-    name = re.sub(r"[^A-Za-z0-9-]+", "-", job_name).strip("-") or "job"
+    name = _checks.job_name(job_name)
     step_cls = TrainingStep if args.kind == "Training" else ProcessingStep
     step = step_cls(name=name, step_args=args)
     execution = Pipeline(name=f"{name}-job", steps=[step]).start()

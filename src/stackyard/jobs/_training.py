@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
-from stackyard._checks import AWS_ONLY, KwargRules
+from stackyard._checks import (
+    AWS_ONLY,
+    KwargRules,
+    check_name,
+    is_remote,
+    to_uri,
+    uri_to_path,
+)
 from stackyard.errors import DefinitionError
 from stackyard.jobs._common import JobArgs, count, destination, in_pipeline, local_path
+from stackyard.runtime import compile_metrics
 
 # Keywords accepted and ignored (AWS-only, or meaningless with one local instance); any
 # other unknown keyword is a TypeError.
@@ -35,8 +42,10 @@ class TrainingInput:
 
 
 def _uri(value: Any) -> Any:
-    if isinstance(value, str | Path) and "://" not in str(value):
-        return Path(value).expanduser().resolve().as_uri()
+    """A local path or ``file://`` URI as a normalised ``file://`` URI; anything else (a
+    remote URI, a pipeline variable) as it is."""
+    if isinstance(value, str | Path) and not is_remote(value):
+        return to_uri(uri_to_path(value))
     return value
 
 
@@ -76,14 +85,7 @@ class Estimator:
         self.instance_type = instance_type
         self._hyperparameters = dict(hyperparameters or {})
         self.metric_definitions = list(metric_definitions or [])
-        for m in self.metric_definitions:
-            if not {"Name", "Regex"} <= set(m):
-                raise DefinitionError(f"metric definition {m!r} needs 'Name' and 'Regex'")
-            try:
-                re.compile(m["Regex"])
-            except re.error as e:
-                raise DefinitionError(f"metric {m['Name']!r}: bad regex {m['Regex']!r}: {e}"
-                                      ) from None
+        compile_metrics(self.metric_definitions)
         self.max_run = count(max_run, "max_run")
         self.output_path = output_path
         self.base_job_name = base_job_name
@@ -118,6 +120,7 @@ class Estimator:
             channels = {"training": inputs}
         config = []
         for name, inp in channels.items():
+            check_name(name, "channel")
             ti = inp if isinstance(inp, TrainingInput) else TrainingInput(inp)
             ch: dict[str, Any] = {"ChannelName": name, "DataSource": {
                 "S3DataSource": {"S3Uri": _uri(ti.s3_data), "S3DataType": "S3Prefix"}}}

@@ -101,7 +101,7 @@ class Tracer:
             for inp in args.get("ProcessingInputs", []):
                 src = str(inp["S3Input"]["S3Uri"])
                 if inp["InputName"] == "code":
-                    step["code"] = code_info(src.removeprefix("file://"))
+                    step["code"] = code_info(str(artifacts.uri_to_path(src)))
                 else:
                     step["inputs"].append({"name": inp["InputName"],
                                            **self.trace(src, rid, depth + 1)})

@@ -2,17 +2,9 @@
 
 from stackyard.runtime._collect import job_metrics, pack_model, training_outputs
 from stackyard.runtime._contract import processing_spec, training_spec
-from stackyard.runtime._job import (
-    alive,
-    code_hash,
-    prepare,
-    process_start_time,
-    run,
-    start,
-    stop,
-    wait,
-)
-from stackyard.runtime._metrics import parse_log
+from stackyard.runtime._job import code_hash, prepare, run, start, stop, wait
+from stackyard.runtime._metrics import compile_metrics, parse_log
+from stackyard.runtime._process import alive, process_start_time, start_detached
 from stackyard.runtime._spec import JobResult, JobSpec
 
 __all__ = [
@@ -20,6 +12,7 @@ __all__ = [
     "JobSpec",
     "alive",
     "code_hash",
+    "compile_metrics",
     "job_metrics",
     "pack_model",
     "parse_log",
@@ -28,6 +21,7 @@ __all__ = [
     "processing_spec",
     "run",
     "start",
+    "start_detached",
     "stop",
     "training_outputs",
     "training_spec",

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from stackyard._checks import uri_to_path
 from stackyard.runtime._spec import JobSpec
 
 HOST = "algo-1"
@@ -43,7 +44,7 @@ def processing_spec(name: str, req: dict[str, Any]) -> JobSpec:
     for inp in req.get("ProcessingInputs", []):
         s3 = inp["S3Input"]
         if inp["InputName"] == "code":
-            code.append((str(s3["S3Uri"]).removeprefix("file://"), s3["LocalPath"]))
+            code.append((str(uri_to_path(s3["S3Uri"])), s3["LocalPath"]))
         else:
             inputs.append((str(s3["S3Uri"]), s3["LocalPath"]))
     outputs = {o["OutputName"]: o["S3Output"]["LocalPath"]
@@ -104,8 +105,7 @@ def training_spec(name: str, req: dict[str, Any], num_cpus: int | None = None) -
         "SM_INPUT_DATA_CONFIG": json.dumps(training_env["input_data_config"]),
         "SM_OUTPUT_INTERMEDIATE_DIR": "/opt/ml/output/intermediate",
         "TRAINING_JOB_NAME": name,
-        "PYTHONPATH": os.pathsep.join(filter(None, ["/opt/ml/code",
-                                                    os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": "/opt/ml/code",  # the launcher appends an inherited PYTHONPATH
     })
     for c in channels:
         env[f"SM_CHANNEL_{c.upper().replace('-', '_')}"] = f"/opt/ml/input/data/{c}"

@@ -2,7 +2,10 @@
 
 The job folder holds ``ml/`` (what the job sees as ``/opt/ml``), ``job.json`` (what the
 launcher runs), ``log.txt``, and ``exit.json`` (how it ended). Everything the engine needs
-to finish a job's step after a crash is in that folder.
+to finish a job's step after a crash is in that folder, and none of it holds the caller's
+environment: ``job.json`` records only the variables the job spec sets, the launcher
+inherits the rest when it starts, and a job adopted after a crash needs no environment at
+all. The files are private to their owner (0600).
 """
 
 from __future__ import annotations
@@ -13,47 +16,34 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from stackyard import _home, artifacts
+from stackyard import _checks, _home, artifacts
 from stackyard.errors import StepFailed
+from stackyard.runtime._process import (
+    ExitWatch,
+    alive,
+    open_private,
+    process_start_time,
+    start_detached,
+    write_private,
+)
 from stackyard.runtime._spec import OPT_ML, JobResult, JobSpec
 from stackyard.runtime._venv import ensure_venv
 
-LAUNCHER = str(Path(__file__).with_name("_launch.py"))
-POLL = 0.01
-
-
-def process_start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (guards against a recycled pid)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def alive(pid: int | None, start: str | None) -> bool:
-    """The process that had this pid and start time still runs (a zombie does not)."""
-    if not pid or start is None or process_start_time(pid) != start:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    if state == "Z":
-        try:
-            os.waitpid(pid, os.WNOHANG)  # our own child: reap it
-        except ChildProcessError:
-            pass
-        return False
-    return True
+# The launcher is imported from this folder (appended to sys.path, after the standard
+# library) rather than run as a script: an imported module's bytecode is cached, a script
+# is compiled again on every start.
+_BOOT = "import sys; sys.path.append(sys.argv[1]); import _launch; _launch.launch(sys.argv[2])"
+LOG_POLL = 0.05  # how often a live log is read while the job runs
 
 
 def host_path(job_dir: Path, container: str) -> Path:
-    return job_dir / "ml" / Path(container).relative_to(OPT_ML)
+    """Where a container path lives in the job folder; a path that would leave ``/opt/ml``
+    (``/opt/ml/processing/../../../x``) is refused, never followed."""
+    rel = Path(_checks.container_path(container, OPT_ML)).relative_to(OPT_ML)
+    return _checks.inside(job_dir / "ml", rel, "container path")
 
 
 def _interpreter(argv0: str, python: str) -> str:
@@ -72,7 +62,7 @@ def _ignore_in_code(folder: str, names: list[str]) -> set[str]:
 
 def code_hash(path: str | Path) -> str:
     """The hash of code as a job receives it (same files left out as by the copy)."""
-    p = Path(str(path).removeprefix("file://"))
+    p = _checks.uri_to_path(path)
     return artifacts.tree_digest(p, _ignore_in_code) if p.is_dir() else artifacts.sha256_file(p)
 
 
@@ -82,7 +72,7 @@ def prepare(spec: JobSpec, job_dir: Path) -> dict:
         shutil.rmtree(job_dir)
     (job_dir / "ml").mkdir(parents=True)
     log_path = job_dir / "log.txt"
-    with open(log_path, "ab") as log:
+    with os.fdopen(open_private(log_path), "ab") as log:
         for uri, container in spec.inputs:
             try:
                 artifacts.fetch(uri, host_path(job_dir, container))
@@ -98,26 +88,28 @@ def prepare(spec: JobSpec, job_dir: Path) -> dict:
         for container, doc in spec.config_files.items():
             p = host_path(job_dir, container)
             p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(json.dumps(doc, indent=1))
+            write_private(p, json.dumps(doc, indent=1))
         for container in spec.outputs.values():
             host_path(job_dir, container).mkdir(parents=True, exist_ok=True)
         python = sys.executable
         if spec.requirements:
             python = ensure_venv(Path(spec.requirements), log)
     argv = [_interpreter(spec.argv[0], python), *spec.argv[1:]]
-    env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
-    job = {"argv": argv, "env": env, "cwd": spec.cwd, "log": str(log_path),
-           "exit": str(job_dir / "exit.json"), "stash": str(job_dir / ".stash"),
-           "mounts": {OPT_ML: str(job_dir / "ml")}, "sandbox": _home.sandbox_mode(),
-           "max_runtime": spec.max_runtime}
-    (job_dir / "job.json").write_text(json.dumps(job))
+    job = {"argv": argv, "env": {**spec.env, "PYTHONUNBUFFERED": "1"}, "cwd": spec.cwd,
+           "log": str(log_path), "exit": str(job_dir / "exit.json"),
+           "stash": str(job_dir / ".stash"), "mounts": {OPT_ML: str(job_dir / "ml")},
+           "sandbox": _home.sandbox_mode(), "max_runtime": spec.max_runtime}
+    write_private(job_dir / "job.json", json.dumps(job))
     return job
 
 
 def start(job_dir: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-S", LAUNCHER, str(job_dir / "job.json")],
-                            start_new_session=True, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """Start the launcher detached, as ``python -I -S`` (no site, no user paths, no
+    ``PYTHON*`` variables: it imports only the standard library). It inherits this
+    process's environment, which is how a job sees it without it being written down; should
+    the launcher itself fail, its traceback lands in the job's log."""
+    return start_detached([sys.executable, "-I", "-S", "-c", _BOOT, str(Path(__file__).parent),
+                           str(job_dir / "job.json")], job_dir / "log.txt")
 
 
 def stop(pid: int | None, start_time: str | None) -> None:
@@ -181,32 +173,41 @@ def wait(
     pid_start: str | None,
     on_log: Callable[[str], None] | None = None,
 ) -> JobResult:
-    """Wait for the launcher (our child, or an adopted orphan), streaming its log."""
+    """Wait for the launcher (our child, or an adopted orphan), streaming its log.
+
+    The wait blocks on the launcher's pidfd, so the job's end is seen at once; with a log
+    to stream it wakes every ``LOG_POLL`` seconds to read new lines."""
     exit_path = job_dir / "exit.json"
     log_path = job_dir / "log.txt"
+    if proc is not None:
+        pid, pid_start = proc.pid, process_start_time(proc.pid)
+    watch = ExitWatch(pid, pid_start) if pid else None
     offset, partial = 0, b""
-    delay = POLL
-    while True:
-        done = proc.poll() is not None if proc is not None else (
-            exit_path.exists() or not alive(pid, pid_start))
-        if on_log is not None and log_path.exists():
-            with open(log_path, "rb") as f:
-                f.seek(offset)
-                chunk = f.read()
-            offset += len(chunk)
-            *lines, partial = (partial + chunk).split(b"\n")
-            for line in lines:
-                on_log(line.decode(errors="replace"))
-        if done:
-            break
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.05)
+    try:
+        while True:
+            done = watch is None or watch.wait(LOG_POLL if on_log is not None else None)
+            if on_log is not None and log_path.exists():
+                with open(log_path, "rb") as f:
+                    f.seek(offset)
+                    chunk = f.read()
+                offset += len(chunk)
+                *lines, partial = (partial + chunk).split(b"\n")
+                for line in lines:
+                    on_log(line.decode(errors="replace"))
+            if done:
+                break
+    finally:
+        if watch is not None:
+            watch.close()
+    if proc is not None:
+        proc.wait()
     if on_log is not None and partial:
         on_log(partial.decode(errors="replace"))
-    if not exit_path.exists():
+    try:
+        record = json.loads(exit_path.read_text())
+    except (OSError, ValueError):  # missing, or cut short by a power loss
         return JobResult(False, "Killed", "the job's launcher died before recording an exit "
                          "status" + _tail_note(log_path), 0.0, {})
-    record = json.loads(exit_path.read_text())
     ok = record["exit_code"] == 0 and not record.get("error_type")
     reason = None
     if not ok:

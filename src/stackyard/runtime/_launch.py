@@ -1,21 +1,28 @@
-"""The job launcher: the first process of every job, run by file path with no stackyard
-imports so it starts in a few tens of milliseconds.
+"""The job launcher: the first process of every job, run by file path (``python -I -S``)
+with no stackyard imports and nothing from the standard library that is slow to import
+(no ``json``, ``re`` or ``subprocess``: ``_json``'s C scanner reads ``job.json``), so it
+starts in about the time of a bare interpreter.
 
 It (1) gives the job its own view of ``/opt/ml`` when the OS allows (a private mount
 namespace that binds the job folder there; as root, or in an unprivileged user namespace),
 else rewrites container paths to host paths and says so in the log; (2) runs the job
-command in this process group; (3) enforces the runtime limit by killing the whole group;
-(4) records how it ended in ``exit.json`` (written atomically), so a runner that died
-meanwhile can adopt the job's outcome later.
+command in a process group of its own; (3) enforces the runtime limit by killing the whole
+group; (4) records how it ended in ``exit.json`` (written atomically), so a runner that died
+meanwhile can adopt the job's outcome later. It waits in ``waitpid`` and wakes on signals
+only (SIGTERM to stop, SIGALRM for the runtime limit): no polling.
 
-Usage: python _launch.py JOB_JSON
+The environment is inherited from whoever started the launcher, with the job spec's
+variables on top: ``job.json`` holds only what the spec sets, never the parent's secrets.
+``PYTHONPATH`` from the spec goes in front of an inherited one instead of replacing it.
+Every file the launcher writes is private to its owner (0600).
+
+Usage: python _launch.py JOB_JSON (the runtime imports it instead, so its bytecode is
+cached rather than compiled on every start; see ``_job.start``).
 """
 
+import _signal as signal  # the C module behind ``signal``, which would import ``enum``
 import ctypes
-import json
 import os
-import signal
-import subprocess
 import sys
 import time
 
@@ -92,85 +99,145 @@ def _rewrite(value, mounts):
     return value
 
 
+def _read_json(path):
+    """``json.load`` without importing ``json`` (whose ``re`` import costs more than the
+    rest of the launcher): the C scanner behind it, fed the same settings."""
+    try:
+        from _json import make_scanner
+    except ImportError:  # an interpreter without the C accelerator
+        from json.scanner import make_scanner
+
+    class Settings:
+        strict, object_hook, object_pairs_hook = True, None, None
+        parse_float, parse_int, parse_constant, memo = float, int, None, {}
+
+    with open(path, encoding="utf-8") as f:
+        return make_scanner(Settings())(f.read(), 0)[0]
+
+
+def _json_value(v):
+    if v is None or isinstance(v, bool):
+        return {None: "null", True: "true", False: "false"}[v]
+    if isinstance(v, (int, float)):
+        return repr(v)
+    from _json import encode_basestring_ascii
+
+    return encode_basestring_ascii(v)
+
+
+def _write_private(path, text, flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC):
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
 def _write_exit(path, record):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(record, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Written to a temp file and renamed, so a reader sees all of it or nothing. Not
+    fsynced: after a power loss the job counts as unfinished and runs again."""
+    body = ", ".join(f'"{k}": {_json_value(v)}' for k, v in record.items())
+    _write_private(path + ".tmp", "{" + body + "}")
+    os.replace(path + ".tmp", path)
+
+
+def _job_env(spec_env):
+    """The inherited environment plus the spec's variables (``PYTHONPATH`` prepended)."""
+    env = dict(os.environ)
+    inherited_path = env.get("PYTHONPATH")
+    env.update(spec_env)
+    if "PYTHONPATH" in spec_env and inherited_path:
+        env["PYTHONPATH"] = spec_env["PYTHONPATH"] + os.pathsep + inherited_path
+    return env
+
+
+def _spawn(argv, env, cwd, log_fd):
+    """fork + exec the job as the leader of a new session (its own process group)."""
+    pid = os.fork()
+    if pid == 0:  # the child: only async-signal-safe work until exec
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.setsid()
+            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+            os.dup2(log_fd, 1)
+            os.dup2(log_fd, 2)
+            os.chdir(cwd)
+            os.execvpe(argv[0], argv, env)
+        except OSError as e:
+            os.write(2, f"stackyard: cannot start {argv[0]!r}: {e}\n".encode())
+        finally:
+            os._exit(127)
+    return pid
 
 
 def main(job_json):
-    with open(job_json) as f:
-        job = json.load(f)
-    with open(os.path.join(os.path.dirname(job_json), "launcher.pid"), "w") as f:
+    job = _read_json(job_json)
+    with open("/proc/self/stat") as st:
         # pid and kernel start time: lets a resumed runner find (and trust) this process
-        with open("/proc/self/stat") as st:
-            f.write(f"{os.getpid()} {st.read().rsplit(')', 1)[1].split()[19]}")
-    log = open(job["log"], "ab", buffering=0)
+        me = f"{os.getpid()} {st.read().rsplit(')', 1)[1].split()[19]}"
+    _write_private(os.path.join(os.path.dirname(job_json), "launcher.pid"), me)
+    log = os.open(job["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     mounts = job["mounts"]
-    argv, env, cwd = job["argv"], dict(job["env"]), job["cwd"]
+    argv, env, cwd = job["argv"], _job_env(job["env"]), job["cwd"]
     mode = job.get("sandbox", "auto")
-    sandboxed = False
+    record = {"exit_code": None, "signal": None, "error_type": None, "sandboxed": False}
+    state = {"pid": None, "term_at": None}
+
+    def end_group(reason):
+        """SIGTERM the job's whole group now; SIGKILL it 5 s later if it is still there."""
+        record["error_type"] = record["error_type"] or reason
+        if state["term_at"] is None:
+            state["term_at"] = time.time()
+            signal.setitimer(signal.ITIMER_REAL, 5)
+        if state["pid"] is not None:
+            try:
+                os.killpg(state["pid"], signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def on_alarm(*_):
+        if state["term_at"] is None:
+            os.write(log, f"stackyard: max runtime of {limit}s reached; stopping the job\n"
+                     .encode())
+            end_group("Timeout")
+        elif state["pid"] is not None:  # it ignored SIGTERM
+            try:
+                os.killpg(state["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    limit = job.get("max_runtime")
+    signal.signal(signal.SIGTERM, lambda *_: end_group("Stopped"))
+    signal.signal(signal.SIGALRM, on_alarm)
     if mode == "auto" and mounts:
         try:
             enter_sandbox(mounts, job["stash"])
-            sandboxed = True
+            record["sandboxed"] = True
         except OSError as e:
-            log.write(f"stackyard: no private mount namespace ({e}); the job sees host paths "
-                      "instead of /opt/ml (STACKYARD_OPT_ML names the job's /opt/ml)\n".encode())
-    if not sandboxed and mounts:
+            os.write(log, f"stackyard: no private mount namespace ({e}); the job sees host "
+                     "paths instead of /opt/ml (STACKYARD_OPT_ML names the job's /opt/ml)\n"
+                     .encode())
+    if not record["sandboxed"] and mounts:
         argv = [_rewrite(a, mounts) for a in argv]
         env = {k: _rewrite(v, mounts) for k, v in env.items()}
         cwd = _rewrite(cwd, mounts)
         env["STACKYARD_OPT_ML"] = mounts.get("/opt/ml", "")
-        env["STACKYARD_PATH_MAP"] = json.dumps(mounts)
+        env["STACKYARD_PATH_MAP"] = "{" + ", ".join(
+            f"{_json_value(k)}: {_json_value(v)}" for k, v in mounts.items()) + "}"
         if mode == "off":
-            log.write(b"stackyard: sandbox off; /opt/ml paths are rewritten to host paths\n")
-    env["STACKYARD_SANDBOXED"] = "1" if sandboxed else "0"
+            os.write(log, b"stackyard: sandbox off; /opt/ml paths are rewritten to host paths\n")
+    env["STACKYARD_SANDBOXED"] = "1" if record["sandboxed"] else "0"
     started = time.time()
-    record = {"exit_code": None, "signal": None, "error_type": None, "sandboxed": sandboxed}
-    try:
-        # the job gets a process group of its own, so a stop or a timeout ends every
-        # process it started, and nothing else
-        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    except OSError as e:
-        log.write(f"stackyard: cannot start {argv[0]!r}: {e}\n".encode())
-        record.update(exit_code=127, error_type="JobError", duration=0.0)
-        _write_exit(job["exit"], record)
-        return 0
-    with open(job["exit"] + ".child", "w") as f:
-        f.write(str(proc.pid))
-
-    term_at = []
-
-    def end_group(reason):
-        record["error_type"] = record["error_type"] or reason
-        if not term_at:
-            term_at.append(time.time())
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-
-    signal.signal(signal.SIGTERM, lambda *_: end_group("Stopped"))
-    limit = job.get("max_runtime")
-    code = None
-    while code is None:
-        try:
-            code = proc.wait(timeout=0.2)
-        except subprocess.TimeoutExpired:
-            now = time.time()
-            if limit and now - started >= limit and not term_at:
-                log.write(f"stackyard: max runtime of {limit}s reached; stopping the job\n"
-                          .encode())
-                end_group("Timeout")
-            if term_at and now - term_at[0] > 5:  # it ignored SIGTERM
-                os.killpg(proc.pid, signal.SIGKILL)
+    # the job gets a process group of its own, so a stop or a timeout ends every process
+    # it started, and nothing else
+    state["pid"] = pid = _spawn(argv, env, cwd, log)
+    if state["term_at"] is not None:  # stopped while the sandbox was being set up
+        os.killpg(pid, signal.SIGTERM)
+    elif limit:
+        signal.setitimer(signal.ITIMER_REAL, max(float(limit), 0.001))
+    _, status = os.waitpid(pid, 0)  # signal handlers run inside; the wait resumes after
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    code = os.waitstatus_to_exitcode(status)
     try:  # leftovers of the job's group (daemons it forked) go with it
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     record["duration"] = time.time() - started
@@ -180,10 +247,16 @@ def main(job_json):
         record["error_type"] = record["error_type"] or "Killed"
     elif code != 0:
         record["error_type"] = record["error_type"] or "JobError"
-    log.close()
+    os.close(log)
     _write_exit(job["exit"], record)
     return 0
 
 
+def launch(job_json):
+    """Run the job, then leave at once: the launcher holds nothing that needs flushing, and
+    interpreter teardown would only delay the exit the runner is waiting for."""
+    os._exit(main(job_json))
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    launch(sys.argv[1])

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from stackyard.errors import DefinitionError
 
 
-def compile_metrics(defs: list[dict[str, str]]) -> list[tuple[str, re.Pattern[str]]]:
+def compile_metrics(defs: Any) -> list[tuple[str, re.Pattern[str]]]:
+    """The one check of ``metric_definitions`` (SDK, definition and runtime alike): a list
+    of ``{"Name": str, "Regex": str}`` whose regexes compile; else ``DefinitionError``."""
+    if not isinstance(defs, list):
+        raise DefinitionError(f"metric_definitions must be a list, not {defs!r}")
     out = []
     for d in defs:
+        if not (isinstance(d, dict) and isinstance(d.get("Name"), str)
+                and isinstance(d.get("Regex"), str)):
+            raise DefinitionError(f"metric definition {d!r} needs a 'Name' and a 'Regex' "
+                                  "(both strings)")
         try:
             out.append((d["Name"], re.compile(d["Regex"])))
         except re.error as e:
-            raise DefinitionError(f"metric {d['Name']!r}: bad regex {d['Regex']!r}: {e}") from e
+            raise DefinitionError(f"metric {d['Name']!r}: bad regex {d['Regex']!r}: {e}"
+                                  ) from None
     return out
 
 

@@ -60,7 +60,7 @@ def ensure_venv(requirements: Path, log: IO[bytes]) -> str:
         for cmd in ([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
                     [str(python), "-m", "pip", "install", "--disable-pip-version-check",
                      "-r", str(requirements)]):
-            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
+            proc = subprocess.run(cmd, check=False, stdout=log, stderr=subprocess.STDOUT,
                                   cwd=requirements.parent)
             if proc.returncode != 0:
                 raise StepFailed(f"installing {requirements} failed (exit {proc.returncode}); "

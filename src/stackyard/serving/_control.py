@@ -58,6 +58,7 @@ def parse_variant(text: str) -> tuple[str, str, float]:
     name, sep, rest = text.partition("=")
     if not sep or not name or not rest:
         raise UsageError(f"variant {text!r}: write NAME=GROUP/VERSION[:WEIGHT]")
+    check_name(name, "variant")
     model, _, weight = rest.partition(":")
     w = check_number(weight, f"variant {text!r}: weight", lo=0) if weight else 1.0
     return name, model, float(w)

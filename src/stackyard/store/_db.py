@@ -19,6 +19,7 @@ from typing import Any
 from stackyard import _home
 from stackyard.store._migrations import MIGRATIONS
 
+
 def _row(r: sqlite3.Row | None) -> dict[str, Any] | None:
     return dict(r) if r is not None else None
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from stackyard._checks import job_name
 from stackyard.errors import StepFailed
 from stackyard.tuning._orchestrator import TuningRun, stop_trials
 from stackyard.tuning._tuner import start_tuning_job
 
 
 def tuning_job_name(run_id: str, step: str, n: int) -> str:
-    return f"{step}-{run_id}" + (f"-a{n}" if n > 1 else "")
+    """The step's tuning job: a valid name whatever the step is called, never losing the run
+    id and attempt that make it unique."""
+    return job_name(step, run_id + (f"-a{n}" if n > 1 else ""))
 
 
 def run_tuning_step(attempt: Any, resolved: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from stackyard._checks import KwargRules, check_number
+from stackyard._checks import KwargRules, check_name, check_number
 from stackyard.errors import DefinitionError, NotFoundError, UsageError
 from stackyard.jobs._common import JobArgs, count, in_pipeline
 from stackyard.jobs._training import Estimator
@@ -359,6 +359,7 @@ def _estimator(request: dict[str, Any], tuned: dict[str, Any],
 
 def start_tuning_job(name: str, request: dict[str, Any]) -> bool:
     """Record a tuning job (False if it exists already and will resume)."""
+    check_name(name, "tuning job")
     config = {k: v for k, v in request.items() if k != "TrainingJobDefinition"}
     warm = config.get("WarmStartConfig") or {}
     store = open_store()
