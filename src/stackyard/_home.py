@@ -23,7 +23,13 @@ def db_path() -> Path:
     """The SQLite database, created empty with mode 0600 before SQLite opens it, so it (and
     the ``-wal``/``-shm`` files SQLite gives the same mode) is private to its owner."""
     path = home() / "stackyard.db"
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if not path.exists():
+        # Never open/close the file once it exists: closing any descriptor of a database
+        # drops every POSIX lock this process holds on it, SQLite's own included.
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
     return path
 
 

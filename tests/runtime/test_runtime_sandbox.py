@@ -13,6 +13,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+import filelock
 import pytest
 
 import stackyard
@@ -183,14 +184,17 @@ def test_a_non_python_command_runs_unchanged(sy):
 
 # ---- unprivileged: run the whole pipeline as uid 65534 --------------------------------
 PKG = Path(stackyard.__file__).resolve().parent
+# Pure-Python packages the engine's run path imports, copied beside stackyard: the interpreter
+# uid 65534 can run may be the system's, which lacks the venv's packages.
+PURE_DEPS = [Path(filelock.__file__).resolve().parent]
 
 
 def _src_for_nobody(d: Path) -> str:
     """A copy of the package uid 65534 can read (the checkout may sit in a 0700 folder)."""
     target = d / "pysrc"
     if not target.exists():
-        shutil.copytree(PKG, target / "stackyard",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        for pkg in [PKG, *PURE_DEPS]:
+            shutil.copytree(pkg, target / pkg.name, ignore=shutil.ignore_patterns("__pycache__"))
         for p in [target, *target.rglob("*")]:
             p.chmod(0o755 if p.is_dir() else 0o644)
     return str(target)
