@@ -14,8 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from stackyard.errors import UsageError
-from stackyard.monitor import DATA_QUALITY, DatasetFormat, MonitoringDatasetFormat, run_check
-from stackyard.monitor import _formats
+from stackyard.monitor import (
+    DATA_QUALITY,
+    DatasetFormat,
+    MonitoringDatasetFormat,
+    _formats,
+    run_check,
+)
 from stackyard.monitor._violations import robust_allowance
 
 N = 4000
