@@ -20,8 +20,17 @@ import tempfile
 import time
 from pathlib import Path
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork+exec, so a child would report
+# the parent's peak (which holds the generated data).
+PEAK = """
+def peak_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+"""
+
 STACKYARD = """
-import json, os, resource, sys, time
+import json, os, sys, time
 from stackyard.monitor import DATA_QUALITY, DatasetFormat, run_check
 base, cur, out = sys.argv[1:4]
 fmt = DatasetFormat.csv(header=True)
@@ -34,11 +43,11 @@ c = run_check(DATA_QUALITY, {"baseline_dataset": cur, "dataset_format": fmt},
 t2 = time.perf_counter()
 print(json.dumps({"baseline_s": t1 - t0, "check_s": t2 - t1,
                   "violations": len(c["violations_list"]),
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_mb": peak_mb()}))
 """
 
 EVIDENTLY = """
-import json, resource, sys, time
+import json, sys, time
 import pandas as pd
 base, cur = sys.argv[1:3]
 t0 = time.perf_counter()
@@ -55,11 +64,11 @@ except ImportError:
     r.as_dict()
 t1 = time.perf_counter()
 print(json.dumps({"baseline_s": 0.0, "check_s": t1 - t0,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_mb": peak_mb()}))
 """
 
 WHYLOGS = """
-import json, resource, sys, time
+import json, sys, time
 import pandas as pd
 import whylogs as why
 base, cur = sys.argv[1:3]
@@ -71,7 +80,7 @@ for chunk in pd.read_csv(cur, chunksize=200_000):
     why.log(chunk)
 t2 = time.perf_counter()
 print(json.dumps({"baseline_s": t1 - t0, "check_s": t2 - t1,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_mb": peak_mb()}))
 """
 
 
@@ -100,7 +109,7 @@ def make_data(path: Path, rows: int, seed: int, shift: float) -> None:
 
 
 def run(python: str, code: str, *args: str) -> dict | str:
-    p = subprocess.run([python, "-c", code, *args], capture_output=True, text=True,
+    p = subprocess.run([python, "-c", PEAK + code, *args], capture_output=True, text=True,
                        check=False)
     if p.returncode != 0:
         last = (p.stderr.strip().splitlines() or ["failed"])[-1]
