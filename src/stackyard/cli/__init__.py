@@ -17,6 +17,7 @@ import click
 
 from stackyard.cli._endpoints import endpoints, serve
 from stackyard.cli._models import models
+from stackyard.cli._monitor import monitor
 from stackyard.cli._pipelines import pipelines
 from stackyard.cli._runs import run, runs
 from stackyard.cli._tuning import tuning
@@ -28,7 +29,7 @@ def app() -> None:
     """stackyard: SageMaker-style ML pipelines on your own machine."""
 
 
-for _command in (run, runs, pipelines, tuning, models, endpoints, serve):
+for _command in (run, runs, pipelines, tuning, models, endpoints, serve, monitor):
     app.add_command(_command)
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}

@@ -162,4 +162,24 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE steps ADD COLUMN cache_source TEXT;
     """,
+    # 6: monitoring runs (data / model quality baselines and checks); IF NOT EXISTS so the
+    #    migration stays harmless if branches merged renumber it
+    """
+    CREATE TABLE IF NOT EXISTS monitoring_runs (
+        run_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        job TEXT NOT NULL,
+        source TEXT NOT NULL,
+        baseline TEXT,
+        status TEXT NOT NULL,
+        violations INTEGER,
+        outputs TEXT,
+        failure_reason TEXT,
+        pid INTEGER,
+        pid_start TEXT,
+        created_at REAL NOT NULL,
+        end_time REAL
+    );
+    CREATE INDEX IF NOT EXISTS monitoring_runs_by_time ON monitoring_runs(created_at);
+    """,
 ]
