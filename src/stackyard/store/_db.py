@@ -21,7 +21,6 @@ from stackyard.store._migrations import MIGRATIONS
 from stackyard.store._monitor import MonitorStore
 
 
-
 def _row(r: sqlite3.Row | None) -> dict[str, Any] | None:
     return dict(r) if r is not None else None
 
