@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stackyard import artifacts
-from stackyard.engine._definition import referenced_step, split_path
+from stackyard.engine._paths import referenced_step, split_path
 from stackyard.errors import StepFailed
 
 
