@@ -162,12 +162,11 @@ class Runner:
                 refs[get] = self.parameters[get[len("Parameters."):]]
             elif get.startswith("Execution."):
                 refs[get] = self.execution.get(get[len("Execution."):], get)
-        resolved = _without_job_names(kind.cache_arguments(step, arguments, self.outputs))
-        inputs = kind.cache_inputs(step, resolved)
-        if inputs is None:
+        if not kind.cacheable:
             return None
+        resolved = _without_job_names(kind.cache_arguments(step, arguments, self.outputs))
         content: dict[str, str] = {}
-        for label, uri in inputs:
+        for label, uri in kind.cache_inputs(step, resolved):
             try:
                 content[label] = (runtime.code_hash(uri) if label == "code"
                                   else artifacts.content_hash(uri))

@@ -42,6 +42,9 @@ class RegisterModelStepType(StepType):
     """``ModelStep``/``RegisterModel``: a new version in a model package group."""
 
     name = "RegisterModel"
+    # Never cached (as on SageMaker): a hit would hand back the version a previous run
+    # registered, whatever the model holds now.
+    cacheable = False
 
     def validate(self, step: StepDef, pdef: PipelineDef) -> None:
         """A literal group name is a valid one, and there is a model to register."""

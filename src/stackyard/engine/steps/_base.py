@@ -25,6 +25,8 @@ class StepType:
     name: ClassVar[str] = ""
     # A live job of this step survives its runner, so a resumed run adopts it.
     adoptable: ClassVar[bool] = False
+    # A run may reuse an identical earlier run's outputs (CacheConfig).
+    cacheable: ClassVar[bool] = True
     # Its resolved arguments are JSON (stored as the step's lineage evidence).
     records_arguments: ClassVar[bool] = True
 
@@ -49,9 +51,9 @@ class StepType:
         """What of the step's input the cache key hashes (besides ``cache_inputs``)."""
         return resolved
 
-    def cache_inputs(self, step: StepDef, resolved: Any) -> list[tuple[str, str]] | None:
+    def cache_inputs(self, step: StepDef, resolved: Any) -> list[tuple[str, str]]:
         """(label, URI) of each input whose content the cache key hashes (label ``code``:
-        the code's hash); None when the step is never taken from the cache."""
+        the code's hash)."""
         return []
 
     def execute(self, attempt: Attempt, resolved: Any) -> dict[str, Any]:

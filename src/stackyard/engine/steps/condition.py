@@ -17,6 +17,8 @@ _BRANCHES = (("IfSteps", True), ("ElseSteps", False))
 
 class ConditionStepType(StepType):
     name = "Condition"
+    # Never cached (as on SageMaker): deciding costs nothing; a stale decision is wrong.
+    cacheable = False
 
     def validate(self, step: StepDef, pdef: PipelineDef) -> None:
         if not isinstance(step.arguments.get("Conditions"), list):

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 class FailStepType(StepType):
     name = "Fail"
+    cacheable = False  # never cached (as on SageMaker): it never succeeds
 
     def validate(self, step: StepDef, pdef: PipelineDef) -> None:
         message = step.arguments.get("ErrorMessage")
