@@ -67,25 +67,29 @@ def handler():
 """
 
 
+ROOT = "dir with space é"   # every input, script and model lives under such a folder
+
+
 class Files:
     """One test's inputs, scripts and marker files."""
 
     def __init__(self, sy: Any) -> None:
         self.sy = sy
+        self.work = sy.work / ROOT
         self.ran, self.gate, self.fail, self.handled = (
             sy.tmp / n for n in ("ran", "gate", "fail", "handled"))
         marks = {"RAN": str(self.ran), "GATE": str(self.gate), "FAIL": str(self.fail),
                  "HANDLED": str(self.handled)}
-        sy.write("data/in.txt", "abc")
-        self.proc = sy.write("code/proc.py", PROC, **marks)
-        sy.write("train/train.py", TRAIN, **marks)
-        self.funcs_file = sy.write("funcs.py", FUNCS, **marks)
+        sy.write(f"{ROOT}/data/in.txt", "abc")
+        self.proc = sy.write(f"{ROOT}/code/proc.py", PROC, **marks)
+        sy.write(f"{ROOT}/train/train.py", TRAIN, **marks)
+        self.funcs_file = sy.write(f"{ROOT}/funcs.py", FUNCS, **marks)
         spec = importlib.util.spec_from_file_location(f"funcs_{id(self)}", self.funcs_file)
         assert spec is not None and spec.loader is not None
         self.funcs = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(self.funcs)
-        weights = sy.write("weights.txt", "w1")
-        self.model = sy.work / "model.tar.gz"
+        weights = sy.write(f"{ROOT}/weights.txt", "w1")
+        self.model = self.work / "model.tar.gz"
         with tarfile.open(self.model, "w:gz") as tar:
             tar.add(weights, arcname="weights.txt")
 
@@ -100,7 +104,7 @@ class Files:
 def _estimator(f: Files, sdk: Any) -> Any:
     from stackyard.jobs import Estimator
 
-    return Estimator(entry_point="train.py", source_dir=str(f.sy.work / "train"),
+    return Estimator(entry_point="train.py", source_dir=str(f.work / "train"),
                      hyperparameters={"p": sdk.ParameterString("P", default_value="a")},
                      metric_definitions=[{"Name": "score", "Regex": "score=([0-9.]+);"}],
                      sagemaker_session=sdk.PipelineSession())
@@ -146,7 +150,7 @@ class ProcessingCase(Case):
         return ProcessingStep(
             name, processor=ScriptProcessor(command=["python3"]), code=str(f.proc),
             job_arguments=[ParameterString("P", default_value="a")],
-            inputs=[ProcessingInput(source=str(f.sy.work / "data"),
+            inputs=[ProcessingInput(source=str(f.work / "data"),
                                     destination="/opt/ml/processing/input")],
             outputs=[ProcessingOutput(output_name="out", source="/opt/ml/processing/out")],
         ).to_definition()
@@ -156,7 +160,7 @@ class ProcessingCase(Case):
         code["S3Input"]["S3Uri"] = code["S3Input"]["S3Uri"] + ".missing"
 
     def change_input(self, f: Files) -> dict[str, Any]:
-        f.sy.write("data/in.txt", "xyz")     # same path, new content
+        f.sy.write(f"{ROOT}/data/in.txt", "xyz")     # same path, new content
         return {}
 
 
@@ -171,13 +175,13 @@ class TrainingCase(Case):
         from stackyard.jobs import TrainingInput
 
         return sdk.TrainingStep(name, step_args=_estimator(f, sdk).fit(
-            {"train": TrainingInput(str(f.sy.work / "data"))})).to_definition()
+            {"train": TrainingInput(str(f.work / "data"))})).to_definition()
 
     def broken(self, step: dict[str, Any]) -> None:
         step["Arguments"]["Code"]["EntryPoint"] = "missing.py"
 
     def change_input(self, f: Files) -> dict[str, Any]:
-        f.sy.write("data/in.txt", "xyz")
+        f.sy.write(f"{ROOT}/data/in.txt", "xyz")
         return {}
 
 
@@ -196,7 +200,7 @@ class TuningCase(TrainingCase):
                                     {"x": ContinuousParameter(0, 1)}, max_jobs=1,
                                     max_parallel_jobs=1, random_seed=0)
         return sdk.TuningStep(name, step_args=tuner.fit(
-            {"train": TrainingInput(str(f.sy.work / "data"))})).to_definition()
+            {"train": TrainingInput(str(f.work / "data"))})).to_definition()
 
     def broken(self, step: dict[str, Any]) -> None:
         step["Arguments"]["TrainingJobDefinition"]["Code"]["EntryPoint"] = "missing.py"
@@ -264,7 +268,7 @@ class RegisterModelCase(Case):
     def failing(self, f: Files, name: str) -> dict[str, Any]:
         s = self.step(f, name)
         s["Arguments"]["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] = str(
-            f.sy.work / "missing-model")
+            f.work / "missing-model")
         return s
 
 
