@@ -311,3 +311,17 @@ def test_durations_and_numbers_take_ascii_digits_only(sy):
         resolve_parameters([{"Name": "N", "Type": "Integer"}], {"N": "\u0663"})
     with pytest.raises(ParameterError, match="unknown type"):
         resolve_parameters([{"Name": "N", "Type": "Complex"}], {})
+
+
+@pytest.mark.parametrize("conditions", [
+    ["junk"], [{"Type": "Sometimes", "LeftValue": 1, "RightValue": 1}],
+    [{"Type": "Not", "Condition": {"Type": "Equals", "LeftValue": 1}}],
+    [{"Type": "Or", "Conditions": [{"Type": "In", "QueryValue": 1}]}],
+])
+def test_a_malformed_json_condition_is_refused_before_the_run(sy, conditions):
+    """Regression: these compiled, then the condition step failed with an internal error."""
+    d = {"Name": "bad-condition", "Steps": [{"Name": "Decide", "Type": "Condition",
+                                             "Arguments": {"Conditions": conditions}}]}
+    with pytest.raises(DefinitionError, match="condition 'Decide'"):
+        engine.start_run(d)
+    sy.assert_nothing_written()

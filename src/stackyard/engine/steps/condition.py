@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from stackyard.engine._execute import Attempt
-from stackyard.engine._resolve import evaluate
+from stackyard.engine._resolve import condition_error, evaluate
 from stackyard.engine.steps._base import StepType, Tokens
 from stackyard.errors import DefinitionError
 
@@ -23,6 +23,10 @@ class ConditionStepType(StepType):
     def validate(self, step: StepDef, pdef: PipelineDef) -> None:
         if not isinstance(step.arguments.get("Conditions"), list):
             raise DefinitionError(f"condition {step.name!r} has no list of Conditions")
+        for cond in step.arguments["Conditions"]:
+            err = condition_error(cond)
+            if err:
+                raise DefinitionError(f"condition {step.name!r}: {err}")
         for key, _ in _BRANCHES:
             for child in step.arguments.get(key, []):
                 if child not in pdef.steps:
