@@ -261,3 +261,67 @@ def test_a_property_file_on_an_unknown_output_is_refused(sy):
     finally:
         assert not (sy.tmp / "ran").exists(), "a job ran although the input was invalid"
     sy.assert_nothing_written()
+
+
+def _json_step(sy, **changes):
+    """A processing step's JSON definition, as a user might hand-edit it."""
+    s = _proc(sy, "Hand").to_definition()
+    s.update(changes)
+    return {"Name": "hand-written", "Steps": [s]}
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s["Arguments"]["ProcessingInputs"][0].pop("S3Input"), "S3Input"),
+    (lambda s: s["Arguments"].update(ProcessingOutputConfig={"Outputs": [{}]}), "S3Output"),
+    (lambda s: s.update(Arguments=["not", "an", "object"]), "JSON object"),
+])
+def test_a_malformed_json_step_is_a_definition_error_naming_the_step(sy, edit, message):
+    """Regression: a hand-written definition missing a key the step type reads crashed the
+    compiler with a bare KeyError (or AttributeError) instead of naming the step."""
+    d = _json_step(sy)
+    edit(d["Steps"][0])
+    with pytest.raises(DefinitionError, match=f"step 'Hand'.*{message}"):
+        engine.start_run(d)
+    sy.assert_nothing_written()
+
+
+def test_a_model_step_without_a_model_is_refused_before_the_run(sy):
+    """Regression: a JSON definition whose model step had no ModelDataUrl compiled, and the
+    step failed only when it ran (the SDK refuses it already)."""
+    from stackyard.jobs import Model
+    from stackyard.workflow import ModelStep, PipelineSession
+
+    reg = ModelStep("Register", step_args=Model(
+        model_data=str(sy.work / "m.tar.gz"), sagemaker_session=PipelineSession()).register(
+        model_package_group_name="g")).to_definition()
+    reg["Arguments"]["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] = None
+    with pytest.raises(DefinitionError, match="'Register'.*ModelDataUrl"):
+        engine.start_run({"Name": "no-model", "Steps": [reg]})
+    sy.assert_nothing_written()
+
+
+def test_durations_and_numbers_take_ascii_digits_only(sy):
+    """Regression: ``\\d`` matched any Unicode digit, so 'P٣D' meant three days."""
+    from stackyard.engine._params import parse_duration, resolve_parameters
+
+    assert parse_duration("P3D") == 3 * 86400
+    with pytest.raises(DefinitionError, match="ISO-8601"):
+        parse_duration("P\u0663D")
+    with pytest.raises(ParameterError, match="'N'"):
+        resolve_parameters([{"Name": "N", "Type": "Integer"}], {"N": "\u0663"})
+    with pytest.raises(ParameterError, match="unknown type"):
+        resolve_parameters([{"Name": "N", "Type": "Complex"}], {})
+
+
+@pytest.mark.parametrize("conditions", [
+    ["junk"], [{"Type": "Sometimes", "LeftValue": 1, "RightValue": 1}],
+    [{"Type": "Not", "Condition": {"Type": "Equals", "LeftValue": 1}}],
+    [{"Type": "Or", "Conditions": [{"Type": "In", "QueryValue": 1}]}],
+])
+def test_a_malformed_json_condition_is_refused_before_the_run(sy, conditions):
+    """Regression: these compiled, then the condition step failed with an internal error."""
+    d = {"Name": "bad-condition", "Steps": [{"Name": "Decide", "Type": "Condition",
+                                             "Arguments": {"Conditions": conditions}}]}
+    with pytest.raises(DefinitionError, match="condition 'Decide'"):
+        engine.start_run(d)
+    sy.assert_nothing_written()

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from stackyard.engine._params import resolve_parameters as _resolve
 from stackyard.errors import ParameterError
 from stackyard.workflow import ParameterBoolean, ParameterFloat, ParameterInteger, ParameterString
-from stackyard.workflow._parameters import parameter_from_definition, resolve_parameters
+from stackyard.workflow._parameters import parameter_from_definition
+
+
+def resolve_parameters(params, given):
+    """What a run does with the parameters of its definition."""
+    return _resolve([p.to_definition() for p in params], given)
 
 
 @pytest.mark.parametrize("param, given, expected", [

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stackyard.engine._definition import compile_definition
+from stackyard.engine._params import resolve_parameters
+from stackyard.engine.steps import step_type
 from stackyard.errors import NotFoundError, UsageError
 from stackyard.store import open_store
 
@@ -42,8 +44,7 @@ def _snapshot_code(pdef: PipelineDef) -> dict[str, str]:
     run (a new process) runs the code the run started with even if the file is edited."""
     from stackyard import artifacts
 
-    files = {s.arguments["Function"]["File"] for s in pdef.steps.values()
-             if s.type == "Function" and s.arguments["Function"].get("File")}
+    files = {f for s in pdef.steps.values() for f in step_type(s.type).code_files(s)}
     return {f: artifacts.put_file(Path(f)) for f in sorted(files)}
 
 
@@ -77,11 +78,9 @@ def start_run(
     Nothing is written to the store unless the definition and parameters are valid.
     """
     from stackyard.engine._runner import Runner
-    from stackyard.workflow._parameters import parameter_from_definition, resolve_parameters
 
     pdef = compile_definition(definition)
-    params = resolve_parameters(
-        [parameter_from_definition(p) for p in pdef.parameters], parameters)
+    params = resolve_parameters(pdef.parameters, parameters)
     store = open_store()
     version = store.upsert_pipeline(pdef.name, json.dumps(definition, sort_keys=True),
                                     _digest(definition))
@@ -142,18 +141,16 @@ def _same_code(pdef: PipelineDef, functions: dict[str, Callable] | None
                ) -> dict[str, Callable]:
     """The live functions handed to a resume that are still the code the run recorded;
     the others are left out, so those steps load the run's own snapshot instead."""
-    from stackyard.workflow._function import function_ref
+    from stackyard.engine.steps.function import same_code
 
     return {name: f for name, f in (functions or {}).items()
-            if name in pdef.steps and pdef.steps[name].type == "Function"
-            and function_ref(f)["CodeHash"] == pdef.steps[name].arguments["Function"][
-                "CodeHash"]}
+            if name in pdef.steps and same_code(pdef.steps[name], f)}
 
 
 def stop_run(run_id: str) -> str:
     """Ask the run's runner to stop; with no live runner, stop its jobs here."""
     from stackyard import runtime
-    from stackyard.engine._runner import STOPPERS, RunLock, plugin
+    from stackyard.engine._runner import RunLock
 
     run = _run_or_raise(run_id)
     if run["status"] in ("Succeeded", "Failed", "Stopped"):
@@ -168,8 +165,8 @@ def stop_run(run_id: str) -> str:
         for a in store.get_attempts(run_id):
             if a["status"] == "Executing":
                 runtime.stop(a["pid"], a["pid_start"])
-                if types.get(a["step"]) in STOPPERS:  # e.g. a TuningStep's live trials
-                    plugin(STOPPERS[types[a["step"]]])(run_id, a["step"], a["n"])
+                if a["step"] in types:  # the step's own jobs, e.g. a TuningStep's trials
+                    step_type(types[a["step"]]).stop(run_id, a["step"], a["n"])
                 store.finish_attempt(run_id, a["step"], a["n"], "Stopped", "Stopped",
                                      "stopped by request")
         for s in store.get_steps(run_id):
@@ -216,7 +213,7 @@ def list_pipelines() -> list[dict[str, Any]]:
 
 
 def step_result(run_id: str, step: str) -> Any:
-    from stackyard.engine._execute import load_result
+    from stackyard.engine.steps.function import load_result
 
     for s in open_store().get_steps(_run_or_raise(run_id)["run_id"]):
         if s["name"] == step:

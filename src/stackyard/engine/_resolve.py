@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stackyard import artifacts
-from stackyard.engine._definition import referenced_step, split_path
+from stackyard.engine._paths import referenced_step, split_path
 from stackyard.errors import StepFailed
 
 
@@ -115,6 +115,27 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "LessThan": lambda a, b: a < b,
     "LessThanOrEqualTo": lambda a, b: a <= b,
 }
+
+
+CONDITION_TYPES = frozenset({*_COMPARE, "Not", "Or", "In"})
+
+
+def condition_error(cond: Any) -> str | None:
+    """None if ``cond`` is a condition ``evaluate`` can run (operands are checked when they
+    resolve), else what is wrong with it."""
+    if not isinstance(cond, dict) or cond.get("Type") not in CONDITION_TYPES:
+        return (f"{cond!r} is not a condition (a JSON object whose Type is one of "
+                f"{', '.join(sorted(CONDITION_TYPES))})")
+    if cond["Type"] == "Not":
+        return condition_error(cond.get("Condition"))
+    if cond["Type"] == "Or":
+        inner = cond.get("Conditions")
+        if not isinstance(inner, list):
+            return "an Or condition needs a list of Conditions"
+        return next(filter(None, map(condition_error, inner)), None)
+    need = ("QueryValue", "Values") if cond["Type"] == "In" else ("LeftValue", "RightValue")
+    missing = [k for k in need if k not in cond]
+    return f"a {cond['Type']} condition needs {' and '.join(missing)}" if missing else None
 
 
 def evaluate(cond: dict[str, Any], ctx: Context) -> bool:

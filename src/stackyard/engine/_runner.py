@@ -11,7 +11,6 @@ that ended meanwhile, and reruns only what never completed.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import threading
@@ -25,27 +24,19 @@ from typing import Any, Self
 from filelock import FileLock, Timeout
 
 from stackyard import _home, artifacts, runtime
-from stackyard.engine import _execute as ex
-from stackyard.engine._definition import PipelineDef, walk_gets
-from stackyard.engine._resolve import Context, evaluate, resolve
+from stackyard.engine._definition import PipelineDef
+from stackyard.engine._execute import Attempt
+from stackyard.engine._params import parse_duration
+from stackyard.engine._paths import walk_gets
+from stackyard.engine._resolve import Context, resolve
 from stackyard.engine._retry import cache_key, next_retry_delay
+from stackyard.engine.steps import step_type
+from stackyard.engine.steps.function import load_result
 from stackyard.errors import StepFailed, UsageError
 from stackyard.store import Store
-from stackyard.workflow._policies import parse_duration
 
 Event = dict[str, Any]
 DONE = ("Succeeded", "Failed", "Skipped", "Stopped")
-# Step types whose work lives above the engine (they run jobs of their own): imported by
-# name only when such a step runs, so the engine never depends on them.
-PLUGINS = {"Tuning": "stackyard.tuning._step:run_tuning_step",
-           "RegisterModel": "stackyard.registry._step:run_register_step"}
-# How to stop such a step's own jobs when no runner is alive to do it (see ``stop_run``).
-STOPPERS = {"Tuning": "stackyard.tuning._step:stop_tuning_step"}
-
-
-def plugin(ref: str) -> Callable[..., Any]:
-    module, func = ref.split(":")
-    return getattr(importlib.import_module(module), func)
 
 
 def run_dir(run_id: str) -> Path:
@@ -138,7 +129,7 @@ class Runner:
             raise StepFailed(f"step {name!r} has not produced outputs", "ResolveError")
         if "ResultUri" in out:  # a pickled @step result: load once, after its hash check
             if name not in self._results:
-                self._results[name] = ex.load_result(out)
+                self._results[name] = load_result(out)
             return {**out, "Result": self._results[name]}
         return out
 
@@ -157,40 +148,30 @@ class Runner:
         self.emit(type="step", step=name, status=status,
                   **{k: v for k, v in fields.items() if k in ("failure_reason", "cache_hit")})
 
-    def _cache_key(self, name: str, arguments: Any) -> str:
-        """Step definition + resolved arguments + content hashes of inputs and code.
+    def _cache_key(self, name: str, arguments: Any) -> str | None:
+        """Step definition + resolved arguments + content hashes of inputs and code (what
+        its ``StepType`` says they are); None when the step type is never cached.
 
-        Job names are per run, so they are left out; a ``@step`` function's arguments are
-        keyed by what its upstream steps returned (inline JSON or a content-addressed URI).
+        Job names are per run, so they are left out.
         """
         step = self.pdef.steps[name]
+        kind = step_type(step.type)
         refs: dict[str, Any] = {}
         for get in walk_gets(step.arguments):
             if get.startswith("Parameters."):
                 refs[get] = self.parameters[get[len("Parameters."):]]
             elif get.startswith("Execution."):
                 refs[get] = self.execution.get(get[len("Execution."):], get)
+        if not kind.cacheable:
+            return None
+        resolved = _without_job_names(kind.cache_arguments(step, arguments, self.outputs))
         content: dict[str, str] = {}
-        if step.type == "Function":
-            resolved: Any = {d: _without_job_names(self.outputs.get(d)) for d in sorted(step.deps)}
-        else:
-            resolved = _without_job_names(arguments)
-            inputs: list[tuple[str, str]] = []
-            if step.type == "Processing":
-                inputs = [(i["InputName"], str(i["S3Input"]["S3Uri"]))
-                          for i in resolved["ProcessingInputs"]]
-            elif step.type in ("Training", "Tuning"):
-                req = resolved["TrainingJobDefinition"] if step.type == "Tuning" else resolved
-                inputs = [(c["ChannelName"], str(c["DataSource"]["S3DataSource"]["S3Uri"]))
-                          for c in req["InputDataConfig"]]
-                inputs.append(("code", req["Code"]["SourceDir"]
-                               or req["Code"]["EntryPointPath"]))
-            for label, uri in inputs:
-                try:
-                    content[label] = (runtime.code_hash(uri) if label == "code"
-                                      else artifacts.content_hash(uri))
-                except Exception as e:
-                    raise StepFailed(f"cannot fetch input {uri}: {e}", "InputError") from e
+        for label, uri in kind.cache_inputs(step, resolved):
+            try:
+                content[label] = (runtime.code_hash(uri) if label == "code"
+                                  else artifacts.content_hash(uri))
+            except Exception as e:
+                raise StepFailed(f"cannot fetch input {uri}: {e}", "InputError") from e
         return cache_key(step.raw, {"refs": refs, "resolved": resolved}, content)
 
     def _try_cache(self, name: str, arguments: Any) -> bool:
@@ -198,6 +179,8 @@ class Runner:
         if not step.cache:
             return False
         key = self._cache_key(name, arguments)
+        if key is None:
+            return False
         expire = step.cache.get("ExpireAfter")
         newer = time.time() - parse_duration(expire) if expire else 0.0
         hit = self.store.find_cached(self.pdef.name, key, newer)
@@ -221,10 +204,11 @@ class Runner:
 
     def _attempts(self, name: str) -> None:
         step = self.pdef.steps[name]
+        kind = step_type(step.type)
         attempts = self.store.get_attempts(self.run_id, name)
         try:
             resolved = resolve(step.arguments, self.context())
-            if step.type != "Function":  # what the step really read: lineage's evidence
+            if kind.records_arguments:  # what the step really read: lineage's evidence
                 self.store.set_step(self.run_id, name, arguments=resolved)
             if not attempts and self._try_cache(name, resolved):
                 return
@@ -237,14 +221,14 @@ class Runner:
             adopt = last if last is not None and last["status"] == "Executing" else None
             n = last["n"] if adopt is not None else len(attempts) + 1
             job_dir = run_dir(self.run_id) / "jobs" / name / f"attempt-{n}"
-            if adopt is None or step.type not in ("Processing", "Training"):
+            if adopt is None or not kind.adoptable:
                 adopt = None
                 self.store.start_attempt(self.run_id, name, n, str(job_dir))
-            attempt = ex.Attempt(self.store, self.run_id, step, n, job_dir, adopt,
-                                 lambda line: self.emit(type="log", step=name, line=line),
-                                 self.functions, self.stopping)
+            attempt = Attempt(self.store, self.run_id, step, n, job_dir, adopt,
+                              lambda line: self.emit(type="log", step=name, line=line),
+                              self.functions, self.stopping, self.context, self.snapshots)
             try:
-                outputs = self._dispatch(attempt, resolved)
+                outputs = kind.execute(attempt, resolved)
             except StepFailed as e:
                 self.store.finish_attempt(self.run_id, name, n, "Failed", e.error_type, e.reason)
                 if self.stopping.is_set() or e.error_type == "Stopped":
@@ -270,24 +254,6 @@ class Runner:
             self.outputs[name] = outputs
             self._set(name, "Succeeded", outputs=outputs)
             return
-
-    def _dispatch(self, a: ex.Attempt, resolved: Any) -> dict[str, Any]:
-        t = a.step.type
-        if t == "Processing":
-            return ex.run_processing(a, resolved)
-        if t == "Training":
-            return ex.run_training(a, resolved)
-        if t == "Function":
-            return ex.run_function(a, resolved, self.snapshots.get(
-                a.step.arguments["Function"].get("File", "")))
-        if t == "Fail":
-            return ex.run_fail(a, resolved)
-        if t in PLUGINS:
-            return plugin(PLUGINS[t])(a, resolved)
-        if t == "Condition":
-            outcome = all(evaluate(c, self.context()) for c in a.step.arguments["Conditions"])
-            return {"Outcome": outcome}
-        raise StepFailed(f"step type {t} cannot run here", "DefinitionError")
 
     # ---- scheduling ---------------------------------------------------------------
     # Readiness is event-driven: each waiting step counts its dependencies that have not
@@ -435,13 +401,10 @@ class Runner:
         elif failed:
             first = self.store.get_steps(self.run_id)
             rows = {r["name"]: r for r in first}
-            name = failed[0]
+            step = self.pdef.steps[failed[0]]
             status = "Failed"
-            row = rows.get(name, {})
-            if self.pdef.steps[name].type == "Fail":
-                reason = row.get("failure_reason") or "FailStep reached"
-            else:
-                reason = f"step {name!r} failed: {row.get('failure_reason')}"
+            reason = step_type(step.type).run_failure_reason(
+                step, rows.get(step.name, {}).get("failure_reason"))
         else:
             status, reason = "Succeeded", None
         self.store.finish_run(self.run_id, status, reason)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from stackyard import artifacts
+from stackyard.engine.steps import STEP_TYPES, step_type
 from stackyard.store import Store
 
 KEY_PACKAGES = ("stackyard", "numpy", "pandas", "scikit-learn", "xgboost", "xgboost-cpu",
@@ -97,34 +98,14 @@ class Tracer:
         run = self.store.get_run(rid) or {}
         step: dict[str, Any] = {"run_id": rid, "pipeline": run.get("pipeline"),
                                 "step": row["name"], "type": kind, "inputs": []}
-        if kind == "Processing":
-            for inp in args.get("ProcessingInputs", []):
-                src = str(inp["S3Input"]["S3Uri"])
-                if inp["InputName"] == "code":
-                    step["code"] = code_info(str(artifacts.uri_to_path(src)))
-                else:
-                    step["inputs"].append({"name": inp["InputName"],
-                                           **self.trace(src, rid, depth + 1)})
-        elif kind in ("Training", "Tuning"):
-            req = args.get("TrainingJobDefinition", args)
-            code = req.get("Code", {})
-            step["code"] = code_info(code.get("SourceDir") or code.get("EntryPointPath"),
-                                     code.get("EntryPoint"))
-            hps = dict(req.get("HyperParameters", {}))
-            if kind == "Tuning":
-                name = row["outputs"].get("HyperParameterTuningJobName")
-                trial = next((t for t in self.store.get_trials(name) if t["model_uri"] == uri),
-                             None) if name else None
-                if trial is not None:
-                    from stackyard.tuning._ranges import to_hyperparameters
-
-                    hps.update(to_hyperparameters(trial["params"]))
-                    step["training_job"] = trial["job_name"]
-                    step["objective"] = trial["objective"]
-            step["hyperparameters"] = hps
-            for ch in req.get("InputDataConfig", []):
-                step["inputs"].append({"name": ch["ChannelName"], **self.trace(
-                    str(ch["DataSource"]["S3DataSource"]["S3Uri"]), rid, depth + 1)})
+        info = dict(step_type(kind).lineage(args, row["outputs"], uri)) if kind in STEP_TYPES \
+            else {}
+        if "code" in info:
+            code = info.pop("code")
+            step["code"] = code_info(code["path"], code.get("entry_point"))
+        for name, src in info.pop("inputs", []):
+            step["inputs"].append({"name": name, **self.trace(src, rid, depth + 1)})
+        step.update(info)   # what else the step type knows: hyperparameters, the trial
         node["produced_by"] = step
         return node
 

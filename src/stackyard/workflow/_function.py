@@ -10,13 +10,12 @@ editing the function makes a new pipeline version and invalidates its cache entr
 from __future__ import annotations
 
 import functools
-import hashlib
-import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from stackyard._checks import KwargRules
+from stackyard.engine.steps.function import function_ref
 from stackyard.errors import DefinitionError
 from stackyard.workflow._expr import DelayedReturn, PipelineVariable, collect_refs, to_json
 from stackyard.workflow._steps import Step
@@ -40,16 +39,6 @@ def _check_json(value: Any, where: str) -> None:
         f"{where}: {type(value).__name__} values cannot be stored in a pipeline definition; "
         "pass JSON-like constants, parameters or other steps' results"
     )
-
-
-def function_ref(func: Callable) -> dict[str, str]:
-    try:
-        source = inspect.getsource(func)
-        file = str(Path(inspect.getfile(func)).resolve())
-    except (OSError, TypeError):
-        source, file = repr(func.__code__.co_code), ""
-    return {"Module": func.__module__, "Name": func.__qualname__, "File": file,
-            "CodeHash": hashlib.sha256(source.encode()).hexdigest()}
 
 
 class FunctionStep(Step):

@@ -1,11 +1,12 @@
-"""Typed pipeline parameters: checked at ``start()`` before any step runs."""
+"""Typed pipeline parameters: checked at ``start()`` before any step runs (by the engine's
+``_params``, which the definition's JSON alone is enough for)."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from stackyard._checks import check_number
-from stackyard.errors import ParameterError, UsageError
+from stackyard.engine._params import coerce
+from stackyard.errors import ParameterError
 from stackyard.workflow._expr import PipelineVariable
 
 
@@ -34,67 +35,25 @@ class Parameter(PipelineVariable):
         return d
 
     def coerce(self, value: Any, where: str = "value") -> Any:
-        """Accept the parameter's type (or its string form, as the CLI passes)."""
-        v = self._convert(value)
-        if v is None:
-            raise ParameterError(
-                f"parameter {self.name!r} is {self.type_name}; got {value!r} "
-                f"({type(value).__name__}) as its {where}"
-            )
-        if self.enum_values is not None and v not in self.enum_values:
-            raise ParameterError(
-                f"parameter {self.name!r} must be one of {self.enum_values}; got {v!r}"
-            )
-        return v
-
-    def _convert(self, value: Any) -> Any:
-        raise NotImplementedError
+        """Accept the parameter's type (or its string form, as the CLI passes); the
+        engine's rule, so the SDK and a run agree."""
+        return coerce(self.type_name, self.name, value, self.enum_values, where)
 
 
 class ParameterString(Parameter):
     type_name = "String"
 
-    def _convert(self, value: Any) -> Any:
-        return value if isinstance(value, str) else None
 
-
-class _Number(Parameter):
-    """Integer and Float values go through ``_checks.check_number``: ASCII digits only
-    (``int("١")`` is 1 in Python) and finite (``nan`` would make every condition false and
-    ``runs describe --json`` print invalid JSON)."""
-
-    integer: ClassVar[bool] = False
-
-    def _convert(self, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            return None
-        if self.integer and isinstance(value, float):
-            return None
-        try:
-            number = check_number(value, f"parameter {self.name!r}", integer=self.integer)
-        except UsageError as e:
-            raise ParameterError(f"{e} ({self.type_name})") from None
-        return number if self.integer else float(number)
-
-
-class ParameterInteger(_Number):
+class ParameterInteger(Parameter):
     type_name = "Integer"
-    integer = True
 
 
-class ParameterFloat(_Number):
+class ParameterFloat(Parameter):
     type_name = "Float"
 
 
 class ParameterBoolean(Parameter):
     type_name = "Boolean"
-
-    def _convert(self, value: Any) -> Any:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        return None
 
 
 PARAMETER_TYPES: dict[str, type[Parameter]] = {
@@ -107,24 +66,3 @@ def parameter_from_definition(d: dict) -> Parameter:
     if cls is None:
         raise ParameterError(f"parameter {d.get('Name')!r} has unknown type {d.get('Type')!r}")
     return cls(d["Name"], d.get("DefaultValue"), d.get("EnumValues"))
-
-
-def resolve_parameters(params: list[Parameter], given: dict[str, Any] | None) -> dict[str, Any]:
-    """Every parameter's value for one run; unknown, missing or mistyped ones are errors."""
-    given = dict(given or {})
-    known = {p.name: p for p in params}
-    unknown = sorted(set(given) - set(known))
-    if unknown:
-        raise ParameterError(
-            f"unknown parameter(s) {', '.join(unknown)}; this pipeline takes: "
-            f"{', '.join(known) or 'none'}"
-        )
-    out: dict[str, Any] = {}
-    for name, p in known.items():
-        if name in given:
-            out[name] = p.coerce(given[name])
-        elif p.default_value is not None:
-            out[name] = p.default_value
-        else:
-            raise ParameterError(f"parameter {name!r} has no default; pass -p {name}=VALUE")
-    return out

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from stackyard import _home
+from stackyard.engine._params import parse_duration
 from stackyard.errors import DefinitionError
 
 
@@ -57,22 +57,6 @@ class RetryPolicy:
 # SageMaker's two retry classes map onto one local policy.
 StepRetryPolicy = RetryPolicy
 SageMakerJobStepRetryPolicy = RetryPolicy
-
-_DURATION = re.compile(
-    r"^P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
-    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<mi>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
-)
-
-
-def parse_duration(text: str) -> float:
-    """ISO-8601 duration (``P30D``, ``PT1H30M``) to seconds; months count 30 days."""
-    m = _DURATION.match(text or "")
-    if not m or text in ("P", "PT") or text.endswith("T"):
-        raise DefinitionError(f"expire_after {text!r} is not an ISO-8601 duration like 'P30D'")
-    g = {k: float(v) if v else 0.0 for k, v in m.groupdict().items()}
-    days = g["y"] * 365 + g["mo"] * 30 + g["w"] * 7 + g["d"]
-    return days * 86400 + g["h"] * 3600 + g["mi"] * 60 + g["s"]
-
 
 @dataclass
 class CacheConfig:
