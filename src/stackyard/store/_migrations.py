@@ -162,4 +162,22 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE steps ADD COLUMN cache_source TEXT;
     """,
+    # 6: named models (Model.create()) and batch transform jobs run outside a pipeline
+    """
+    CREATE TABLE models (
+        name TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE transform_jobs (
+        name TEXT PRIMARY KEY,
+        request TEXT NOT NULL,
+        status TEXT NOT NULL,
+        job_dir TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        end_time REAL,
+        failure_reason TEXT,
+        outputs TEXT
+    );
+    """,
 ]

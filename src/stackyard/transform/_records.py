@@ -1,0 +1,286 @@
+"""One unit of work: a byte range of a line file (or a whole file, or some Parquet row
+groups) in, its transformed records out, in input order, in a part file of its own.
+
+Records are read one at a time and grouped into mini-batches no larger than
+``max_payload``; each mini-batch is one call through the model's inference contract
+(``ModelHandler.invoke``: bytes in, bytes out, as an endpoint answers), so memory stays
+bounded by the mini-batch, never by the file. A mini-batch never spans units, and units
+never span files. When a mini-batch fails, its records are tried one by one to name the
+first one the model cannot take.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from stackyard.transform._jsonpath import JsonPath, RecordError, parse
+
+CSV, JSON, JSONLINES, NPY = "text/csv", "application/json", "application/jsonlines", "application/x-npy"
+PARQUET_BATCH_ROWS = 4096
+
+
+class UnitFailure(Exception):
+    """A record of the unit cannot be transformed; ``index`` counts records (lines, rows)
+    from the start of the unit, 0-based."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+        self.message = message
+
+
+# --- CSV rows as JSON arrays ----------------------------------------------------------------
+def parse_csv(record: bytes) -> list[str]:
+    """A CSV line as its fields (RFC 4180 quoting), the shape JSONPath filters see."""
+    try:
+        text = record.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RecordError("the record is not UTF-8 text") from None
+    if "\n" in text.strip():
+        raise RecordError("a CSV record must be one line (use split_type='Line')")
+    if '"' not in text:
+        return text.split(",")
+    return next(csv.reader([text]))
+
+
+def _field(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    if any(c in text for c in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def format_csv(fields: Any) -> bytes:
+    row = fields if isinstance(fields, list) else [fields]
+    return ",".join(_field(f) for f in row).encode()
+
+
+def _parse_json(record: bytes) -> Any:
+    try:
+        return json.loads(record)
+    except (ValueError, RecursionError) as e:
+        raise RecordError(f"the record is not valid JSON ({e})") from None
+
+
+def _dump_json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
+# --- reading a unit's records ---------------------------------------------------------------
+def _lines(f: IO[bytes], limit: int | None) -> Iterator[tuple[int, bytes]]:
+    """(index, line) of every line until ``limit`` bytes were read; blank lines are counted
+    (line numbers stay physical) but not yielded."""
+    used = 0
+    for i, line in enumerate(f):
+        if limit is not None and used >= limit:
+            return
+        used += len(line)
+        record = line.rstrip(b"\r\n")
+        if record.strip():
+            yield i, record
+
+
+def _parquet_rows(path: Path, row_groups: list[int], content_type: str
+                  ) -> Iterator[tuple[int, bytes]]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if content_type not in (CSV, JSON, JSONLINES):
+        raise UnitFailure(0, f"Parquet rows are sent as {CSV} or {JSONLINES}, not "
+                             f"{content_type}")
+    i = 0
+    with pq.ParquetFile(path) as pf:
+        for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=row_groups):
+            if content_type == CSV:
+                buf = io.BytesIO()
+                pacsv.write_csv(pa.Table.from_batches([batch]), buf,
+                                pacsv.WriteOptions(include_header=False))
+                rows = buf.getvalue().splitlines()
+            else:
+                rows = [_dump_json(r) for r in batch.to_pylist()]
+            for row in rows:
+                yield i, row
+                i += 1
+
+
+def records(unit: dict[str, Any], content_type: str) -> Iterator[tuple[int, bytes]]:
+    """(index, record) of a unit: ``lines`` (a byte range of a plain file, starting at a line
+    start), ``gzip`` (a whole compressed file, line by line), ``whole`` (the file is one
+    record) or ``parquet`` (row groups, each row converted to ``content_type``)."""
+    path, kind = Path(unit["path"]), unit["kind"]
+    if kind == "parquet":
+        yield from _parquet_rows(path, unit["row_groups"], content_type)
+    elif kind == "whole":
+        opener = gzip.open if unit.get("gzip") else open
+        with opener(path, "rb") as f:
+            yield 0, f.read()
+    elif kind == "gzip":
+        with gzip.open(path, "rb") as f:
+            yield from _lines(f, None)
+    else:
+        with open(path, "rb") as f:
+            f.seek(unit["start"])
+            yield from _lines(f, unit["end"] - unit["start"])
+
+
+# --- the plan: what every unit of a job does ------------------------------------------------
+class Plan:
+    """The request's data-processing settings, parsed once per worker."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.content_type: str = spec["content_type"]
+        self.accept: str = spec["accept"]
+        self.single = spec["strategy"] == "SingleRecord"
+        self.max_bytes = int(spec["max_payload_mb"]) << 20
+        self.input_filter: JsonPath = parse(spec["input_filter"], "input_filter")
+        self.output_filter: JsonPath = parse(spec["output_filter"], "output_filter")
+        self.join = spec["join_source"] == "Input"
+        self.line = spec["assemble_with"] == "Line"
+        self.in_csv = self.content_type == CSV
+
+    @property
+    def per_record(self) -> bool:
+        """Whether answers must be split into one per record (to join or filter them)."""
+        return self.join or not self.output_filter.is_root
+
+    def model_input(self, record: bytes) -> bytes:
+        if self.input_filter.is_root:
+            return record
+        if self.in_csv:
+            return format_csv(self.input_filter.apply(parse_csv(record)))
+        return _dump_json(self.input_filter.apply(_parse_json(record)))
+
+
+def _answers(body: bytes, content_type: str, n: int) -> tuple[list[Any], bool]:
+    """The model's answer to a mini-batch of ``n`` records as one value per record, and
+    whether they are CSV rows."""
+    ct = content_type.split(";")[0].strip().lower()
+    try:
+        if ct == CSV:
+            items: list[Any] = [parse_csv(ln) for ln in body.splitlines() if ln.strip()]
+        elif ct == JSONLINES:
+            items = [json.loads(ln) for ln in body.splitlines() if ln.strip()]
+        elif ct == JSON:
+            doc = json.loads(body)
+            if isinstance(doc, dict) and isinstance(doc.get("predictions"), list):
+                doc = doc["predictions"]
+            items = doc if isinstance(doc, list) and (n > 1 or len(doc) == 1) else [doc]
+        else:
+            raise RecordError(f"cannot take answers in {ct} apart into records; use an "
+                              f"accept of {CSV}, {JSON} or {JSONLINES}")
+    except (ValueError, RecursionError) as e:
+        raise RecordError(f"the model's {ct} answer is not valid ({e})") from None
+    if len(items) != n:
+        raise RecordError(f"the model answered {len(items)} records for a mini-batch of {n}; "
+                          "join_source and output_filter need one answer per record")
+    return items, ct == CSV
+
+
+def _joined(plan: Plan, record: bytes, answer: Any, out_csv: bool) -> tuple[Any, bool]:
+    """SageMaker's join: CSV input and answer as one row (the answer's columns appended);
+    otherwise the input JSON object with the answer under ``SageMakerOutput``, or, when the
+    input is not an object, ``{"SageMakerInput": ..., "SageMakerOutput": ...}``."""
+    if plan.in_csv and out_csv:
+        return parse_csv(record) + answer, True
+    value = parse_csv(record) if plan.in_csv else _parse_json(record)
+    if out_csv and len(answer) == 1:
+        answer = answer[0]
+    if isinstance(value, dict):
+        return {**value, "SageMakerOutput": answer}, False
+    return {"SageMakerInput": value, "SageMakerOutput": answer}, False
+
+
+# --- one unit -------------------------------------------------------------------------------
+def _batches(plan: Plan, recs: Iterator[tuple[int, bytes]], whole: bool
+             ) -> Iterator[list[tuple[int, bytes, bytes]]]:
+    batch: list[tuple[int, bytes, bytes]] = []
+    size = 0
+    for i, rec in recs:
+        try:
+            model_in = plan.model_input(rec)
+        except RecordError as e:
+            raise UnitFailure(i, f"input_filter: {e}") from None
+        n = len(model_in) + (0 if whole else 1)
+        if n > plan.max_bytes:
+            raise UnitFailure(i, f"the record is {n} bytes, more than max_payload "
+                                 f"({plan.max_bytes >> 20} MB)")
+        if batch and (plan.single or size + n > plan.max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append((i, rec, model_in))
+        size += n
+    if batch:
+        yield batch
+
+
+def _invoke(handler: Any, plan: Plan, batch: list[tuple[int, bytes, bytes]], whole: bool
+            ) -> tuple[bytes, str]:
+    from stackyard.inference import InputError, ModelError
+
+    def call(items: list[tuple[int, bytes, bytes]]) -> tuple[bytes, str]:
+        body = items[0][2] if whole else b"\n".join(m for _, _, m in items) + b"\n"
+        return handler.invoke(body, plan.content_type, plan.accept)
+
+    try:
+        return call(batch)
+    except (InputError, ModelError) as e:
+        if len(batch) > 1:  # name the first record the model cannot take
+            for item in batch:
+                try:
+                    call([item])
+                except (InputError, ModelError) as one:
+                    raise UnitFailure(item[0], str(one)) from None
+        raise UnitFailure(batch[0][0], f"{e}" if len(batch) == 1 else
+                          f"the mini-batch starting here failed ({e}), though each of its "
+                          f"{len(batch)} records alone succeeds") from None
+
+
+def transform_unit(handler: Any, plan: Plan, unit: dict[str, Any]) -> int:
+    """Transform one unit into its part file (written to a temp name, renamed when whole);
+    returns how many records it held. Raises ``UnitFailure`` naming the record."""
+    part = Path(unit["part"])
+    part.parent.mkdir(parents=True, exist_ok=True)
+    tmp = part.with_name(f".{part.name}.{secrets.token_hex(4)}.tmp")
+    whole = unit["kind"] == "whole"
+    count = 0
+    try:
+        with open(tmp, "wb") as out:
+            for batch in _batches(plan, records(unit, plan.content_type), whole):
+                body, ct = _invoke(handler, plan, batch, whole)
+                count += len(batch)
+                if not plan.per_record:
+                    out.write(body)
+                    if plan.line and body and not body.endswith(b"\n"):
+                        out.write(b"\n")
+                    continue
+                try:
+                    answers, out_csv = _answers(body, ct, len(batch))
+                except RecordError as e:
+                    raise UnitFailure(batch[0][0], str(e)) from None
+                for (i, rec, _), answer in zip(batch, answers, strict=True):
+                    try:
+                        value, as_csv = (_joined(plan, rec, answer, out_csv) if plan.join
+                                         else (answer, out_csv))
+                        value = plan.output_filter.apply(value)
+                    except RecordError as e:
+                        raise UnitFailure(i, f"{'join/' if plan.join else ''}output_filter: "
+                                             f"{e}") from None
+                    out.write(format_csv(value) if as_csv else _dump_json(value))
+                    if plan.line:
+                        out.write(b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, part)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return count
