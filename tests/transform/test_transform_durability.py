@@ -32,7 +32,7 @@ def _stat(path: Path) -> tuple[int, int]:
     return st.st_ino, st.st_mtime_ns
 
 
-def test_a_bad_record_fails_its_file_naming_file_and_line_other_files_finish_and_resume_redoes_only_it(  # noqa: E501
+def test_a_bad_record_fails_its_file_at_file_line_others_finish_resume_redoes_only_it(
         tmp_path: Path, model_name: str, tx_log: Path, sy) -> None:
     folder = tmp_path / "in"
     csv_file(folder / "part-00.csv", _rows(0, 500))
