@@ -111,8 +111,8 @@ def test_a_record_larger_than_max_payload_fails_its_file_naming_the_line(
     data = tmp_path / "in" / "wide.csv"
     data.parent.mkdir()
     data.write_text("1,2,3\n" + "1,2," + "3" * (1 << 20) + "\n")
-    with pytest.raises(TransformError, match=r"wide\.csv:2: the record is \d+ bytes, more "
-                                             r"than max_payload \(1 MB\)"):
+    with pytest.raises(TransformError, match=r"wide\.csv:2: the record is more than "
+                                             r"max_payload \(1 MB\)"):
         Transformer(model_name, max_payload=1).transform(str(data), split_type="Line")
 
 

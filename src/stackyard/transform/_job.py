@@ -30,7 +30,7 @@ from stackyard.errors import StepFailed, UsageError
 from stackyard.transform._inputs import input_files, line_number, units_of
 from stackyard.transform._jsonpath import parse
 from stackyard.transform._models import resolve_model
-from stackyard.transform._worker import Worker, worker_env
+from stackyard.transform._pool import Worker, worker_env
 
 CONTENT_TYPES = ("text/csv", "application/json", "application/jsonlines", "application/x-npy")
 _CHOICES = {"BatchStrategy": ("MultiRecord", "SingleRecord"), "SplitType": ("None", "Line"),

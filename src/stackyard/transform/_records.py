@@ -19,12 +19,13 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from stackyard.transform._jsonpath import JsonPath, RecordError, parse
 
 CSV, JSON, JSONLINES, NPY = "text/csv", "application/json", "application/jsonlines", "application/x-npy"
 PARQUET_BATCH_ROWS = 4096
+_PIECE = 1 << 20
 
 
 class UnitFailure(Exception):
@@ -74,22 +75,27 @@ def _dump_json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), default=str).encode()
 
 
-# --- reading a unit's records ---------------------------------------------------------------
-def _lines(f: IO[bytes], limit: int | None) -> Iterator[tuple[int, bytes]]:
-    """(index, line) of every line until ``limit`` bytes were read; blank lines are counted
-    (line numbers stay physical) but not yielded."""
-    used = 0
-    for i, line in enumerate(f):
-        if limit is not None and used >= limit:
-            return
-        used += len(line)
-        record = line.rstrip(b"\r\n")
-        if record.strip():
-            yield i, record
+# --- reading a unit: blocks of whole lines ---------------------------------------------------
+def _pieces(unit: dict[str, Any], content_type: str) -> Iterator[bytes]:
+    """The unit's bytes in pieces of about a megabyte: a byte range of a plain file, a gzip
+    file decompressed, or Parquet row groups converted to lines of ``content_type``."""
+    path, kind = Path(unit["path"]), unit["kind"]
+    if kind == "parquet":
+        yield from _parquet_lines(path, unit["row_groups"], content_type)
+    elif kind == "gzip":
+        with gzip.open(path, "rb") as f:
+            while piece := f.read(_PIECE):
+                yield piece
+    else:
+        with open(path, "rb") as f:
+            f.seek(unit["start"])
+            left = unit["end"] - unit["start"]
+            while left > 0 and (piece := f.read(min(_PIECE, left))):
+                left -= len(piece)
+                yield piece
 
 
-def _parquet_rows(path: Path, row_groups: list[int], content_type: str
-                  ) -> Iterator[tuple[int, bytes]]:
+def _parquet_lines(path: Path, row_groups: list[int], content_type: str) -> Iterator[bytes]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -97,39 +103,42 @@ def _parquet_rows(path: Path, row_groups: list[int], content_type: str
     if content_type not in (CSV, JSON, JSONLINES):
         raise UnitFailure(0, f"Parquet rows are sent as {CSV} or {JSONLINES}, not "
                              f"{content_type}")
-    i = 0
     with pq.ParquetFile(path) as pf:
         for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=row_groups):
             if content_type == CSV:
                 buf = io.BytesIO()
                 pacsv.write_csv(pa.Table.from_batches([batch]), buf,
                                 pacsv.WriteOptions(include_header=False))
-                rows = buf.getvalue().splitlines()
+                yield buf.getvalue()
             else:
-                rows = [_dump_json(r) for r in batch.to_pylist()]
-            for row in rows:
-                yield i, row
-                i += 1
+                yield b"".join(_dump_json(r) + b"\n" for r in batch.to_pylist())
 
 
-def records(unit: dict[str, Any], content_type: str) -> Iterator[tuple[int, bytes]]:
-    """(index, record) of a unit: ``lines`` (a byte range of a plain file, starting at a line
-    start), ``gzip`` (a whole compressed file, line by line), ``whole`` (the file is one
-    record) or ``parquet`` (row groups, each row converted to ``content_type``)."""
-    path, kind = Path(unit["path"]), unit["kind"]
-    if kind == "parquet":
-        yield from _parquet_rows(path, unit["row_groups"], content_type)
-    elif kind == "whole":
-        opener = gzip.open if unit.get("gzip") else open
-        with opener(path, "rb") as f:
-            yield 0, f.read()
-    elif kind == "gzip":
-        with gzip.open(path, "rb") as f:
-            yield from _lines(f, None)
-    else:
-        with open(path, "rb") as f:
-            f.seek(unit["start"])
-            yield from _lines(f, unit["end"] - unit["start"])
+def _blocks(pieces: Iterator[bytes], max_bytes: int) -> Iterator[tuple[int, bytes]]:
+    """(index of its first line, block): the pieces regrouped into blocks of whole lines,
+    each at most ``max_bytes`` (a mini-batch's budget). Line indexes count every line,
+    blank ones too, so they stay the file's physical line numbers."""
+    buf = bytearray()
+    index = 0
+    for piece in pieces:
+        buf += piece
+        while len(buf) >= max_bytes:
+            cut = buf.rfind(b"\n", 0, max_bytes) + 1
+            if cut == 0:
+                raise UnitFailure(index, f"the record is more than max_payload "
+                                         f"({max_bytes >> 20} MB)")
+            block = bytes(buf[:cut])
+            del buf[:cut]
+            yield index, block
+            index += block.count(b"\n")
+    if buf:
+        yield index, bytes(buf)
+
+
+def _records(index: int, block: bytes) -> list[tuple[int, bytes]]:
+    """(line index, record) of every line of a block that is not blank."""
+    return [(index + i, line.rstrip(b"\r")) for i, line in enumerate(block.split(b"\n"))
+            if line and not line.isspace()]
 
 
 # --- the plan: what every unit of a job does ------------------------------------------------
@@ -200,37 +209,65 @@ def _joined(plan: Plan, record: bytes, answer: Any, out_csv: bool) -> tuple[Any,
 
 
 # --- one unit -------------------------------------------------------------------------------
-def _batches(plan: Plan, recs: Iterator[tuple[int, bytes]], whole: bool
-             ) -> Iterator[list[tuple[int, bytes, bytes]]]:
-    batch: list[tuple[int, bytes, bytes]] = []
-    size = 0
-    for i, rec in recs:
-        try:
-            model_in = plan.model_input(rec)
-        except RecordError as e:
-            raise UnitFailure(i, f"input_filter: {e}") from None
-        n = len(model_in) + (0 if whole else 1)
-        if n > plan.max_bytes:
-            raise UnitFailure(i, f"the record is {n} bytes, more than max_payload "
+Item = tuple[int, bytes, bytes]  # (line index, record as read, what the model gets of it)
+
+
+class Batch:
+    """One mini-batch: the request body, and its records (worked out only when needed: to
+    filter, join or split answers, or to find the record that failed)."""
+
+    def __init__(self, body: bytes, index: int, block: bytes | None = None,
+                 items: list[Item] | None = None) -> None:
+        self.body, self.index, self.block, self._items = body, index, block, items
+
+    @property
+    def items(self) -> list[Item]:
+        if self._items is None:
+            self._items = [(i, r, r) for i, r in _records(self.index, self.block or b"")]
+        return self._items
+
+
+def _batches(plan: Plan, unit: dict[str, Any]) -> Iterator[Batch]:
+    if unit["kind"] == "whole":
+        opener = gzip.open if unit.get("gzip") else open
+        with opener(unit["path"], "rb") as f:
+            record = f.read()
+        model_in = _filtered(plan, 0, record)
+        if len(model_in) > plan.max_bytes:
+            raise UnitFailure(0, f"the file is {len(model_in)} bytes, more than max_payload "
                                  f"({plan.max_bytes >> 20} MB)")
-        if batch and (plan.single or size + n > plan.max_bytes):
-            yield batch
-            batch, size = [], 0
-        batch.append((i, rec, model_in))
-        size += n
-    if batch:
-        yield batch
+        yield Batch(model_in, 0, items=[(0, record, model_in)])
+        return
+    for index, block in _blocks(_pieces(unit, plan.content_type), plan.max_bytes):
+        if plan.single or not plan.input_filter.is_root:
+            items = [(i, r, _filtered(plan, i, r)) for i, r in _records(index, block)]
+            if plan.single:
+                yield from (Batch(m + b"\n", i, items=[(i, r, m)]) for i, r, m in items)
+            elif items:
+                yield Batch(b"\n".join(m for _, _, m in items) + b"\n", index, items=items)
+        elif b"\r" in block or b"\n\n" in block or block.startswith(b"\n"):
+            items = [(i, r, r) for i, r in _records(index, block)]
+            if items:
+                yield Batch(b"\n".join(r for _, r, _ in items) + b"\n", index, items=items)
+        elif block.strip():
+            yield Batch(block if block.endswith(b"\n") else block + b"\n", index, block)
 
 
-def _invoke(handler: Any, plan: Plan, batch: list[tuple[int, bytes, bytes]], whole: bool
-            ) -> tuple[bytes, str]:
+def _filtered(plan: Plan, index: int, record: bytes) -> bytes:
+    try:
+        return plan.model_input(record)
+    except RecordError as e:
+        raise UnitFailure(index, f"input_filter: {e}") from None
+
+
+def _invoke(handler: Any, plan: Plan, batch: Batch, lines: bool) -> tuple[bytes, str]:
     from stackyard.inference import InputError, ModelError
 
-    def call(items: list[tuple[int, bytes, bytes]]) -> tuple[bytes, str]:
-        body = items[0][2] if whole else b"\n".join(m for _, _, m in items) + b"\n"
+    def call(items: list[Item]) -> tuple[bytes, str]:
+        body = b"\n".join(m for _, _, m in items) + b"\n" if lines else items[0][2]
         return handler.invoke(body, plan.content_type, plan.accept)
 
-    def first_bad(items: list[tuple[int, bytes, bytes]]) -> UnitFailure | None:
+    def first_bad(items: list[Item]) -> UnitFailure | None:
         """Bisect to the first record the model cannot take (about 2x the batch's rows in
         all, instead of one call per record)."""
         try:
@@ -245,35 +282,35 @@ def _invoke(handler: Any, plan: Plan, batch: list[tuple[int, bytes, bytes]], who
                              "alone succeed")
 
     try:
-        return call(batch)
-    except (InputError, ModelError):
-        failure = first_bad(batch)
-    raise failure or UnitFailure(batch[0][0], "the mini-batch failed once, then succeeded")
+        return handler.invoke(batch.body, plan.content_type, plan.accept)
+    except (InputError, ModelError) as e:
+        failure = first_bad(batch.items) if len(batch.items) > 1 else UnitFailure(
+            batch.items[0][0] if batch.items else batch.index, str(e))
+    raise failure or UnitFailure(batch.index, "the mini-batch failed once, then succeeded")
 
 
 def transform_unit(handler: Any, plan: Plan, unit: dict[str, Any]) -> int:
     """Transform one unit into its part file (written to a temp name, renamed when whole);
-    returns how many records it held. Raises ``UnitFailure`` naming the record."""
+    returns how many mini-batches it took. Raises ``UnitFailure`` naming the record."""
     part = Path(unit["part"])
     part.parent.mkdir(parents=True, exist_ok=True)
     tmp = part.with_name(f".{part.name}.{secrets.token_hex(4)}.tmp")
-    whole = unit["kind"] == "whole"
-    count = 0
+    calls = 0
     try:
         with open(tmp, "wb") as out:
-            for batch in _batches(plan, records(unit, plan.content_type), whole):
-                body, ct = _invoke(handler, plan, batch, whole)
-                count += len(batch)
+            for batch in _batches(plan, unit):
+                body, ct = _invoke(handler, plan, batch, unit["kind"] != "whole")
+                calls += 1
                 if not plan.per_record:
                     out.write(body)
                     if plan.line and body and not body.endswith(b"\n"):
                         out.write(b"\n")
                     continue
                 try:
-                    answers, out_csv = _answers(body, ct, len(batch))
+                    answers, out_csv = _answers(body, ct, len(batch.items))
                 except RecordError as e:
-                    raise UnitFailure(batch[0][0], str(e)) from None
-                for (i, rec, _), answer in zip(batch, answers, strict=True):
+                    raise UnitFailure(batch.index, str(e)) from None
+                for (i, rec, _), answer in zip(batch.items, answers, strict=True):
                     try:
                         value, as_csv = (_joined(plan, rec, answer, out_csv) if plan.join
                                          else (answer, out_csv))
@@ -290,4 +327,4 @@ def transform_unit(handler: Any, plan: Plan, unit: dict[str, Any]) -> int:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return count
+    return calls
