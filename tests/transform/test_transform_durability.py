@@ -182,3 +182,22 @@ def test_names_are_not_reused_for_other_work(tmp_path: Path, model_name: str) ->
     with pytest.raises(UsageError, match="a transform job named tx-once exists with other "
                                          "arguments"):
         t.transform(str(data), split_type="None", job_name="tx-once")
+
+
+def test_a_model_that_cannot_load_fails_the_job_and_writes_no_output(tmp_path: Path,
+                                                                    sy) -> None:
+    from transform_helpers import write_model
+
+    tar, code = write_model(tmp_path / "broken", COEF, BIAS)
+    (code / "inference.py").write_text("def model_fn(model_dir):\n"
+                                       "    raise RuntimeError('weights are corrupt')\n")
+    name = Model(model_data=str(tar), entry_point="inference.py", source_dir=str(code),
+                 name="broken").create()
+    data = csv_file(tmp_path / "in.csv", _rows(0, 3))
+    with pytest.raises(TransformError, match="the model failed to load: RuntimeError: "
+                                             "weights are corrupt"):
+        Transformer(name, output_path=str(tmp_path / "out")).transform(
+            str(data), split_type="Line", job_name="tx-broken")
+    assert describe_transform_job("tx-broken")["TransformJobStatus"] == "Failed"
+    assert not (tmp_path / "out").exists()
+    assert not list((sy.home / "transform" / "tx-broken" / "output").iterdir())

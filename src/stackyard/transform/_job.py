@@ -223,6 +223,7 @@ def _run_units(pending: dict[str, list[dict[str, Any]]], todo: list[dict[str, An
             results.put((unit, reply))
 
     threads = [threading.Thread(target=drive, args=(w,), daemon=True) for w in workers]
+    finished = False
     try:
         for t in threads:
             t.start()
@@ -245,9 +246,10 @@ def _run_units(pending: dict[str, list[dict[str, Any]]], todo: list[dict[str, An
                 line = line_number(unit, reply["index"])
                 failures[rel] = f"{rel}{'' if line is None else f':{line}'}: {reply['error']}"
                 log(f"FAILED {failures[rel]}")
-    finally:
+        finished = True
+    finally:  # an interrupt or a model that cannot load: stop the workers at once
         for w in workers:
-            w.close(kill=bool(fatal))
+            w.close(kill=bool(fatal) or not finished)
         for t in threads:
             t.join()
     if fatal:
