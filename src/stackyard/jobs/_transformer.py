@@ -20,7 +20,6 @@ from stackyard.errors import DefinitionError
 from stackyard.jobs._common import JobArgs, count, destination, in_pipeline, is_variable
 
 _TRANSFORMER = KwargRules(frozenset(), AWS_ONLY | {"transform_ami_version"})
-_TRANSFORM = KwargRules(frozenset(), frozenset({"experiment_config"}))
 
 
 def _choice(value: Any, key: str) -> Any:
@@ -157,11 +156,11 @@ class Transformer:
                   output_filter: Any = None, join_source: Any = None,
                   model_client_config: dict[str, Any] | None = None,
                   batch_data_capture_config: Any = None, wait: bool = True,
-                  logs: bool = True, **kwargs: Any) -> Any:
+                  logs: bool = True, experiment_config: Any = None) -> Any:
         """In a pipeline session: ``JobArgs("Transform", request)`` for a step. Otherwise
         run the job now and return its properties (``TransformOutput.S3OutputPath``...); a
-        ``job_name`` that names a killed or failed job with the same arguments resumes it."""
-        _TRANSFORM.check("transform", kwargs)
+        ``job_name`` that names a killed or failed job with the same arguments resumes it.
+        ``experiment_config`` (SageMaker Experiments) is accepted and ignored."""
         inputs = TransformInput(data, data_type, content_type, compression_type, split_type,
                                 input_filter, output_filter, join_source, model_client_config,
                                 batch_data_capture_config)
