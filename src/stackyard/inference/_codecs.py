@@ -8,6 +8,7 @@ Every parse error is an ``InputError`` naming the problem, so servers can answer
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import json
 from typing import Any
@@ -18,6 +19,7 @@ from stackyard._checks import json_safe
 
 CSV, JSON, JSONLINES, NPY = "text/csv", "application/json", "application/jsonlines", "application/x-npy"
 CONTENT_TYPES = (CSV, JSON, JSONLINES, NPY)
+_FAST_CSV_BYTES = 4096  # below this, one row or a few: the plain path is as fast
 
 
 class InputError(ValueError):
@@ -59,25 +61,51 @@ def _rows(values: Any, what: str) -> np.ndarray:
     return arr
 
 
+def _csv_fast(body: bytes) -> np.ndarray | None:
+    """Well-formed CSV of plain numbers through pandas' C tokenizer (about 10x faster than
+    the checks of ``_csv``, which dominate batch transform). None whenever the body is not
+    exactly that — a ragged row (pandas pads short rows, so the commas are counted), a value
+    that is not a plain number, anything pandas refuses — so ``_csv`` decides, with its
+    message."""
+    import pandas as pd
+
+    if body.startswith(b"\xef\xbb\xbf"):  # pandas drops a byte-order mark; _csv does not
+        return None
+    try:
+        frame = pd.read_csv(io.BytesIO(body), header=None, dtype=float, na_filter=False,
+                            engine="c", encoding="utf-8", quoting=csv.QUOTE_NONE)
+    except Exception:  # noqa: BLE001 - whatever it is, the careful path names it
+        return None
+    rows = frame.to_numpy(dtype=float)
+    if rows.size == 0 or rows.shape[0] * (rows.shape[1] - 1) != body.count(b","):
+        return None
+    return rows
+
+
+def _csv(body: bytes) -> np.ndarray:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("text/csv body is not UTF-8") from None
+    lines = [ln for ln in text.replace("\r\n", "\n").split("\n") if ln.strip()]
+    if not lines:
+        raise InputError("text/csv: the request holds no rows")
+    rows = [ln.split(",") for ln in lines]
+    widths = {len(r) for r in rows}
+    if len(widths) > 1:
+        raise InputError(f"text/csv: rows have different numbers of columns {sorted(widths)}")
+    try:
+        return np.array([[float(v) for v in r] for r in rows], dtype=float)
+    except ValueError as e:
+        raise InputError(f"text/csv: {e}") from None
+
+
 def decode(body: bytes, content_type: str | None) -> np.ndarray:
     """A 2-D float array of rows."""
     ct = base_type(content_type)
     if ct == CSV:
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InputError("text/csv body is not UTF-8") from None
-        lines = [ln for ln in text.replace("\r\n", "\n").split("\n") if ln.strip()]
-        if not lines:
-            raise InputError("text/csv: the request holds no rows")
-        rows = [ln.split(",") for ln in lines]
-        widths = {len(r) for r in rows}
-        if len(widths) > 1:
-            raise InputError(f"text/csv: rows have different numbers of columns {sorted(widths)}")
-        try:
-            return np.array([[float(v) for v in r] for r in rows], dtype=float)
-        except ValueError as e:
-            raise InputError(f"text/csv: {e}") from None
+        fast = _csv_fast(body) if len(body) > _FAST_CSV_BYTES else None
+        return _csv(body) if fast is None else fast
     if ct == JSON:
         try:
             doc = json.loads(body)

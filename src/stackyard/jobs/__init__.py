@@ -9,6 +9,7 @@ from stackyard.jobs._processing import (
     SKLearnProcessor,
 )
 from stackyard.jobs._training import Estimator, SKLearn, TrainingInput, XGBoost
+from stackyard.jobs._transformer import Transformer, TransformInput
 
 __all__ = [
     "DriftCheckBaselines",
@@ -23,5 +24,7 @@ __all__ = [
     "SKLearnProcessor",
     "ScriptProcessor",
     "TrainingInput",
+    "TransformInput",
+    "Transformer",
     "XGBoost",
 ]

@@ -3,6 +3,8 @@ the model registry (now, or as a pipeline step's arguments)."""
 
 from __future__ import annotations
 
+import secrets
+import time
 from typing import Any
 
 from stackyard._checks import AWS_ONLY, KwargRules
@@ -110,6 +112,35 @@ class Model:
         self.name = name
         self.env = dict(env or {})
         self.sagemaker_session = sagemaker_session
+
+    def create_request(self) -> dict[str, Any]:
+        """SageMaker's CreateModel shape."""
+        return {"ModelName": self.name,
+                "PrimaryContainer": {"Image": self.image_uri, "ModelDataUrl": self.model_data,
+                                     "EntryPoint": self.entry_point,
+                                     "SourceDir": self.source_dir, "Environment": self.env}}
+
+    def create(self, instance_type: Any = None, accelerator_type: Any = None,
+               serverless_inference_config: Any = None, tags: Any = None,
+               accept_eula: Any = None, model_reference_arn: Any = None) -> Any:
+        """In a pipeline session: step arguments for ``ModelStep`` (whose
+        ``properties.ModelName`` names the model). Otherwise record the model now (artifact
+        and code copied into the store with their hashes) under ``name`` (made up when
+        None) and return the name, which ``Transformer(model_name=...)`` takes."""
+        from stackyard.errors import DefinitionError
+
+        if self.model_data is None:
+            raise DefinitionError("this Model has no model_data to create a model from")
+        if in_pipeline(self.sagemaker_session):
+            return JobArgs("CreateModel", self.create_request(), self)
+        from stackyard._checks import job_name
+        from stackyard.transform import create_model
+
+        if self.name is None:
+            stem = str(self.model_data).rstrip("/").rsplit("/", 2)[-2:][0]
+            self.name = job_name("model", stem, f"{time.strftime('%Y%m%d-%H%M%S')}-"
+                                 f"{secrets.token_hex(2)}")
+        return create_model(self.create_request())["ModelName"]
 
     def register_request(
         self,

@@ -19,13 +19,14 @@ from typing import Any
 from stackyard import _home
 from stackyard.store._migrations import MIGRATIONS
 from stackyard.store._monitor import MonitorStore
+from stackyard.store._transform import TransformStore
 
 
 def _row(r: sqlite3.Row | None) -> dict[str, Any] | None:
     return dict(r) if r is not None else None
 
 
-class Store(MonitorStore):
+class Store(MonitorStore, TransformStore):
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -182,4 +182,22 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS monitoring_runs_by_time ON monitoring_runs(created_at);
     """,
+    # 7: named models (Model.create()) and batch transform jobs run outside a pipeline
+    """
+    CREATE TABLE IF NOT EXISTS models (
+        name TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS transform_jobs (
+        name TEXT PRIMARY KEY,
+        request TEXT NOT NULL,
+        status TEXT NOT NULL,
+        job_dir TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        end_time REAL,
+        failure_reason TEXT,
+        outputs TEXT
+    );
+    """,
 ]
