@@ -53,10 +53,8 @@ def _hash(uri: str) -> str | None:
 def code_info(path: str | None, entry: str | None = None) -> dict[str, Any] | None:
     if not path:
         return None
-    from stackyard.runtime import code_hash
-
     try:
-        digest: str | None = code_hash(path)
+        digest: str | None = artifacts.code_hash(path)
     except OSError:
         digest = None
     return {"path": path, "entry_point": entry, "sha256": digest,
@@ -116,9 +114,7 @@ class Tracer:
                 trial = next((t for t in self.store.get_trials(name) if t["model_uri"] == uri),
                              None) if name else None
                 if trial is not None:
-                    from stackyard.tuning._ranges import to_hyperparameters
-
-                    hps.update(to_hyperparameters(trial["params"]))
+                    hps.update(trial["hyperparameters"])
                     step["training_job"] = trial["job_name"]
                     step["objective"] = trial["objective"]
             step["hyperparameters"] = hps

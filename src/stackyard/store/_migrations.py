@@ -162,4 +162,9 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE steps ADD COLUMN cache_source TEXT;
     """,
+    # 6: the tuned hyperparameters each trial's training job got (sampler values decoded),
+    #    so readers such as lineage need no tuning code to interpret a trial
+    """
+    ALTER TABLE trials ADD COLUMN hyperparameters TEXT;
+    """,
 ]

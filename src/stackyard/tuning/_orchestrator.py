@@ -292,7 +292,8 @@ class TuningRun:
             self.launched += 1
             job_dir = tuning_dir(self.name) / f"trial-{number:03d}"
             self.store.add_trial(self.name, number, trial.params,
-                                 _checks.job_name(self.name, f"{number:03d}"), str(job_dir))
+                                 _checks.job_name(self.name, f"{number:03d}"), str(job_dir),
+                                 hyperparameters=to_hyperparameters(trial.params))
             running[pool.submit(self._trial, number, trial, None)] = (number, trial)
             self._progress(self.launched)
         if not running:
