@@ -326,7 +326,7 @@ class TuningRun:
         space = grid(self.cfg["ParameterRanges"])
         names = sorted(space)
         tried = {tuple(str(r["params"][n]) for n in names) for r in rows}
-        points = [dict(zip(names, combo)) for combo in itertools.product(
+        points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(
             *(space[n] for n in names))]
         random.Random(self.cfg.get("RandomSeed")).shuffle(points)
         for p in points:
