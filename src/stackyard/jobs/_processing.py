@@ -8,6 +8,7 @@ from typing import Any
 from stackyard._checks import AWS_ONLY, KwargRules, container_path, local_path
 from stackyard.errors import DefinitionError, UsageError
 from stackyard.jobs._common import count, destination
+from stackyard.jobs._standalone import run_now
 from stackyard.workflow._session import JobArgs, in_pipeline
 
 PROCESSING_ROOT = "/opt/ml/processing"
@@ -157,8 +158,6 @@ class ScriptProcessor:
         args = JobArgs("Processing", req)
         if in_pipeline(self.sagemaker_session):
             return args
-        from stackyard.jobs._standalone import run_now
-
         self.latest_job = run_now(job_name or self.base_job_name or "processing-job", args)
         return self.latest_job
 

@@ -16,6 +16,7 @@ from stackyard._checks import (
 )
 from stackyard.errors import DefinitionError
 from stackyard.jobs._common import count, destination
+from stackyard.jobs._standalone import run_now
 from stackyard.runtime import compile_metrics
 from stackyard.workflow._session import JobArgs, in_pipeline
 
@@ -153,8 +154,6 @@ class Estimator:
         args = JobArgs("Training", self.request(inputs))
         if in_pipeline(self.sagemaker_session):
             return args
-        from stackyard.jobs._standalone import run_now
-
         job = run_now(job_name or self.base_job_name or "training-job", args)
         self.latest_training_job = job
         self.model_data = job["outputs"].get("ModelArtifacts", {}).get("S3ModelArtifacts")
