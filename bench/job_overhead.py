@@ -59,7 +59,7 @@ def main() -> None:
     def ms(values: list[float]) -> str:
         return f"{statistics.median(values) * 1000:6.1f} ms"
 
-    total = [p + r for p, r in zip(prepare, rest)]
+    total = [p + r for p, r in zip(prepare, rest, strict=True)]
     print(f"job overhead, {args.jobs} no-op jobs, {os.cpu_count()} CPUs (medians)")
     print(f"  prepare (job folder)              {ms(prepare)}")
     print(f"  launch, sandbox, exit, notice     {ms(rest)}")

@@ -158,7 +158,7 @@ def main() -> None:
         print("| | rows/s, steady state | vs limit | rows/s end to end (with start-up) | "
               "CPU s per million rows |\n| --- | --- | --- | --- | --- |")
         for label, rate, e2e, cpu_m in rows:
-            e2e_text = "–" if e2e is None else f"{e2e:,.0f} ({e2e / limit_default:.2f}x)"
+            e2e_text = "-" if e2e is None else f"{e2e:,.0f} ({e2e / limit_default:.2f}x)"
             print(f"| {label} | {rate:,.0f} | {rate / limit_default:.2f}x | {e2e_text} | "
                   f"{cpu_m:.2f} |")
         two = rows[-1][1] / limit_default

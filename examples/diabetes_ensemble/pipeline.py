@@ -23,6 +23,7 @@ from stackyard.jobs import (
     SKLearn,
     TrainingInput,
 )
+from stackyard.tuning import ContinuousParameter, HyperparameterTuner, IntegerParameter
 from stackyard.workflow import (
     CacheConfig,
     ConditionLessThanOrEqualTo,
@@ -42,7 +43,6 @@ from stackyard.workflow import (
     TuningStep,
     step,
 )
-from stackyard.tuning import ContinuousParameter, HyperparameterTuner, IntegerParameter
 
 HERE = Path(__file__).resolve().parent
 CODE = HERE / "code"

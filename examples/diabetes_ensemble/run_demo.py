@@ -26,7 +26,8 @@ def serve_and_compare(exe: str, ref: str) -> None:
     from stackyard.registry import ModelRegistry
     from stackyard.serving import Predictor
 
-    subprocess.run([exe, "endpoints", "delete", "diabetes"], capture_output=True)
+    subprocess.run([exe, "endpoints", "delete", "diabetes"], capture_output=True,
+                   check=False)  # none there yet is fine
     if sh(exe, "endpoints", "create", "diabetes", "--model", ref, "--capture-percent", "100"):
         sys.exit(1)
     rows = load_diabetes().data[:5]
@@ -36,7 +37,7 @@ def serve_and_compare(exe: str, ref: str) -> None:
         local = np.asarray(ModelHandler(model_dir, "train.py", model_dir / "code")
                            .predict_array(rows))
     print("\nrow  endpoint      in-process")
-    for i, (a, b) in enumerate(zip(served, local)):
+    for i, (a, b) in enumerate(zip(served, local, strict=True)):
         print(f"{i:>3}  {a:12.4f}  {b:12.4f}")
     if not np.allclose(served, local, rtol=1e-9, atol=1e-9):
         sys.exit("endpoint answers differ from in-process predictions")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from stackyard.errors import UsageError
+from stackyard.errors import DefinitionError, UsageError
 
 # --- names -------------------------------------------------------------------------------
 # Every name that becomes part of a path, a header, a URL or a job name. Lengths follow
@@ -201,6 +201,14 @@ def container_path(path: str, prefix: str = "/opt/ml") -> str:
     if norm != prefix and not norm.startswith(prefix.rstrip("/") + "/"):
         raise UsageError(f"container path {path!r} must be under {prefix}/")
     return norm
+
+
+def local_path(value: str | Path, what: str) -> str:
+    """Absolute local path of code a job runs (a ``file://`` URI is percent-decoded); code
+    travels with the definition, so a remote location is refused."""
+    if is_remote(value):
+        raise DefinitionError(f"{what} {value!r}: only local code paths are supported")
+    return str(uri_to_path(value))
 
 
 # --- keyword arguments --------------------------------------------------------------------

@@ -36,7 +36,7 @@ def test_publish_adds_files_and_keeps_what_is_there(sy) -> None:
         "shared/a.csv", "shared/b.csv", "shared/keep.csv", "thesis.txt", "x.txt"]
     assert (dest / "x.txt").read_text() == "new"                     # its own key: replaced
     assert (dest / "x.txt").stat().st_mode & stat.S_IWUSR            # a writable copy
-    assert not [p for p in dest.rglob(".*")]                         # no temp litter
+    assert not list(dest.rglob(".*"))                                # no temp litter
 
 
 def test_publish_refuses_the_artifact_store_and_a_file_in_the_way(sy) -> None:

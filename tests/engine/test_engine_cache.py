@@ -242,7 +242,7 @@ CODE_HASH_BUG = (
     "BUG: the cache key hashes a training step's whole source_dir with "
     "artifacts.content_hash (src/stackyard/engine/_runner.py:174-178, Runner._cache_key: "
     "`inputs.append(('code', req['Code']['SourceDir']))`) without the exclusions used when "
-    "the code is copied (runtime/_job.py:63-66 _ignore_in_code skips .venv, .git, __pycache__, "
+    "the code is copied (artifacts/_code.py ignore_in_code skips .venv, .git, __pycache__, "
     ".stackyard and the state folder). So {}. Fix: hash the code folder with the same "
     "ignore rules as the copy (a dedicated code digest), never the state folder.")
 

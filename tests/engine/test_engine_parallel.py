@@ -173,7 +173,7 @@ def test_concurrent_runs_with_identical_outputs_share_one_artifact(sy):
     assert len(uris) == 1
     trees = list((sy.home / "artifacts" / "trees").iterdir())
     assert len(trees) == 1
-    leftovers = [p for p in (sy.home / "artifacts" / "tmp").rglob("*")] \
+    leftovers = list((sy.home / "artifacts" / "tmp").rglob("*")) \
         if (sy.home / "artifacts" / "tmp").exists() else []
     assert leftovers == []
 

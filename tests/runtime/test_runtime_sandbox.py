@@ -98,7 +98,7 @@ def test_parallel_jobs_never_see_each_others_files(sy, monkeypatch, mode):
             ProcessingOutput(output_name="out", source="/opt/ml/processing/output/out")]))
     if mode == "off":
         # without a namespace the script must use the paths it is given, not literals
-        for s, name in zip(steps, ("Left", "Right")):
+        for s, name in zip(steps, ("Left", "Right"), strict=True):
             code = sy.write(f"code/{name}.py", ISOLATED.replace(
                 '"/opt/ml/processing/output/out"', 'sys.argv[1]'), NAME=name)
             s.job.request["AppSpecification"]["ContainerArguments"] = [

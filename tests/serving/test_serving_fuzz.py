@@ -608,9 +608,9 @@ option_value = st.one_of(numbers, st.none(), st.booleans(),
 @settings(max_examples=300, deadline=None, database=None)
 @given(weights=st.lists(option_value, min_size=1, max_size=3),
        shadow=st.lists(st.booleans(), min_size=3, max_size=3),
-       options=st.fixed_dictionaries({}, optional={
-           k: option_value for k in ("max_body_mb", "max_concurrency", "workers",
-                                     "capture_percent", "port", "header_timeout")}),
+       options=st.fixed_dictionaries({}, optional=dict.fromkeys(
+           ("max_body_mb", "max_concurrency", "workers", "capture_percent", "port",
+            "header_timeout"), option_value)),
        variant_text=st.text(max_size=20))
 def test_fuzz_endpoint_options(weights: list[Any], shadow: list[bool], options: dict,
                                variant_text: str) -> None:

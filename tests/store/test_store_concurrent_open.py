@@ -16,5 +16,5 @@ def test_twelve_processes_open_a_fresh_home_at_once(tmp_path: Path) -> None:
         procs = [subprocess.Popen([sys.executable, "-c", OPEN], env={"STACKYARD_HOME": str(home)},
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for _ in range(12)]
-        results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+        results = [(*p.communicate(timeout=120), p.returncode) for p in procs]
         assert all(rc == 0 and out.strip() == "0" for out, _, rc in results), results

@@ -119,7 +119,7 @@ def test_grid_enumerates_the_whole_space(code: Path) -> None:
     assert t.max_jobs == 6
     t.fit(job_name="grid")
     df = t.analytics().dataframe()
-    assert sorted(zip(df["x"].astype(float), df["y"])) == sorted(
+    assert sorted(zip(df["x"].astype(float), df["y"], strict=True)) == sorted(
         (x, y) for x in (0.1, 0.3, 0.5) for y in (1, 2))
 
 

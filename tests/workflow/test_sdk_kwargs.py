@@ -87,8 +87,8 @@ def test_every_public_method_with_var_keywords_is_checked() -> None:
         for klass in obj.__mro__:
             if not klass.__module__.startswith("stackyard"):
                 continue
-            for name, fn in vars(klass).items():
-                fn = getattr(fn, "__func__", fn)
+            for name, attr in vars(klass).items():
+                fn = getattr(attr, "__func__", attr)
                 if name.startswith("_") or not inspect.isfunction(fn):
                     continue
                 if any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values()):

@@ -26,7 +26,7 @@ if __name__ == "__main__":
     rmse = float(np.sqrt(np.mean((pred - y) ** 2)))
     mae = float(np.mean(np.abs(pred - y)))
     report = {"regression_metrics": {"rmse": {"value": rmse}, "mae": {"value": mae}},
-              "rows": int(len(y))}
+              "rows": len(y)}
     os.makedirs(os.path.join(BASE, "evaluation"), exist_ok=True)
     with open(os.path.join(BASE, "evaluation", "evaluation.json"), "w") as f:
         json.dump(report, f)

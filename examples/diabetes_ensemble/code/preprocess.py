@@ -33,7 +33,7 @@ if __name__ == "__main__":
 
     features = train.drop(columns=["target"])
     os.makedirs(f"{BASE}/baseline", exist_ok=True)
-    stats = {"dataset": {"item_count": int(len(features))}, "features": [
+    stats = {"dataset": {"item_count": len(features)}, "features": [
         {"name": c, "inferred_type": "Fractional", "numerical_statistics": {
             "mean": float(features[c].mean()), "std_dev": float(features[c].std()),
             "min": float(features[c].min()), "max": float(features[c].max()),

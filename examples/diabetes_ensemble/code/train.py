@@ -47,7 +47,7 @@ def make_xgboost(args):
 
 def cross_validate(make, X, y, k, seed):
     scores = []
-    for fold, (tr, va) in enumerate(KFold(k, shuffle=True, random_state=seed).split(X)):
+    for tr, va in KFold(k, shuffle=True, random_state=seed).split(X):
         model = make().fit(X[tr], y[tr])
         scores.append(rmse(y[va], model.predict(X[va])))
     return scores
@@ -61,7 +61,7 @@ if __name__ == "__main__":
     parser.add_argument("--k_fold", type=int, default=5)
     parser.add_argument("--objective", type=str, default="reg:squarederror")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("SM_NUM_CPUS", 1)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("SM_NUM_CPUS", "1")))
     parser.add_argument("--output-data-dir", type=str, default=os.environ["SM_OUTPUT_DATA_DIR"])
     parser.add_argument("--model-dir", type=str, default=os.environ["SM_MODEL_DIR"])
     parser.add_argument("--train", type=str, default=os.environ["SM_CHANNEL_TRAIN"])

@@ -16,6 +16,7 @@ from stackyard.artifacts._cas import (
     uri_to_path,
     verify,
 )
+from stackyard.artifacts._code import code_hash, ignore_in_code
 from stackyard.artifacts._publish import publish
 from stackyard.artifacts._tar import check_tar, unpack_tar
 
@@ -23,8 +24,10 @@ __all__ = [
     "building",
     "check_tar",
     "checkout",
+    "code_hash",
     "content_hash",
     "fetch",
+    "ignore_in_code",
     "is_remote",
     "publish",
     "put_bytes",

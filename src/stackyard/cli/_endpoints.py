@@ -75,8 +75,8 @@ def _model_options(f: Any) -> Any:
 @click.option("--max-concurrency", type=number("--max-concurrency", lo=1, hi=100_000,
                                                integer=True),
               default=64, show_default=True, help="Beyond this: 429.")
-@click.option("--max-body-mb", type=number("--max-body-mb", lo=0, hi=1024, lo_open=True), default=6.0,
-              show_default=True, help="Beyond this: 413.")
+@click.option("--max-body-mb", type=number("--max-body-mb", lo=0, hi=1024, lo_open=True),
+              default=6.0, show_default=True, help="Beyond this: 413.")
 @click.option("--workers", type=number("--workers", lo=1, hi=1024, integer=True), default=1,
               show_default=True, help="Server worker threads.")
 @click.option("--allow-unapproved", is_flag=True,

@@ -70,7 +70,7 @@ def _metric_brief(record: dict[str, Any]) -> str:
 
 def _leaves(doc: Any, prefix: str) -> list[str]:
     if isinstance(doc, dict):
-        if set(doc) == {"value"} or "value" in doc and not isinstance(doc["value"], dict):
+        if set(doc) == {"value"} or ("value" in doc and not isinstance(doc["value"], dict)):
             return [f"{prefix}={doc['value']:.4g}" if isinstance(doc["value"], float)
                     else f"{prefix}={doc['value']}"]
         return [x for k, v in doc.items() for x in _leaves(v, k)]

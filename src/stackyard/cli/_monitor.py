@@ -48,12 +48,9 @@ def run_(endpoint: str, baseline: str, since: str | None, json_: bool) -> None:
 @json_option
 def list_(endpoint: str | None, limit: int, json_: bool) -> None:
     """Monitoring runs, newest first."""
-    from stackyard.monitor._run import reap
-    from stackyard.store import open_store
+    from stackyard.monitor._run import list_monitoring_runs
 
-    store = open_store()
-    rows = reap(store, store.list_monitoring_runs(f"endpoint:{endpoint}" if endpoint else None,
-                                                  limit))
+    rows = list_monitoring_runs(endpoint, limit)
     if json_:
         print_json(rows)
         return
@@ -70,14 +67,9 @@ def _status(s: str) -> Any:
 
 
 def _get(run_id: str) -> dict[str, Any]:
-    from stackyard.monitor._run import reap
-    from stackyard.store import open_store
+    from stackyard.monitor._run import describe_monitoring_run
 
-    store = open_store()
-    r = store.get_monitoring_run(run_id)
-    if r is None:
-        raise NotFoundError(f"no monitoring run {run_id!r}; see `stackyard monitor list`")
-    return reap(store, [r])[0]
+    return describe_monitoring_run(run_id)
 
 
 @monitor.command()

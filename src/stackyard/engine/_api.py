@@ -184,7 +184,8 @@ def describe_run(run_id: str) -> dict[str, Any]:
     for s in store.get_steps(run_id):
         steps.append({
             "name": s["name"], "status": s["status"], "attempts": s["attempts"],
-            "cache_hit": s["cache_hit"], "start_time": s["start_time"],
+            "cache_hit": s["cache_hit"], "cache_source": s["cache_source"],
+            "start_time": s["start_time"],
             "end_time": s["end_time"], "outputs": s["outputs"],
             "failure_reason": s["failure_reason"],
         })

@@ -87,13 +87,14 @@ def auto_named(layers: list[Any]) -> list[Any]:
             continue
         entries = []
         for entry in layer:
-            if _is_bare(entry):
-                name = type(entry).__name__.lower()
-                if name in repeated:
-                    seen[name] += 1
-                    name = f"{name}-{seen[name]}"
-                entry = (name, entry)
-            entries.append(entry)
+            if not _is_bare(entry):
+                entries.append(entry)
+                continue
+            name = type(entry).__name__.lower()
+            if name in repeated:
+                seen[name] += 1
+                name = f"{name}-{seen[name]}"
+            entries.append((name, entry))
         out.append(entries)
     return out
 

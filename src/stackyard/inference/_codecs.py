@@ -17,7 +17,8 @@ import numpy as np
 
 from stackyard._checks import json_safe
 
-CSV, JSON, JSONLINES, NPY = "text/csv", "application/json", "application/jsonlines", "application/x-npy"
+CSV, JSON = "text/csv", "application/json"
+JSONLINES, NPY = "application/jsonlines", "application/x-npy"
 CONTENT_TYPES = (CSV, JSON, JSONLINES, NPY)
 _FAST_CSV_BYTES = 4096  # below this, one row or a few: the plain path is as fast
 
@@ -140,7 +141,8 @@ def encode(prediction: Any, accept: str | None) -> tuple[bytes, str]:
     if ct == CSV:
         if arr.ndim <= 1:
             return ("\n".join(repr(float(v)) for v in np.atleast_1d(arr)) + "\n").encode(), CSV
-        return ("\n".join(",".join(repr(float(v)) for v in row) for row in arr) + "\n").encode(), CSV
+        lines = (",".join(repr(float(v)) for v in row) for row in arr)
+        return ("\n".join(lines) + "\n").encode(), CSV
     if ct == JSON:
         return json.dumps({"predictions": json_safe(arr.tolist())}).encode(), JSON
     if ct == JSONLINES:

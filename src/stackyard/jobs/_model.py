@@ -8,7 +8,8 @@ import time
 from typing import Any
 
 from stackyard._checks import AWS_ONLY, KwargRules
-from stackyard.jobs._common import JobArgs, in_pipeline, local_path
+from stackyard.workflow._register import code_paths, package_request
+from stackyard.workflow._session import JobArgs, in_pipeline
 
 # Keywords accepted and ignored (AWS-only); any other unknown keyword is a TypeError.
 _MODEL = KwargRules(frozenset(), AWS_ONLY | {"predictor_cls", "model_kms_key"})
@@ -105,10 +106,7 @@ class Model:
         _MODEL.check("Model", kwargs)
         self.model_data = model_data
         self.image_uri = image_uri
-        self.entry_point = entry_point
-        self.source_dir = local_path(source_dir, "source_dir") if source_dir else None
-        if entry_point and not source_dir:
-            self.entry_point = local_path(entry_point, "entry_point")
+        self.entry_point, self.source_dir = code_paths(entry_point, source_dir)
         self.name = name
         self.env = dict(env or {})
         self.sagemaker_session = sagemaker_session
@@ -154,32 +152,12 @@ class Model:
         description: str | None = None,
         sample_payload_url: Any = None,
     ) -> dict[str, Any]:
-        """SageMaker's CreateModelPackage shape. ``sample_payload_url``: a local file (or
-        ``file://`` URI) holding one request body in the first content type; endpoints send
-        it to health-check the version before they shift traffic to it."""
-        from stackyard.errors import DefinitionError
-
-        if model_package_group_name is None:
-            raise DefinitionError("register() needs model_package_group_name=")
-        if self.model_data is None:
-            raise DefinitionError("this Model has no model_data to register")
-        return {
-            "ModelPackageGroupName": model_package_group_name,
-            "ModelApprovalStatus": approval_status or "PendingManualApproval",
-            "ModelPackageDescription": description,
-            "InferenceSpecification": {
-                "Containers": [{"Image": self.image_uri, "ModelDataUrl": self.model_data,
-                                "EntryPoint": self.entry_point, "SourceDir": self.source_dir,
-                                "Environment": self.env}],
-                "SupportedContentTypes": list(content_types or ["text/csv"]),
-                "SupportedResponseMIMETypes": list(response_types or ["text/csv"]),
-            },
-            "ModelMetrics": model_metrics.to_request() if model_metrics else {},
-            "DriftCheckBaselines": drift_check_baselines.to_request()
-            if drift_check_baselines else {},
-            "CustomerMetadataProperties": dict(customer_metadata_properties or {}),
-            "SamplePayloadUrl": sample_payload_url,
-        }
+        """SageMaker's CreateModelPackage shape (see ``package_request``)."""
+        return package_request(self.model_data, self.image_uri, self.entry_point,
+                               self.source_dir, self.env, content_types, response_types,
+                               model_package_group_name, approval_status, model_metrics,
+                               drift_check_baselines, customer_metadata_properties,
+                               description, sample_payload_url)
 
     def register(self, content_types: list[str] | None = None,
                  response_types: list[str] | None = None, inference_instances: Any = None,
@@ -198,7 +176,7 @@ class Model:
                                     customer_metadata_properties, description,
                                     sample_payload_url)
         if in_pipeline(self.sagemaker_session):
-            return JobArgs("RegisterModel", req, self)
+            return JobArgs("RegisterModel", req)
         from stackyard.registry._step import register_from_request
 
         return register_from_request(req)

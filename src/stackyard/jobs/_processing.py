@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stackyard._checks import AWS_ONLY, KwargRules, container_path
+from stackyard._checks import AWS_ONLY, KwargRules, container_path, local_path
 from stackyard.errors import DefinitionError, UsageError
-from stackyard.jobs._common import JobArgs, count, destination, in_pipeline, local_path
+from stackyard.jobs._common import count, destination
+from stackyard.jobs._standalone import run_now
+from stackyard.workflow._session import JobArgs, in_pipeline
 
 PROCESSING_ROOT = "/opt/ml/processing"
 CODE_DIR = "/opt/ml/processing/input/code"
@@ -153,11 +155,9 @@ class ScriptProcessor:
         """In a pipeline session: the step arguments. Otherwise: run the job now."""
         _RUN.check("run", kwargs)
         req = self.request(code, inputs, outputs, arguments)
-        args = JobArgs("Processing", req, self)
+        args = JobArgs("Processing", req)
         if in_pipeline(self.sagemaker_session):
             return args
-        from stackyard.jobs._standalone import run_now
-
         self.latest_job = run_now(job_name or self.base_job_name or "processing-job", args)
         return self.latest_job
 

@@ -7,12 +7,11 @@ from typing import Any
 
 from stackyard import _checks
 from stackyard.errors import StackyardError
-from stackyard.jobs._common import JobArgs
+from stackyard.workflow import Pipeline, ProcessingStep, TrainingStep
+from stackyard.workflow._session import JobArgs
 
 
 def run_now(job_name: str, args: JobArgs) -> dict[str, Any]:
-    from stackyard.workflow import Pipeline, ProcessingStep, TrainingStep
-
     name = _checks.job_name(job_name)
     step_cls = TrainingStep if args.kind == "Training" else ProcessingStep
     step = step_cls(name=name, step_args=args)

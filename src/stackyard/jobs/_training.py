@@ -10,12 +10,15 @@ from stackyard._checks import (
     KwargRules,
     check_name,
     is_remote,
+    local_path,
     to_uri,
     uri_to_path,
 )
 from stackyard.errors import DefinitionError
-from stackyard.jobs._common import JobArgs, count, destination, in_pipeline, local_path
+from stackyard.jobs._common import count, destination
+from stackyard.jobs._standalone import run_now
 from stackyard.runtime import compile_metrics
+from stackyard.workflow._session import JobArgs, in_pipeline
 
 # Keywords accepted and ignored (AWS-only, or meaningless with one local instance); any
 # other unknown keyword is a TypeError.
@@ -148,11 +151,9 @@ class Estimator:
         job_name: str | None = None, **kwargs: Any,
     ) -> Any:
         _FIT.check("fit", kwargs)
-        args = JobArgs("Training", self.request(inputs), self)
+        args = JobArgs("Training", self.request(inputs))
         if in_pipeline(self.sagemaker_session):
             return args
-        from stackyard.jobs._standalone import run_now
-
         job = run_now(job_name or self.base_job_name or "training-job", args)
         self.latest_training_job = job
         self.model_data = job["outputs"].get("ModelArtifacts", {}).get("S3ModelArtifacts")

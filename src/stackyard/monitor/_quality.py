@@ -79,8 +79,8 @@ def _records(path: Path) -> Iterator[tuple[str | None, str | None, Any]]:
     capture lines, SageMaker ground-truth lines, JSON lines ``{"prediction"|"label": v}``,
     or one CSV value per line."""
     with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            line = line.strip()
+        for raw in f:
+            line = raw.strip()
             if not line:
                 continue
             if not line.startswith("{"):

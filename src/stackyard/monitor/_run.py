@@ -215,3 +215,24 @@ def reap(store: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "the monitoring process ended before finishing (killed?)"))
             r.update(store.get_monitoring_run(r["run_id"]))
     return rows
+
+
+def list_monitoring_runs(endpoint: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Monitoring runs, newest first (a run whose process died reads ``Failed``)."""
+    from stackyard.store import open_store
+
+    store = open_store()
+    return reap(store, store.list_monitoring_runs(f"endpoint:{endpoint}" if endpoint else None,
+                                                  limit))
+
+
+def describe_monitoring_run(run_id: str) -> dict[str, Any]:
+    """One monitoring run's record; ``NotFoundError`` names the run."""
+    from stackyard.errors import NotFoundError
+    from stackyard.store import open_store
+
+    store = open_store()
+    r = store.get_monitoring_run(run_id)
+    if r is None:
+        raise NotFoundError(f"no monitoring run {run_id!r}; see `stackyard monitor list`")
+    return reap(store, [r])[0]

@@ -54,10 +54,8 @@ def _hash(uri: str) -> str | None:
 def code_info(path: str | None, entry: str | None = None) -> dict[str, Any] | None:
     if not path:
         return None
-    from stackyard.runtime import code_hash
-
     try:
-        digest: str | None = code_hash(path)
+        digest: str | None = artifacts.code_hash(path)
     except OSError:
         digest = None
     return {"path": path, "entry_point": entry, "sha256": digest,

@@ -1,8 +1,9 @@
 """RUN: one subprocess per job with the SageMaker script-mode contract."""
 
+from stackyard.artifacts import code_hash  # the engine keys its cache on it
 from stackyard.runtime._collect import job_metrics, pack_model, training_outputs
 from stackyard.runtime._contract import processing_spec, training_spec
-from stackyard.runtime._job import code_hash, prepare, run, start, stop, wait
+from stackyard.runtime._job import prepare, run, start, stop, wait
 from stackyard.runtime._metrics import compile_metrics, parse_log
 from stackyard.runtime._process import alive, process_start_time, start_detached
 from stackyard.runtime._spec import JobResult, JobSpec

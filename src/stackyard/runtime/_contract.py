@@ -69,8 +69,8 @@ def training_spec(name: str, req: dict[str, Any], num_cpus: int | None = None) -
     source_dir = code.get("SourceDir")
     hps = {k: _hp_str(v) for k, v in req.get("HyperParameters", {}).items()}
     channels = [c["ChannelName"] for c in req.get("InputDataConfig", [])]
-    inputs = [(str(c["DataSource"]["S3DataSource"]["S3Uri"]), f"/opt/ml/input/data/{c['ChannelName']}")
-              for c in req.get("InputDataConfig", [])]
+    inputs = [(str(c["DataSource"]["S3DataSource"]["S3Uri"]),
+               f"/opt/ml/input/data/{c['ChannelName']}") for c in req.get("InputDataConfig", [])]
     ncpu = num_cpus or os.cpu_count() or 1
     model_dir, out_data = "/opt/ml/model", "/opt/ml/output/data"
     parsed_hps = {k: _hp_value(v) for k, v in hps.items()}

@@ -50,22 +50,6 @@ def _interpreter(argv0: str, python: str) -> str:
     return python if argv0 in ("python", "python3", sys.executable) else argv0
 
 
-_SKIP_DIRS = {"__pycache__", ".git", ".venv", ".stackyard", ".pytest_cache"}
-
-
-def _ignore_in_code(folder: str, names: list[str]) -> set[str]:
-    """What a source_dir copy leaves out: caches, VCS data, and stackyard's own state
-    (which may live inside the source folder and would otherwise copy into itself)."""
-    home = _home.home()
-    return {n for n in names if n in _SKIP_DIRS or Path(folder, n).resolve() == home}
-
-
-def code_hash(path: str | Path) -> str:
-    """The hash of code as a job receives it (same files left out as by the copy)."""
-    p = _checks.uri_to_path(path)
-    return artifacts.tree_digest(p, _ignore_in_code) if p.is_dir() else artifacts.sha256_file(p)
-
-
 def prepare(spec: JobSpec, job_dir: Path) -> dict:
     """Lay out the job folder: inputs, code, config files, empty output folders."""
     if job_dir.exists():  # a crashed earlier try at this attempt: start clean
@@ -81,7 +65,7 @@ def prepare(spec: JobSpec, job_dir: Path) -> dict:
         for src, container in spec.code:
             dest = host_path(job_dir, container)
             if Path(src).is_dir():
-                shutil.copytree(src, dest, dirs_exist_ok=True, ignore=_ignore_in_code)
+                shutil.copytree(src, dest, dirs_exist_ok=True, ignore=artifacts.ignore_in_code)
             else:
                 dest.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dest / Path(src).name)

@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 _WHERE = {"Predictor": "_predictor", "DataCaptureConfig": "_predictor",
           **dict.fromkeys(["BaseDeserializer", "BaseSerializer", "CSVDeserializer",
                            "CSVSerializer", "JSONDeserializer", "JSONSerializer",
-                           "NumpyDeserializer", "NumpySerializer"], "_serde"), "create_endpoint": "_control",
-          "delete_endpoint": "_control", "describe_endpoint": "_control",
+                           "NumpyDeserializer", "NumpySerializer"], "_serde"),
+          "create_endpoint": "_control", "delete_endpoint": "_control",
+          "describe_endpoint": "_control",
           "list_endpoints": "_control", "start_endpoint": "_control",
           "update_endpoint": "_control"}
 __all__ = [

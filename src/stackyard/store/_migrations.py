@@ -200,4 +200,9 @@ MIGRATIONS: list[str] = [
         outputs TEXT
     );
     """,
+    # 8: the tuned hyperparameters each trial's training job got (sampler values decoded),
+    #    so readers such as lineage need no tuning code to interpret a trial
+    """
+    ALTER TABLE trials ADD COLUMN hyperparameters TEXT;
+    """,
 ]

@@ -1,5 +1,5 @@
 """The store's monitoring-run methods (table ``monitoring_runs``, migration 6), kept apart
-from ``_db.py`` so the monitor package owns its SQL in one small place."""
+from the other domains so the monitor package owns its SQL in one small place."""
 
 from __future__ import annotations
 

@@ -90,7 +90,7 @@ def units_of(rel: str, path: Path, split_line: bool, gzip: bool, workers: int,
             rows = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
         target = min(UNIT_MAX, max(UNIT_MIN, math.ceil(sum(sizes) / workers)))
         out, group, first, size = [], [], 0, 0
-        for i, n in enumerate(rows):
+        for i in range(len(rows)):
             group.append(i)
             size += sizes[i]
             if size >= target or i == len(rows) - 1:

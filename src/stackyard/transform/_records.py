@@ -23,7 +23,8 @@ from typing import Any
 
 from stackyard.transform._jsonpath import JsonPath, RecordError, parse
 
-CSV, JSON, JSONLINES, NPY = "text/csv", "application/json", "application/jsonlines", "application/x-npy"
+CSV, JSON, JSONLINES = "text/csv", "application/json", "application/jsonlines"
+NPY = "application/x-npy"
 PARQUET_BATCH_ROWS = 4096
 _PIECE = 1 << 20
 

@@ -292,7 +292,8 @@ class TuningRun:
             self.launched += 1
             job_dir = tuning_dir(self.name) / f"trial-{number:03d}"
             self.store.add_trial(self.name, number, trial.params,
-                                 _checks.job_name(self.name, f"{number:03d}"), str(job_dir))
+                                 _checks.job_name(self.name, f"{number:03d}"), str(job_dir),
+                                 hyperparameters=to_hyperparameters(trial.params))
             running[pool.submit(self._trial, number, trial, None)] = (number, trial)
             self._progress(self.launched)
         if not running:
@@ -325,7 +326,7 @@ class TuningRun:
         space = grid(self.cfg["ParameterRanges"])
         names = sorted(space)
         tried = {tuple(str(r["params"][n]) for n in names) for r in rows}
-        points = [dict(zip(names, combo)) for combo in itertools.product(
+        points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(
             *(space[n] for n in names))]
         random.Random(self.cfg.get("RandomSeed")).shuffle(points)
         for p in points:

@@ -31,7 +31,7 @@ class _Numeric(ParameterRange):
             raise DefinitionError(f"range min {min_value} > max {max_value}")
         if scaling_type == "Logarithmic" and min_value <= 0:
             raise DefinitionError(f"Logarithmic scaling needs min > 0; got {min_value}")
-        if scaling_type == "ReverseLogarithmic" and not (0 <= min_value and max_value < 1):
+        if scaling_type == "ReverseLogarithmic" and not (min_value >= 0 and max_value < 1):
             raise DefinitionError("ReverseLogarithmic scaling needs 0 <= min <= max < 1; "
                                   f"got [{min_value}, {max_value}]")
         self.min_value = min_value

@@ -7,7 +7,7 @@ from typing import Any
 
 from stackyard._checks import KwargRules, check_name, check_number
 from stackyard.errors import DefinitionError, NotFoundError, UsageError
-from stackyard.jobs._common import JobArgs, count, in_pipeline
+from stackyard.jobs._common import count
 from stackyard.jobs._training import Estimator
 from stackyard.store import open_store
 from stackyard.tuning._ranges import (
@@ -16,6 +16,7 @@ from stackyard.tuning._ranges import (
     ranges_definition,
     ranges_from_definition,
 )
+from stackyard.workflow._session import JobArgs, in_pipeline
 
 STRATEGIES = ("Bayesian", "Random", "Grid", "Hyperband")
 # Keywords accepted and ignored (AWS-only); any other unknown keyword is a TypeError.
@@ -236,7 +237,7 @@ class HyperparameterTuner:
         _FIT.check("fit", kwargs)
         req = self.request(inputs)
         if in_pipeline(self.estimator.sagemaker_session):
-            return JobArgs("Tuning", req, self)
+            return JobArgs("Tuning", req)
         name = job_name or f"{self.base_tuning_job_name or 'tuning'}-" + time.strftime(
             "%Y%m%d-%H%M%S") + f"-{int(time.time() * 1000) % 1000:03d}"
         if not start_tuning_job(name, req):

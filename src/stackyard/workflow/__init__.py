@@ -27,7 +27,7 @@ from stackyard.workflow._parameters import (
     ParameterInteger,
     ParameterString,
 )
-from stackyard.workflow._pipeline import Pipeline, PipelineExecution, PipelineSession
+from stackyard.workflow._pipeline import Pipeline, PipelineExecution
 from stackyard.workflow._policies import (
     CacheConfig,
     ParallelismConfiguration,
@@ -36,6 +36,7 @@ from stackyard.workflow._policies import (
     StepExceptionType,
     StepRetryPolicy,
 )
+from stackyard.workflow._session import PipelineSession
 from stackyard.workflow._steps import (
     ConditionStep,
     FailStep,

@@ -16,12 +16,6 @@ from stackyard.workflow._steps import RawStep, Step
 DEFINITION_VERSION = "2020-12-01"
 
 
-class PipelineSession:
-    """Pass as ``sagemaker_session=`` so ``run()``/``fit()`` return step arguments."""
-
-    is_pipeline_session = True
-
-
 def _collect(roots: list[Step]) -> list[Step]:
     """Every step reachable from the listed ones, listed ones first, each object once."""
     seen: dict[int, Step] = {}
@@ -197,16 +191,14 @@ class PipelineExecution:
     def list_steps(self) -> list[dict[str, Any]]:
         """Steps, most recent first (as SageMaker lists them)."""
         from stackyard.engine import describe_run
-        from stackyard.store import open_store
 
-        sources = {r["name"]: r.get("cache_source") for r in open_store().get_steps(self.run_id)}
         out = []
         for s in reversed(describe_run(self.run_id)["steps"]):
             out.append({"StepName": s["name"], "StepStatus": s["status"],
                         "StartTime": s["start_time"], "EndTime": s["end_time"],
                         "AttemptCount": s["attempts"], "FailureReason": s["failure_reason"],
                         "CacheHitResult": {"SourcePipelineExecutionArn":
-                                           f"stackyard:execution/{sources.get(s['name'])}"}
+                                           f"stackyard:execution/{s['cache_source']}"}
                         if s["cache_hit"] else None,
                         "Metadata": s["outputs"]})
         return out

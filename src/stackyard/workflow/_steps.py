@@ -6,7 +6,6 @@ from typing import Any
 
 from stackyard._checks import KwargRules
 from stackyard.errors import DefinitionError
-from stackyard.jobs._common import JobArgs
 from stackyard.workflow._conditions import Condition
 from stackyard.workflow._expr import (
     DelayedReturn,
@@ -16,6 +15,8 @@ from stackyard.workflow._expr import (
     to_json,
 )
 from stackyard.workflow._policies import CacheConfig, RetryPolicy
+from stackyard.workflow._register import package_request
+from stackyard.workflow._session import JobArgs
 
 # What every step takes besides its own arguments (``Step.__init__``).
 _COMMON = frozenset({"display_name", "description", "depends_on", "retry_policies",
@@ -133,8 +134,7 @@ class ProcessingStep(Step):
             if processor is None or code is None:
                 raise DefinitionError(
                     f"ProcessingStep {name!r} needs processor= and code= (or step_args=)")
-            return JobArgs("Processing",
-                           processor.request(code, inputs, outputs, job_arguments), processor)
+            return JobArgs("Processing", processor.request(code, inputs, outputs, job_arguments))
 
         self.job = _job_args("Processing", step_args, build)
         self.property_files = list(property_files or [])
@@ -164,7 +164,7 @@ class TrainingStep(Step):
         def build() -> JobArgs:
             if estimator is None:
                 raise DefinitionError(f"TrainingStep {name!r} needs estimator= (or step_args=)")
-            return JobArgs("Training", estimator.request(inputs), estimator)
+            return JobArgs("Training", estimator.request(inputs))
 
         self.job = _job_args("Training", step_args, build)
 
@@ -191,7 +191,7 @@ class TuningStep(Step):
         def build() -> JobArgs:
             if tuner is None:
                 raise DefinitionError(f"TuningStep {name!r} needs tuner= (or step_args=)")
-            return JobArgs("Tuning", tuner.request(inputs), tuner)
+            return JobArgs("Tuning", tuner.request(inputs))
 
         self.job = _job_args("Tuning", step_args, build)
 
@@ -232,18 +232,15 @@ class RegisterModel(ModelStep):
                  drift_check_baselines: Any = None, customer_metadata_properties: Any = None,
                  description: str | None = None, inference_instances: Any = None,
                  transform_instances: Any = None, **kwargs: Any) -> None:
-        from stackyard.jobs._model import Model
-
         kwargs = KwargRules(_COMMON).check("RegisterModel", kwargs)
         if estimator is not None:
             entry_point = entry_point or estimator.entry_point
             source_dir = source_dir or estimator.source_dir
-        model = Model(model_data=model_data, image_uri=image_uri, entry_point=entry_point,
-                      source_dir=source_dir)
-        req = model.register_request(content_types, response_types, model_package_group_name,
-                                     approval_status, model_metrics, drift_check_baselines,
-                                     customer_metadata_properties, description)
-        super().__init__(name, step_args=JobArgs("RegisterModel", req, model), **kwargs)
+        req = package_request(model_data, image_uri, entry_point, source_dir, None,
+                              content_types, response_types, model_package_group_name,
+                              approval_status, model_metrics, drift_check_baselines,
+                              customer_metadata_properties, description)
+        super().__init__(name, step_args=JobArgs("RegisterModel", req), **kwargs)
 
 
 class ConditionStep(Step):
