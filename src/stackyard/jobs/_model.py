@@ -130,7 +130,7 @@ class Model:
         if self.model_data is None:
             raise DefinitionError("this Model has no model_data to create a model from")
         if in_pipeline(self.sagemaker_session):
-            return JobArgs("CreateModel", self.create_request(), self)
+            return JobArgs("CreateModel", self.create_request())
         from stackyard._checks import job_name
         from stackyard.transform import create_model
 

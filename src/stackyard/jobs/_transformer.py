@@ -17,7 +17,8 @@ from typing import Any
 
 from stackyard._checks import AWS_ONLY, KwargRules, check_number, job_name
 from stackyard.errors import DefinitionError
-from stackyard.jobs._common import JobArgs, count, destination, in_pipeline, is_variable
+from stackyard.jobs._common import count, destination, is_variable
+from stackyard.workflow._session import JobArgs, in_pipeline
 
 _TRANSFORMER = KwargRules(frozenset(), AWS_ONLY | {"transform_ami_version"})
 
@@ -165,7 +166,7 @@ class Transformer:
                                 input_filter, output_filter, join_source, model_client_config,
                                 batch_data_capture_config)
         if in_pipeline(self.sagemaker_session):
-            return JobArgs("Transform", self.transform_request(inputs, job_name), self)
+            return JobArgs("Transform", self.transform_request(inputs, job_name))
         from stackyard.transform import run_transform_job
 
         request = self.transform_request(inputs, job_name or self._job_name())
