@@ -7,8 +7,10 @@ import json
 import time
 from typing import Any
 
+from stackyard.store._base import Base
 
-class MonitorStore:
+
+class MonitorMixin(Base):
     """Mixed into ``Store``: relies on its ``tx``, ``_q`` and ``_one``."""
 
     def add_monitoring_run(self, run_id: str, kind: str, job: str, source: str,

@@ -12,10 +12,10 @@ from pathlib import Path
 from stackyard import _home
 from stackyard.store._endpoints import EndpointsMixin
 from stackyard.store._events import EventsMixin
-from stackyard.store._monitor import MonitorStore
+from stackyard.store._monitor import MonitorMixin
 from stackyard.store._registry import RegistryMixin
 from stackyard.store._runs import RunsMixin
-from stackyard.store._transform import TransformStore
+from stackyard.store._transform import TransformMixin
 from stackyard.store._tuning import TuningMixin
 
 
@@ -25,8 +25,8 @@ class Store(
     RegistryMixin,
     EndpointsMixin,
     EventsMixin,
-    MonitorStore,
-    TransformStore,
+    MonitorMixin,
+    TransformMixin,
 ):
     """The database of one ``STACKYARD_HOME``: every method commits before it returns."""
 

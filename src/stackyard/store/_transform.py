@@ -11,13 +11,15 @@ import time
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from stackyard.store._base import Base
+
 
 class _Base(Protocol):
     def tx(self) -> AbstractContextManager[Any]: ...
     def _one(self, sql: str, args: tuple = ()) -> dict[str, Any] | None: ...
 
 
-class TransformStore:
+class TransformMixin(Base):
     # ---- models ------------------------------------------------------------------
     def create_model(self: _Base, name: str, record: dict[str, Any]) -> dict[str, Any]:
         """Record ``name`` unless it exists; returns the record stored under ``name`` (the
