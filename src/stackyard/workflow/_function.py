@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from stackyard._checks import KwargRules
+from stackyard._imports import plain_name
 from stackyard.errors import DefinitionError
 from stackyard.workflow._expr import DelayedReturn, PipelineVariable, collect_refs, to_json
 from stackyard.workflow._steps import Step
@@ -48,7 +49,7 @@ def function_ref(func: Callable) -> dict[str, str]:
         file = str(Path(inspect.getfile(func)).resolve())
     except (OSError, TypeError):
         source, file = repr(func.__code__.co_code), ""
-    return {"Module": func.__module__, "Name": func.__qualname__, "File": file,
+    return {"Module": plain_name(func.__module__), "Name": func.__qualname__, "File": file,
             "CodeHash": hashlib.sha256(source.encode()).hexdigest()}
 
 
