@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -169,7 +168,7 @@ def test_warm_start_replays_parent_trials(code: Path) -> None:
 
 
 @pytest.mark.slow
-def test_kill_9_then_resume_repeats_no_finished_trial(code: Path, tmp_path: Path) -> None:
+def test_kill_9_then_resume_repeats_no_finished_trial(code: Path, tmp_path: Path, sy) -> None:
     script = tmp_path / "tune.py"
     script.write_text(f"""
 import sys
@@ -181,12 +180,11 @@ make(Path({str(code)!r}), max_jobs=4, max_parallel_jobs=2, random_seed=0, strate
 """)
     proc = subprocess.Popen([sys.executable, str(script)], env=os.environ.copy(),
                             start_new_session=True)
-    deadline = time.time() + 60
-    while time.time() < deadline:  # wait until two trials finished and two more started
+    def two_done_and_more_started() -> bool:
         rows = open_store().get_trials("dur") if open_store().get_tuning_job("dur") else []
-        if sum(r["status"] == "Completed" for r in rows) >= 2 and len(rows) >= 3:
-            break
-        time.sleep(0.1)
+        return sum(r["status"] == "Completed" for r in rows) >= 2 and len(rows) >= 3
+
+    sy.wait_until(two_done_and_more_started, timeout=60, what="two finished trials")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     out = subprocess.run([str(Path(sys.executable).parent / "stackyard"), "tuning", "resume",
