@@ -188,6 +188,9 @@ def test_a_pipeline_file_imports_its_sibling_modules_without_global_state(sy):
     assert engine.describe_run(ex.run_id)["steps"][0]["outputs"]["Result"] == "HI!"
     sy.write("my pipes é/helpers.py", "NAME = 'sib2'\ndef shout(w):\n    return w\n")
     assert load_pipeline(path).name == "sib2"
+    link = sy.work / "elsewhere.py"     # a link runs its target, beside its siblings
+    link.symlink_to(path)
+    assert load_pipeline(link).name == "sib2"
 
 
 def test_loading_a_pipeline_twice_gives_the_same_definition(sy):

@@ -37,11 +37,12 @@ def load_pipeline(file: Path) -> Any:
     under a plain name in ``sys.modules``, and a second load sees edited helpers."""
     if not file.is_file():
         raise DefinitionError(f"{file} does not exist")
-    if file.suffix != ".py" or "." in file.stem:
+    real = file.resolve()  # a link runs its target, beside the target's siblings
+    if real.suffix != ".py" or "." in real.stem:
         raise DefinitionError(f"{file}: a pipeline file is a Python module, NAME.py with no "
                               "other '.' in its name; rename it")
     try:
-        module = load_module(file.resolve().parent, file.name)
+        module = load_module(real.parent, real.name)
     except DefinitionError:
         raise
     except SystemExit as e:  # sys.exit(0) would otherwise end `stackyard run` with success
