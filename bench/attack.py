@@ -180,6 +180,7 @@ def check_runs(runs: set[str]) -> list[str]:
 # ---- (a) kill -9 at random moments ------------------------------------------------------
 def attack_kills(pipeline: Path, kills: int, rng: random.Random) -> dict[str, Any]:
     before_start = finished_first = resumes_failed = 0
+    during: Counter = Counter()   # which steps were executing when the runner died
     problems: list[str] = []
     t0 = time.monotonic()  # one undisturbed run sets the window the kills fall in
     first = cli("run", str(pipeline), "-q")
@@ -187,11 +188,19 @@ def attack_kills(pipeline: Path, kills: int, rng: random.Random) -> dict[str, An
     if first.returncode != 0:
         return {"problems": [f"an undisturbed run failed: {first.stderr[-300:]}"]}
     runs = run_ids()
-    for _ in range(kills):
+    (undisturbed,) = runs
+    row = open_store().get_run(undisturbed)
+    span = row["end_time"] - row["start_time"]   # the run itself, without start-up
+    for i in range(kills):
         known = run_ids()
         runner = subprocess.Popen([EXE, "run", str(pipeline), "-q"], cwd=WORK,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.2, 0.9 * window))   # a random moment is the point here
+        if i % 5 == 0:   # every fifth kill lands anywhere, start-up included
+            time.sleep(rng.uniform(0, window))
+        else:            # the others while the run exists, at a random moment of it
+            wait_for(lambda k=known, r=runner: run_ids() - k or r.poll() is not None, 60,
+                     "the run")
+            time.sleep(rng.uniform(0, span))
         finished_first += runner.poll() is not None
         runner.send_signal(signal.SIGKILL)
         runner.wait()
@@ -201,14 +210,17 @@ def attack_kills(pipeline: Path, kills: int, rng: random.Random) -> dict[str, An
             continue
         (run,) = new
         runs.add(run)
+        during.update(s["name"] for s in open_store().get_steps(run)
+                      if s["status"] == "Executing")
         r = cli("runs", "resume", run, "-q")
         if r.returncode != 0 or "Traceback" in r.stderr:
             resumes_failed += 1
             problems.append(f"resume {run}: exit {r.returncode}: {r.stderr.strip()[-300:]}")
     problems += check_runs(runs)
-    return {"kills": kills, "runs": len(runs) - 1, "run takes (s)": round(window, 1),
+    return {"kills": kills, "runs": len(runs) - 1, "run takes (s)": round(span, 1),
             "killed before the run existed": before_start,
             "finished before the kill": finished_first, "resumes failed": resumes_failed,
+            "killed during": dict(sorted(during.items())),
             "problems": problems}
 
 
@@ -407,13 +419,24 @@ def attack_http() -> dict[str, Any]:
 
 # ---- (d) junk CLI ------------------------------------------------------------------------
 def attack_cli(rng: random.Random, n: int = 100) -> dict[str, Any]:
+    import click
+
     sys.path.insert(0, str(ROOT / "tests" / "cli"))
     from test_cli_junk import CASES, _argv
 
+    real = {"run_id": min(run_ids()), "ref": f"{GROUP}/1", "group": GROUP,
+            "file": str(WORK / "pipé line.py")}
     problems: list[str] = []
     codes: Counter = Counter()
     for path, cmd, param, junk in rng.sample(CASES, n):
         argv = _argv(path, cmd, param, junk)
+        # half the time the other arguments name real things (never a server to start)
+        if path[0] not in ("serve", "endpoints") and rng.random() < 0.5:
+            named = [p.name for p in cmd.params if isinstance(p, click.Argument)
+                     and (p.name == param or p.required)]
+            for i, name in enumerate(named, start=len(path)):
+                if name != param and name in real:
+                    argv[i] = real[name]
         try:
             r = subprocess.run([EXE, *argv], capture_output=True, text=True, cwd=WORK,
                                timeout=60, check=False, errors="replace")
