@@ -61,3 +61,9 @@ def cpu_count() -> int:
     """CPUs this process may run on (its affinity mask, as ``taskset`` or a container's
     cpuset sets it), not the machine's total: what parallel work should be sized to."""
     return len(os.sched_getaffinity(0))
+
+
+def unset_defaults(**defaults: str) -> dict[str, str]:
+    """The ``defaults`` for variables the user has not set: what a child process should get
+    on top of the inherited environment without overriding the user's own choice."""
+    return {k: v for k, v in defaults.items() if k not in os.environ}

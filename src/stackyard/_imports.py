@@ -165,3 +165,12 @@ def load_module(root: str | Path, entry: str,
             sys.modules.pop(key, None)
         _SPACES.pop(name, None)
         raise
+
+
+def plain_name(module_name: str) -> str:
+    """A module's name as its code folder knows it (``pipeline`` for
+    ``stackyard_code_3_ab12cd34ef56.pipeline``); other names unchanged. What a record
+    (a pipeline definition) keeps: the private prefix differs with every load."""
+    if module_name.startswith(_PREFIX) and "." in module_name:
+        return module_name.partition(".")[2]
+    return module_name

@@ -194,7 +194,6 @@ while os.path.exists(GATE):
 def test_ctrl_c_on_stackyard_run_returns_promptly(sy):
     """Regression: Ctrl-C used to block until every running job ended and left the run Executing."""
     import signal
-    import time
 
     gate, started = sy.tmp / "gate", sy.tmp / "started"
     gate.write_text("closed")
@@ -209,12 +208,12 @@ def test_ctrl_c_on_stackyard_run_returns_promptly(sy):
     try:
         sy.wait_until(started.exists, timeout=60, what="the job to start")
         runner.send_signal(signal.SIGINT)
-        t0 = time.monotonic()
-        while runner.poll() is None and time.monotonic() - t0 < 3:
-            time.sleep(0.05)
-        prompt = runner.poll() is not None
+        # the job never ends by itself while the gate is closed: a runner that waited for
+        # it would never exit, so exiting at all (within a generous bound) is the proof
+        runner.communicate(timeout=60)
     finally:
         gate.unlink(missing_ok=True)
-        runner.communicate(timeout=60)
-    assert prompt, "stackyard run kept running for >3 s after Ctrl-C"
+        if runner.poll() is None:
+            runner.kill()
+            runner.communicate()
     assert runner.returncode != 0

@@ -157,3 +157,55 @@ def test_resume_of_a_failed_run_through_the_cli(sy):
     r = sy.cli("runs", "resume", run_id)                 # nothing left to do
     assert r.returncode == 0
     assert sy.lines(sy.tmp / "gate-count") == ["ran", "ran"]
+
+
+SIBLING = """
+import helpers
+from stackyard.workflow import Pipeline, step
+
+@step(name="Shout")
+def shout(word):
+    return helpers.shout(word)
+
+pipeline = Pipeline(helpers.NAME, steps=[shout("hi")])
+"""
+
+
+def test_a_pipeline_file_imports_its_sibling_modules_without_global_state(sy):
+    """`import helpers` beside the pipeline works (the one importer of user code), leaves
+    nothing on sys.path or under the plain name, and a second load sees an edited helper
+    (a global `helpers` module would be reused, stale)."""
+    import sys
+
+    folder = sy.work / "my pipes é"
+    sy.write("my pipes é/helpers.py", "NAME = 'sib'\ndef shout(w):\n    return w.upper() + '!'\n")
+    path = sy.write("my pipes é/pipe.py", SIBLING)
+    first = load_pipeline(path)
+    assert first.name == "sib"
+    assert str(folder) not in sys.path and "helpers" not in sys.modules
+    ex = first.start()
+    assert ex.wait() == "Succeeded", ex.describe()["failure_reason"]
+    assert engine.describe_run(ex.run_id)["steps"][0]["outputs"]["Result"] == "HI!"
+    sy.write("my pipes é/helpers.py", "NAME = 'sib2'\ndef shout(w):\n    return w\n")
+    assert load_pipeline(path).name == "sib2"
+    link = sy.work / "elsewhere.py"     # a link runs its target, beside its siblings
+    link.symlink_to(path)
+    assert load_pipeline(link).name == "sib2"
+
+
+def test_loading_a_pipeline_twice_gives_the_same_definition(sy):
+    """The definition names a @step function's module as its folder knows it, not by the
+    private name of one load: loading again is not a new pipeline version."""
+    sy.write("helpers.py", "NAME = 'same'\ndef shout(w):\n    return w\n")
+    path = sy.write("pipe.py", SIBLING)
+    first, second = load_pipeline(path).definition(), load_pipeline(path).definition()
+    assert first == second and '"Module": "pipe"' in first
+
+
+@pytest.mark.parametrize("name", ["pipe.v2.py", "pipe.txt"])
+def test_a_pipeline_file_must_be_a_module_name(sy, name):
+    from stackyard.errors import DefinitionError
+
+    path = sy.write(name, "pipeline = None\n")
+    with pytest.raises(DefinitionError, match="rename it"):
+        load_pipeline(path)

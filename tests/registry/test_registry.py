@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
@@ -140,7 +140,7 @@ def test_twenty_processes_register_at_once(home: Path) -> None:
     assert versions == list(range(1, 21))
 
 
-def test_on_approve_starts_the_pipeline_once_per_approval(home: Path) -> None:
+def test_on_approve_starts_the_pipeline_once_per_approval(home: Path, sy) -> None:
     marker = home / "approved.txt"
     (home / "deploy.py").write_text(f"""
 from stackyard.workflow import Pipeline, ParameterString, step
@@ -165,11 +165,13 @@ pipeline = Pipeline("deploy-on-approve", parameters=[ref], steps=[note(ref)])
     out = cli("models", "approve", "g/2")
     assert out.returncode == 0 and "started pipeline" in out.stderr
     cli("models", "reject", "g/1")  # not an approval: starts nothing
-    deadline = time.time() + 60
-    while time.time() < deadline and not marker.exists():
-        time.sleep(0.2)
-    time.sleep(1.0)
-    assert marker.read_text().splitlines() == ["g/2"]
+    started = open_store().events("trigger.started")
+    assert [e["payload"]["ref"] for e in started] == ["g/2"]
+    trigger = started[0]["payload"]
+    # the trigger's log is private (it may hold the pipeline's output)
+    assert stat.S_IMODE(os.stat(trigger["log"]).st_mode) == 0o600
+    sy.wait_until(lambda: not sy.pid_alive(trigger["pid"]), timeout=60, what="the run")
+    assert marker.read_text().splitlines() == ["g/2"], Path(trigger["log"]).read_text()
 
 
 def test_lineage_of_a_pipeline_registered_model(home: Path) -> None:

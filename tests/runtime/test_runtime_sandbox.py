@@ -19,7 +19,7 @@ import pytest
 import stackyard
 from stackyard import artifacts
 from stackyard.jobs import ProcessingInput, ProcessingOutput, ScriptProcessor
-from stackyard.workflow import Pipeline, ProcessingStep
+from stackyard.workflow import ParallelismConfiguration, Pipeline, ProcessingStep
 
 PY = ScriptProcessor(command=["python3"])
 
@@ -81,10 +81,16 @@ ISOLATED = """
 import os, pathlib, sys, time
 out = pathlib.Path("/opt/ml/processing/output/out")
 out.mkdir(parents=True, exist_ok=True)
-before = sorted(os.listdir(out))
 (out / "who.txt").write_text(NAME)
-time.sleep(0.4)
-(out / "seen.txt").write_text(repr(before) + " " + (out / "who.txt").read_text())
+# both jobs have written their file before either looks (a rendezvous, not a sleep)
+meet = pathlib.Path(MEET)
+(meet / NAME).touch()
+end = time.monotonic() + 60
+while len(os.listdir(meet)) < 2:
+    if time.monotonic() > end:
+        sys.exit("the other job never ran at the same time")
+    time.sleep(0.01)
+(out / "seen.txt").write_text(repr(sorted(os.listdir(out))) + " " + (out / "who.txt").read_text())
 """
 
 
@@ -92,23 +98,26 @@ time.sleep(0.4)
 def test_parallel_jobs_never_see_each_others_files(sy, monkeypatch, mode):
     monkeypatch.setenv("STACKYARD_SANDBOX", mode)
     steps = []
+    meet = sy.tmp / "meet"
+    meet.mkdir()
     for name in ("Left", "Right"):
-        code = sy.write(f"code/{name}.py", ISOLATED, NAME=name)
+        code = sy.write(f"code/{name}.py", ISOLATED, NAME=name, MEET=str(meet))
         steps.append(ProcessingStep(name, processor=PY, code=str(code), outputs=[
             ProcessingOutput(output_name="out", source="/opt/ml/processing/output/out")]))
     if mode == "off":
         # without a namespace the script must use the paths it is given, not literals
         for s, name in zip(steps, ("Left", "Right"), strict=True):
             code = sy.write(f"code/{name}.py", ISOLATED.replace(
-                '"/opt/ml/processing/output/out"', 'sys.argv[1]'), NAME=name)
+                '"/opt/ml/processing/output/out"', 'sys.argv[1]'), NAME=name, MEET=str(meet))
             s.job.request["AppSpecification"]["ContainerArguments"] = [
                 "/opt/ml/processing/output/out"]
-    ex = Pipeline("isolation", steps=steps).start()
+    ex = Pipeline("isolation", steps=steps, parallelism_config=ParallelismConfiguration(
+        max_parallel_execution_steps=2)).start()
     assert ex.wait() == "Succeeded", ex.describe()["failure_reason"]
     for name in ("Left", "Right"):
         out = _out_dir(ex, name)
         assert (out / "who.txt").read_text() == name
-        assert (out / "seen.txt").read_text() == f"[] {name}"
+        assert (out / "seen.txt").read_text() == f"['who.txt'] {name}"
 
 
 PATHS_FROM_ARGS = """
@@ -238,7 +247,7 @@ def _run_as_nobody(d: Path, with_output: bool,
     (d / "pipe.py").write_text(textwrap.dedent(f"""
         import json
         from stackyard.jobs import ProcessingInput, ProcessingOutput, ScriptProcessor
-        from stackyard.workflow import Pipeline, ProcessingStep
+        from stackyard.workflow import ParallelismConfiguration, Pipeline, ProcessingStep
         outputs = [ProcessingOutput(output_name="out", source="/opt/ml/processing/output/out")
                    ] if {with_output} else []
         s = ProcessingStep("Literal", processor=ScriptProcessor(command=["python3"]),

@@ -10,7 +10,7 @@ import tarfile
 
 import pytest
 
-from stackyard import artifacts, engine
+from stackyard import artifacts, engine, runtime
 from stackyard.jobs import Estimator, ProcessingOutput, ScriptProcessor, TrainingInput
 from stackyard.workflow import (
     ConditionLessThan,
@@ -112,7 +112,7 @@ def test_training_environment_variables(trained):
     assert env["SM_HP_USE_BIAS"] == "true" and env["SM_HP_NAME"] == "m1"
     assert env["SM_CURRENT_HOST"] == "algo-1"
     assert json.loads(env["SM_HOSTS"]) == ["algo-1"]
-    assert env["SM_NUM_CPUS"] == str(os.cpu_count())
+    assert env["SM_NUM_CPUS"] == str(len(os.sched_getaffinity(0)))
     training_env = json.loads(env["SM_TRAINING_ENV"])
     assert training_env["channel_input_dirs"] == {"train": "/opt/ml/input/data/train",
                                                   "validation": "/opt/ml/input/data/validation"}
@@ -308,3 +308,19 @@ def test_an_entry_point_without_source_dir_ships_only_that_file(sy):
     assert ex.wait() == "Succeeded", ex.describe()["failure_reason"]
     meta = ex.list_steps()[0]["Metadata"]
     assert _model_files(meta["ModelArtifacts"]["S3ModelArtifacts"])["code.txt"] == b"train.py"
+
+
+def test_sm_num_cpus_counts_the_cpus_this_process_may_use() -> None:
+    """A job started under ``taskset``/a cpuset must not be told about the machine's other
+    CPUs (it would start that many threads on the ones it has)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs to narrow the affinity")
+    os.sched_setaffinity(0, cpus[:1])
+    try:
+        spec = runtime.training_spec("j", {"Code": {"EntryPoint": "train.py",
+                                                     "EntryPointPath": "train.py"}})
+    finally:
+        os.sched_setaffinity(0, cpus)
+    assert spec.env["SM_NUM_CPUS"] == "1"
+    assert json.loads(spec.env["SM_TRAINING_ENV"])["num_cpus"] == 1

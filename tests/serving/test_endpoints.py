@@ -279,3 +279,41 @@ def test_a_stackyard_ensemble_serves_without_inference_code(home: Path) -> None:
         predictor.predict(ROWS)
     assert (time.perf_counter() - t0) / 20 < 0.03  # two workers: no 40 ms Nagle stalls
     assert post(serving.describe_endpoint("e11")["url"], b"1,2\n").status_code == 400
+
+
+def _stopped_by_sigterm(name: str, home: Path) -> list[str]:
+    """SIGTERM the endpoint's server as `kill` or systemd would; what it left unpacked."""
+    from stackyard.runtime import alive
+    from stackyard.store import open_store
+
+    row = open_store().get_endpoint(name)
+    os.kill(row["pid"], signal.SIGTERM)
+    wait_until(lambda: not alive(row["pid"], row["pid_start"]), timeout=60)
+    models = home / "home" / "serving" / "models"
+    return os.listdir(models) if models.exists() else []
+
+
+def test_the_server_honours_its_header_timeout_and_cleans_up_on_sigterm(register,
+                                                                        home: Path) -> None:
+    """The managed server's own settings reach the protocol it serves with (a 0.5 s header
+    timeout, not the 10 s default), and a SIGTERM leaves no unpacked model behind."""
+    import socket
+
+    ref = register("g", [1, 1, 1], 0)
+    d = serving.create_endpoint("ht", [variant("A", ref)], header_timeout=0.5)
+    assert os.listdir(home / "home" / "serving" / "models")  # it unpacked its model
+    host, port = d["url"].removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as slow:
+        slow.settimeout(8)  # under the 10 s default: only the configured 0.5 s cuts it
+        slow.sendall(b"POST /invocations HTT")
+        assert slow.recv(1024) == b""
+    assert _stopped_by_sigterm("ht", home) == []
+
+
+def test_two_workers_serve_and_leave_nothing_unpacked_on_sigterm(register,
+                                                                 home: Path) -> None:
+    ref = register("g", [1, 2, 3], 0)
+    d = serving.create_endpoint("w2", [variant("A", ref)], workers=2)
+    assert float(post(d["url"], b"1,1,1").text) == 6.0
+    wait_until(lambda: len(os.listdir(home / "home" / "serving" / "models")) == 2)
+    assert _stopped_by_sigterm("w2", home) == []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,6 +9,7 @@ from typing import Any
 
 import click
 
+from stackyard._imports import load_module
 from stackyard.cli._args import RUN_ID, json_option, limit_option, name_type, quiet_option
 from stackyard.cli._render import (
     duration,
@@ -32,19 +31,18 @@ def runs() -> None:
 
 
 def load_pipeline(file: Path) -> Any:
-    """Import FILE (as the engine will on resume) and return its ``pipeline``."""
+    """Import FILE and return its ``pipeline``, through the one importer of user code
+    (``stackyard._imports``): in a namespace of its own, so its sibling modules
+    (``import helpers``) import as beside a script, yet nothing lands on ``sys.path`` or
+    under a plain name in ``sys.modules``, and a second load sees edited helpers."""
     if not file.is_file():
         raise DefinitionError(f"{file} does not exist")
-    path = str(file.resolve())
-    name = "stackyard_user_" + re.sub(r"\W", "_", path)
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise DefinitionError(f"{file} is not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    sys.path.insert(0, str(Path(path).parent))
+    real = file.resolve()  # a link runs its target, beside the target's siblings
+    if real.suffix != ".py" or "." in real.stem:
+        raise DefinitionError(f"{file}: a pipeline file is a Python module, NAME.py with no "
+                              "other '.' in its name; rename it")
     try:
-        spec.loader.exec_module(module)
+        module = load_module(real.parent, real.name)
     except DefinitionError:
         raise
     except SystemExit as e:  # sys.exit(0) would otherwise end `stackyard run` with success

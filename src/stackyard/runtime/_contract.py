@@ -8,10 +8,10 @@ at the ``/opt/ml/processing/...`` paths they named.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from stackyard import _home
 from stackyard._checks import uri_to_path
 from stackyard.runtime._spec import JobSpec
 
@@ -71,7 +71,7 @@ def training_spec(name: str, req: dict[str, Any], num_cpus: int | None = None) -
     channels = [c["ChannelName"] for c in req.get("InputDataConfig", [])]
     inputs = [(str(c["DataSource"]["S3DataSource"]["S3Uri"]),
                f"/opt/ml/input/data/{c['ChannelName']}") for c in req.get("InputDataConfig", [])]
-    ncpu = num_cpus or os.cpu_count() or 1
+    ncpu = num_cpus or _home.cpu_count()
     model_dir, out_data = "/opt/ml/model", "/opt/ml/output/data"
     parsed_hps = {k: _hp_value(v) for k, v in hps.items()}
     user_args = [a for k, v in hps.items() for a in (f"--{k}", v)]

@@ -9,13 +9,14 @@ installing twice.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import IO
+
+from filelock import FileLock
 
 from stackyard import _home
 from stackyard.errors import StepFailed
@@ -49,8 +50,7 @@ def ensure_venv(requirements: Path, log: IO[bytes]) -> str:
     key = requirements_key(requirements)
     venv = root / key
     python = venv / "bin" / "python"
-    with open(root / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with FileLock(root / f"{key}.lock"):
         if (venv / ".ready").exists():
             log.write(f"stackyard: using cached environment {venv}\n".encode())
             return str(python)

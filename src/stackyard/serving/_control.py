@@ -7,7 +7,6 @@ import ipaddress
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 from stackyard import _home
 from stackyard._checks import check_name, check_number, is_model_ref, parse_model_ref
 from stackyard.errors import NotFoundError, StackyardError, UsageError
-from stackyard.runtime import alive, process_start_time
+from stackyard.runtime import alive, process_start_time, start_detached
 from stackyard.store import open_store
 
 
@@ -240,13 +239,11 @@ def start_endpoint(name: str, wait: bool = True, timeout: float = 180) -> dict[s
         return _describe_row(row)
     d = endpoint_dir(name)
     d.mkdir(parents=True, exist_ok=True)
-    log = open(d / "server.log", "ab")  # noqa: SIM115 - the child keeps it
-    proc = subprocess.Popen([sys.executable, "-m", "stackyard.serving._server", name],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, env={
-                                # one-row predictions: many OpenMP threads only add waits
-                                "OMP_NUM_THREADS": "1", **os.environ,
-                                "STACKYARD_HOME": str(_home.home())})
+    proc = start_detached([sys.executable, "-m", "stackyard.serving._server", name],
+                          d / "server.log", env={
+                              "STACKYARD_HOME": str(_home.home()),
+                              # one-row predictions: many OpenMP threads only add waits
+                              **_home.unset_defaults(OMP_NUM_THREADS="1")})
     cfg = row["config"]
     url = f"http://{cfg['host']}:{cfg['port']}"
     store.set_endpoint(name, pid=proc.pid, pid_start=process_start_time(proc.pid), url=url,

@@ -10,8 +10,9 @@ Run: ``python -m stackyard.serving._server ENDPOINT`` (``stackyard endpoints`` d
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import os
+import signal
 import socket
 import sys
 import threading
@@ -22,11 +23,12 @@ import h11
 import numpy as np
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.supervisors import Multiprocess
 
 from stackyard.errors import UsageError
 from stackyard.serving._app import State, create_app
 from stackyard.serving._control import DONE, is_loopback, read_token
-from stackyard.serving._fleet import Fleet, build_fleet, traffic_steps
+from stackyard.serving._fleet import Fleet, build_fleet, sweep_unpacked, traffic_steps
 from stackyard.store import open_store
 
 log = logging.getLogger("stackyard.serving")
@@ -192,9 +194,8 @@ class Protocol(H11Protocol):
         super().connection_lost(exc)
 
 
-def app_factory() -> Any:
-    """What each uvicorn worker builds (the endpoint name comes from the environment)."""
-    name = os.environ["STACKYARD_ENDPOINT"]
+def app_factory(name: str) -> Any:
+    """What each uvicorn worker builds for endpoint ``name``."""
     row = open_store().get_endpoint(name)
     if row is None:
         raise SystemExit(f"no endpoint {name!r}")
@@ -218,20 +219,47 @@ def _token(name: str, config: dict[str, Any]) -> str | None:
     return token
 
 
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
 def main(name: str) -> None:
+    """Serve endpoint ``name`` until SIGTERM or SIGINT, then remove what it unpacked.
+
+    uvicorn ends a graceful shutdown by raising the signal again, and a process that dies
+    of SIGTERM runs no finalizers: its unpacked models would stay. So the signal becomes an
+    ordinary exit here (finalizers run), and the folders of workers that died are swept.
+    The name reaches every worker inside the pickled config (``functools.partial``), not
+    through the environment."""
+    np.seterr(all="ignore")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     row = open_store().get_endpoint(name)
     if row is None:
         raise SystemExit(f"no endpoint {name!r}")
     cfg = row["config"]
     _token(name, cfg)  # fail before binding anything
-    os.environ["STACKYARD_ENDPOINT"] = name
-    uvicorn.run("stackyard.serving._server:app_factory", factory=True,
-                host=cfg.get("host", "127.0.0.1"), port=int(cfg["port"]),
-                workers=int(cfg.get("workers", 1)), log_level="warning", access_log=False,
-                http=Protocol, timeout_graceful_shutdown=10)
+    config = uvicorn.Config(functools.partial(app_factory, name), factory=True,
+                            host=cfg.get("host", "127.0.0.1"), port=int(cfg["port"]),
+                            workers=int(cfg.get("workers", 1)), log_level="warning",
+                            access_log=False, http=Protocol, timeout_graceful_shutdown=10)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_on_signal)
+    try:
+        if config.workers > 1:
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            server = uvicorn.Server(config)
+            server.run()
+            if not server.started:
+                raise SystemExit(f"endpoint {name} did not start; see the lines above")
+    finally:
+        sweep_unpacked()
 
 
 if __name__ == "__main__":
-    np.seterr(all="ignore")
-    main(sys.argv[1])
+    # run the importable module's main, not this ``__main__`` copy: workers unpickle
+    # ``app_factory`` and ``Protocol`` by their module's name, and the header timeout
+    # app_factory sets must be on the class the server uses
+    from stackyard.serving._server import main as _main
+
+    _main(sys.argv[1])

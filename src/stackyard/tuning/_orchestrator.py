@@ -103,8 +103,11 @@ class TuningRun:
 
     # ---- the study, rebuilt from the store -----------------------------------------
     def _study(self) -> optuna.Study:
+        # named after the job: Hyperband assigns a trial to its bracket by a hash of the
+        # study's name and the trial's number, so an unnamed study (a random name) would put
+        # the same trial in another bracket on every run and on every resume
         study = optuna.create_study(
-            direction="minimize" if self.minimize else "maximize",
+            study_name=self.name, direction="minimize" if self.minimize else "maximize",
             sampler=_sampler(self.cfg), pruner=_pruner(self.cfg))
         warm = self.job["config"].get("WarmStartConfig") or {}
         for parent in warm.get("ParentHyperParameterTuningJobs", []):
@@ -146,13 +149,16 @@ class TuningRun:
         def on_line(line: str) -> None:
             if self.on_log is not None:
                 self.on_log(job_name, line)
+            if state["pruned"] is not None:
+                return  # what a stopped job prints until the signal lands depends on load
             for _, value in parse_line(line, self.objective_rx):
                 trial.report(value, state["step"])
                 state["step"] += 1
-                if state["pruned"] is None and trial.should_prune():
+                if trial.should_prune():
                     state["pruned"] = (f"stopped early at report {state['step']}: {metric}="
                                        f"{value:g} was worse than the other trials' at that point")
                     runtime.stop(state["pid"], state["start"])
+                    return
 
         def started(pid: int, start: str | None) -> None:
             state["pid"], state["start"] = pid, start

@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from stackyard import artifacts
+from stackyard._imports import plain_name
 from stackyard.engine._environ import scoped_environ
 from stackyard.engine._execute import Attempt
 from stackyard.engine.steps._base import StepType, Tokens
@@ -38,7 +39,7 @@ def function_ref(func: Callable) -> dict[str, str]:
         file = str(Path(inspect.getfile(func)).resolve())
     except (OSError, TypeError):
         source, file = repr(func.__code__.co_code), ""
-    return {"Module": func.__module__, "Name": func.__qualname__, "File": file,
+    return {"Module": plain_name(func.__module__), "Name": func.__qualname__, "File": file,
             "CodeHash": hashlib.sha256(source.encode()).hexdigest()}
 
 

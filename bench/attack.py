@@ -1,0 +1,494 @@
+"""Attack stackyard as a user would, and print what held (not a test: a table).
+
+Against a fresh ``STACKYARD_HOME`` in a folder whose name has a space and non-ASCII:
+
+a. a 4-step pipeline (processing -> training -> @step -> register) whose runner is killed
+   with SIGKILL at random moments, then resumed: the run must succeed, no step may run to
+   completion twice (each step's code appends a line when it finishes, and the store's
+   attempts are counted), and each run registers exactly one model version;
+b. two ``stackyard run`` of that pipeline at once (two runs, two versions), and two
+   ``runs resume`` of one run at once (one drives it, the other refuses in one line);
+c. 100 junk HTTP requests (bad methods, paths, headers, bodies, raw protocol garbage,
+   slowloris) to an endpoint serving a version from (a): no 5xx, and it still answers;
+d. 100 junk CLI invocations (the CLI fuzz test's generator): no traceback, exit 0/1/2,
+   one error line.
+
+Run: ``.venv/bin/python bench/attack.py [--kills 20] [--seed 0]`` (about 5 minutes on 2
+cores). Exits 1 when a row fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+EXE = str(Path(sys.executable).with_name("stackyard"))
+WORK = Path(tempfile.mkdtemp(prefix="stackyard attack ü é "))
+os.environ["STACKYARD_HOME"] = str(WORK / "home dir ✓")   # before stackyard reads it
+
+from stackyard import serving  # noqa: E402 - after STACKYARD_HOME is set
+from stackyard.registry import ModelRegistry  # noqa: E402 - after STACKYARD_HOME is set
+from stackyard.runtime import alive  # noqa: E402 - after STACKYARD_HOME is set
+from stackyard.store import open_store  # noqa: E402 - after STACKYARD_HOME is set
+
+CODE, MARKS, GATE = WORK / "code dir ü", WORK / "marks.txt", WORK / "gate"
+GROUP = "attack-g"
+
+PREP = """
+import os, sys, time
+run = sys.argv[1]
+open(MARKS, "a").write(f"start Prep {run}\\n")
+while os.path.exists(GATE):          # only (b) closes the gate
+    time.sleep(0.02)
+time.sleep(0.3)
+os.makedirs("/opt/ml/processing/out", exist_ok=True)
+open("/opt/ml/processing/out/rows.csv", "w").write("1,2,3\\n")
+open(MARKS, "a").write(f"done Prep {run}\\n")
+"""
+TRAIN = """
+import argparse, json, os, time
+p = argparse.ArgumentParser(); p.add_argument("--run"); a = p.parse_args()
+time.sleep(0.3)
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "coef.json"), "w") as f:
+    json.dump({"coef": [1.0, 2.0, 3.0]}, f)
+open(MARKS, "a").write(f"done Train {a.run}\\n")
+"""
+INFERENCE = """
+import json, os
+import numpy as np
+
+class Coef(list):
+    pass
+
+def model_fn(model_dir):
+    m = Coef(json.load(open(os.path.join(model_dir, "coef.json")))["coef"])
+    m.n_features_in_ = len(m)
+    return m
+
+def predict_fn(data, model):
+    return np.asarray(data, dtype=float) @ np.asarray(model)
+"""
+PIPELINE = """
+import time
+from stackyard.jobs import Model, ScriptProcessor, SKLearn, TrainingInput, ProcessingOutput
+from stackyard.workflow import (ExecutionVariables, ModelStep, Pipeline, PipelineSession,
+                                ProcessingStep, TrainingStep, step)
+
+run = ExecutionVariables.PIPELINE_EXECUTION_ID
+s = PipelineSession()
+prep = ProcessingStep("Prep", step_args=ScriptProcessor(command=["python3"],
+    sagemaker_session=s).run(code=CODE + "/prep.py", arguments=[run],
+    outputs=[ProcessingOutput(output_name="out", source="/opt/ml/processing/out")]))
+train = TrainingStep("Train", step_args=SKLearn(entry_point="train.py", source_dir=CODE,
+    hyperparameters={"run": run}, sagemaker_session=s).fit({"train": TrainingInput(
+        prep.properties.ProcessingOutputConfig.Outputs["out"].S3Output.S3Uri)}))
+
+@step(name="Check")
+def check(model, run_id):
+    time.sleep(0.2)
+    open(MARKS, "a").write(f"done Check {run_id}\\n")
+    return model
+
+checked = check(train.properties.ModelArtifacts.S3ModelArtifacts, run)
+register = ModelStep("Register", depends_on=["Check"], step_args=Model(
+    model_data=train.properties.ModelArtifacts.S3ModelArtifacts, entry_point="inference.py",
+    source_dir=CODE, sagemaker_session=s).register(
+        content_types=["text/csv"], response_types=["text/csv"],
+        model_package_group_name=GROUP))
+pipeline = Pipeline("attack", steps=[prep, train, checked, register])
+"""
+
+
+def write(path: Path, text: str, **consts: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{k} = {v!r}\n" for k, v in consts.items())
+                    + textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def setup() -> Path:
+    write(CODE / "prep.py", PREP, MARKS=str(MARKS), GATE=str(GATE))
+    write(CODE / "train.py", TRAIN, MARKS=str(MARKS))
+    write(CODE / "inference.py", INFERENCE)
+    return write(WORK / "pipé line.py", PIPELINE, CODE=str(CODE), MARKS=str(MARKS),
+                 GROUP=GROUP)
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([EXE, *args], capture_output=True, text=True, cwd=WORK,
+                          timeout=timeout, check=False)
+
+
+def wait_for(cond: Any, timeout: float, what: str) -> Any:
+    end = time.monotonic() + timeout
+    while not (value := cond()):
+        if time.monotonic() > end:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+    return value
+
+
+def run_ids() -> set[str]:
+    return {r["run_id"] for r in open_store().list_runs("attack", limit=10_000)}
+
+
+def completions() -> Counter:
+    """(step, run) -> how many times the step's code ran to its end."""
+    lines = MARKS.read_text().splitlines() if MARKS.exists() else []
+    return Counter(tuple(line.split()[1:]) for line in lines if line.startswith("done "))
+
+
+def versions_by_run() -> Counter:
+    reg = ModelRegistry()
+    return Counter(reg.describe(p.ref)["lineage"]["registered_by"]["run_id"]
+                   for p in reg.list_packages(GROUP)) if open_store().group_exists(GROUP) \
+        else Counter()
+
+
+def check_runs(runs: set[str]) -> list[str]:
+    """What is wrong with these runs: status, double completions, versions."""
+    bad = []
+    done, versions = completions(), versions_by_run()
+    store = open_store()
+    for run in sorted(runs):
+        status = store.get_run(run)["status"]
+        if status != "Succeeded":
+            bad.append(f"{run}: {status}")
+        for step_name in ("Prep", "Train", "Check"):
+            if done[(step_name, run)] != 1:
+                bad.append(f"{run}: {step_name} ran to completion {done[(step_name, run)]}×")
+        succeeded = Counter(a["step"] for a in store.get_attempts(run)
+                            if a["status"] == "Succeeded")
+        bad += [f"{run}: {s} has {n} succeeded attempts" for s, n in succeeded.items() if n > 1]
+        if versions[run] != 1:
+            bad.append(f"{run}: {versions[run]} model versions registered")
+    return bad
+
+
+# ---- (a) kill -9 at random moments ------------------------------------------------------
+def attack_kills(pipeline: Path, kills: int, rng: random.Random) -> dict[str, Any]:
+    before_start = finished_first = resumes_failed = 0
+    during: Counter = Counter()   # which steps were executing when the runner died
+    problems: list[str] = []
+    t0 = time.monotonic()  # one undisturbed run sets the window the kills fall in
+    first = cli("run", str(pipeline), "-q")
+    window = time.monotonic() - t0
+    if first.returncode != 0:
+        return {"problems": [f"an undisturbed run failed: {first.stderr[-300:]}"]}
+    runs = run_ids()
+    (undisturbed,) = runs
+    row = open_store().get_run(undisturbed)
+    span = row["end_time"] - row["start_time"]   # the run itself, without start-up
+    for i in range(kills):
+        known = run_ids()
+        runner = subprocess.Popen([EXE, "run", str(pipeline), "-q"], cwd=WORK,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if i % 5 == 0:   # every fifth kill lands anywhere, start-up included
+            time.sleep(rng.uniform(0, window))
+        else:            # the others while the run exists, at a random moment of it
+            wait_for(lambda k=known, r=runner: run_ids() - k or r.poll() is not None, 60,
+                     "the run")
+            time.sleep(rng.uniform(0, span))
+        finished_first += runner.poll() is not None
+        runner.send_signal(signal.SIGKILL)
+        runner.wait()
+        new = run_ids() - known
+        if not new:
+            before_start += 1
+            continue
+        (run,) = new
+        runs.add(run)
+        during.update(s["name"] for s in open_store().get_steps(run)
+                      if s["status"] == "Executing")
+        r = cli("runs", "resume", run, "-q")
+        if r.returncode != 0 or "Traceback" in r.stderr:
+            resumes_failed += 1
+            problems.append(f"resume {run}: exit {r.returncode}: {r.stderr.strip()[-300:]}")
+    problems += check_runs(runs)
+    return {"kills": kills, "runs": len(runs) - 1, "run takes (s)": round(span, 1),
+            "killed before the run existed": before_start,
+            "finished before the kill": finished_first, "resumes failed": resumes_failed,
+            "killed during": dict(sorted(during.items())),
+            "problems": problems}
+
+
+# ---- (b) two at once ----------------------------------------------------------------------
+def attack_concurrency(pipeline: Path) -> dict[str, Any]:
+    problems: list[str] = []
+    known = run_ids()
+    pair = [subprocess.Popen([EXE, "run", str(pipeline), "-q"], cwd=WORK, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in pair]
+    codes = [p.returncode for p in pair]
+    if codes != [0, 0]:
+        problems.append(f"two runs at once exited {codes}: {[o[1][-300:] for o in outs]}")
+    both = run_ids() - known
+    if len(both) != 2:
+        problems.append(f"two runs at once made {len(both)} runs")
+    problems += check_runs(both)
+
+    # two resumes of one run: the gate holds the run's first job until both have started
+    GATE.write_text("closed")
+    known = run_ids()
+    runner = subprocess.Popen([EXE, "run", str(pipeline), "-q"], cwd=WORK,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (run,) = wait_for(lambda: run_ids() - known, 60, "the run")
+    wait_for(lambda: f"start Prep {run}" in (MARKS.read_text() if MARKS.exists() else ""),
+             60, "its first job")
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    resumes = [subprocess.Popen([EXE, "runs", "resume", run, "-q"], cwd=WORK, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for _ in range(2)]
+    try:
+        wait_for(lambda: any(p.poll() is not None for p in resumes), 60, "one resume to end")
+    finally:
+        GATE.unlink()
+    outs = [p.communicate(timeout=300) for p in resumes]
+    resume_codes = sorted(p.returncode for p in resumes)
+    err = next((e for p, (_, e) in zip(resumes, outs, strict=True) if p.returncode == 2), "")
+    if resume_codes != [0, 2] or "being driven" not in err or len(err.strip().splitlines()) != 1:
+        problems.append(f"two resumes at once: exits {resume_codes}, refusal {err.strip()!r}")
+    if any("Traceback" in o + e for o, e in outs):
+        problems.append("a resume printed a traceback")
+    problems += check_runs({run})
+    return {"two runs": codes, "two resumes": resume_codes, "refusal": err.strip(),
+            "problems": problems}
+
+
+# ---- (c) junk HTTP ----------------------------------------------------------------------
+def raw(host: str, port: int, data: bytes, timeout: float = 20) -> bytes:
+    """Send bytes, read until the server closes or answers one response head."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        try:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        chunks = b""
+        try:
+            while chunk := s.recv(65536):
+                chunks += chunk
+        except OSError:
+            pass
+        return chunks
+
+
+def http_cases(host: str) -> list[tuple[str, Any]]:
+    """(description, request): an httpx request as a dict, or raw bytes."""
+    row = b"1,2,3"
+    deep = b"[" * 100_000 + b"]" * 100_000
+    h = f"Host: {host}\r\n".encode()
+    cases: list[tuple[str, Any]] = []
+    for method in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE"):
+        for path in ("/ping", "/invocations", "/metrics", "/variants", "/feedback", "/nope"):
+            cases.append((f"{method} {path}", {"method": method, "url": path}))
+    for path in ("/%00", "/" + "a" * 8000, "//invocations", "/../../etc/passwd",
+                 "/invocations?x=%ff", "/ping/", "/%E2%9C%93"):
+        cases.append((f"GET {path[:20]}", {"method": "GET", "url": path}))
+    bodies = {"empty": b"", "binary": bytes(range(256)), "bad utf-8": b"\xff\xfe,\x80",
+              "wide": b"1,2,3,4,5", "narrow": b"1", "nan": b"nan,nan,nan",
+              "inf": b"inf,-inf,1", "1e400": b"1e400,1,1", "text": b"a,b,c",
+              "ragged": b"1,2,3\n4,5", "quotes": b'"1",2,3', "nul": b"1\x00,2,3",
+              "many rows": b"1,2,3\n" * 20_000, "only commas": b",,,\n,,,"}
+    for name, body in bodies.items():
+        cases.append((f"csv {name}", {"method": "POST", "url": "/invocations", "content": body,
+                                      "headers": {"Content-Type": "text/csv"}}))
+    for name, body in {"malformed": b"{", "deep": deep, "string": b'"x"', "null": b"null",
+                       "instances junk": b'{"instances": 5}', "dict rows": b'[{"a": 1}]',
+                       "NaN": b"[[NaN, 1, 2]]", "huge int": b"[[" + b"9" * 5000 + b",1,2]]",
+                       "mixed": b'[[1, "2", null]]', "empty list": b"[]"}.items():
+        cases.append((f"json {name}", {"method": "POST", "url": "/invocations",
+                                       "content": body,
+                                       "headers": {"Content-Type": "application/json"}}))
+    for ctype in ("application/x-npy", "application/jsonlines", "text/plain", "",
+                  "text/csv; charset=utf-16", "multipart/form-data; boundary=x",
+                  "\u2713".encode()):
+        cases.append((f"type {ctype[:20]!r}", {"method": "POST", "url": "/invocations",
+                                               "content": row,
+                                               "headers": {"Content-Type": ctype}}))
+    for accept in ("application/x-npy", "image/png", "*/*;q=nan", "text/csv;q=0", ","):
+        cases.append((f"accept {accept!r}", {"method": "POST", "url": "/invocations",
+                                             "content": row, "headers": {
+                                                 "Content-Type": "text/csv",
+                                                 "Accept": accept}}))
+    for variant in ("nosuch", "", "A\u2713".encode(), "A" * 5000):
+        cases.append((f"variant {variant[:10]!r}", {"method": "POST", "url": "/invocations",
+                                                    "content": row, "headers": {
+                                                        "Content-Type": "text/csv",
+                                                        "X-Target-Variant": variant}}))
+    for body in (b"x", b"{}", b'{"inference_id": "nope", "reward": 1}',
+                 b'{"inference_id": "x", "reward": NaN}', b'{"inference_id": 5, "reward": "a"}',
+                 b'{"inference_id": "x", "reward": 1e400}'):
+        cases.append((f"feedback {body[:20]!r}", {"method": "POST", "url": "/feedback",
+                                                  "content": body, "headers": {
+                                                      "Content-Type": "application/json"}}))
+    cases.append(("body over the limit", {"method": "POST", "url": "/invocations",
+                                          "content": b"1,2,3\n" * 1_200_000,
+                                          "headers": {"Content-Type": "text/csv"}}))
+    raws = {
+        "garbage line": b"GARBAGE\r\n\r\n",
+        "binary": bytes(range(256)) * 4,
+        "http/2 preface": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        "no host": b"GET /ping HTTP/1.1\r\n\r\n",
+        "huge header": b"GET /ping HTTP/1.1\r\n" + h + b"X-Junk: " + b"a" * 200_000 + b"\r\n\r\n",
+        "non-latin header": b"GET /ping HTTP/1.1\r\n" + h + b"X-\xff: \xfe\r\n\r\n",
+        "two lengths": b"POST /invocations HTTP/1.1\r\n" + h
+                       + b"Content-Type: text/csv\r\nContent-Length: 5\r\n"
+                         b"Content-Length: 50\r\n\r\n1,2,3",
+        "short body": b"POST /invocations HTTP/1.1\r\n" + h
+                      + b"Content-Type: text/csv\r\nContent-Length: 500\r\n\r\n1,2,3",
+        "bad chunked": b"POST /invocations HTTP/1.1\r\n" + h
+                       + b"Content-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "negative length": b"POST /invocations HTTP/1.1\r\n" + h
+                           + b"Content-Length: -1\r\n\r\n",
+        "http/0.9": b"GET /ping\r\n",
+        "lf only": b"GET /ping HTTP/1.1\n" + h.replace(b"\r", b"") + b"\n",
+    }
+    cases += [(f"raw {name}", data) for name, data in raws.items()]
+    return cases
+
+
+def attack_http() -> dict[str, Any]:
+    import httpx
+
+    ref = f"{GROUP}/1"
+    ModelRegistry().update_approval(ref, "Approved", comment="attack")
+    d = serving.create_endpoint("attack", [{"name": "A", "model": {"ref": ref}}],
+                                header_timeout=2)
+    host, port = d["url"].removeprefix("http://").split(":")
+    problems: list[str] = []
+    statuses: Counter = Counter()
+    try:
+        cases = http_cases(f"{host}:{port}")
+        with httpx.Client(base_url=d["url"], timeout=60) as client:
+            for case, req in cases:
+                what = case
+                if isinstance(req, bytes):
+                    head = raw(host, int(port), req).split(b"\r\n", 1)[0]
+                    code = int(head.split()[1]) if head.startswith(b"HTTP/1.1 ") else 0
+                else:
+                    try:
+                        code = client.request(**req).status_code
+                    except httpx.HTTPError as e:
+                        code = 0
+                        what += f" ({type(e).__name__})"
+                statuses[code] += 1
+                if code >= 500:
+                    problems.append(f"{what}: {code}")
+            # slowloris: 5 connections that never finish their headers
+            slow = [socket.create_connection((host, int(port))) for _ in range(5)]
+            for s in slow:
+                s.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Ty")
+            good = client.post("/invocations", content=b"1,2,3",
+                               headers={"Content-Type": "text/csv"})
+            if good.status_code != 200 or float(good.text) != 14.0:
+                problems.append(f"a good request during slowloris: {good.status_code}")
+            for s in slow:
+                s.settimeout(30)
+                try:
+                    if s.recv(1024) != b"":
+                        problems.append("a slowloris connection got an answer")
+                except OSError as e:
+                    problems.append(f"a slowloris connection was not closed: {e}")
+                s.close()
+            statuses["slowloris closed"] += 5
+            ping = client.get("/ping").status_code
+            again = client.post("/invocations", content=b"1,2,3",
+                                headers={"Content-Type": "text/csv"})
+        row = open_store().get_endpoint("attack")
+        if ping != 200 or again.status_code != 200 or not alive(row["pid"], row["pid_start"]):
+            problems.append(f"after the junk: /ping {ping}, invocation {again.status_code}")
+    finally:
+        serving.delete_endpoint("attack")
+    return {"requests": len(cases) + 5, "statuses": dict(sorted(statuses.items(), key=str)),
+            "problems": problems}
+
+
+# ---- (d) junk CLI ------------------------------------------------------------------------
+def attack_cli(rng: random.Random, n: int = 100) -> dict[str, Any]:
+    import click
+
+    sys.path.insert(0, str(ROOT / "tests" / "cli"))
+    from test_cli_junk import CASES, _argv
+
+    real = {"run_id": min(run_ids()), "ref": f"{GROUP}/1", "group": GROUP,
+            "file": str(WORK / "pipé line.py")}
+    problems: list[str] = []
+    codes: Counter = Counter()
+    for path, cmd, param, junk in rng.sample(CASES, n):
+        argv = _argv(path, cmd, param, junk)
+        # half the time the other arguments name real things (never a server to start)
+        if path[0] not in ("serve", "endpoints") and rng.random() < 0.5:
+            named = [p.name for p in cmd.params if isinstance(p, click.Argument)
+                     and (p.name == param or p.required)]
+            for i, name in enumerate(named, start=len(path)):
+                if name != param and name in real:
+                    argv[i] = real[name]
+        try:
+            r = subprocess.run([EXE, *argv], capture_output=True, text=True, cwd=WORK,
+                               timeout=60, check=False, errors="replace")
+        except subprocess.TimeoutExpired:
+            problems.append(f"{argv!r}: still running after 60 s")
+            continue
+        codes[r.returncode] += 1
+        lines = r.stderr.splitlines()
+        if r.returncode not in (0, 1, 2):
+            problems.append(f"{argv!r}: exit {r.returncode}")
+        elif "Traceback" in r.stdout + r.stderr:
+            problems.append(f"{argv!r}: traceback")
+        elif r.returncode and (len(lines) != 1 or not lines[0].startswith("error: ")):
+            problems.append(f"{argv!r}: stderr {r.stderr[-200:]!r}")
+    return {"invocations": n, "exits": dict(sorted(codes.items())), "problems": problems}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    opts = ap.parse_args()
+    rng = random.Random(opts.seed)
+    pipeline = setup()
+    print(f"attacking in {WORK}", flush=True)
+    rows = []
+    for label, attack in [
+            ("a. kill -9 the runner at random moments, resume", lambda: attack_kills(
+                pipeline, opts.kills, rng)),
+            ("b. two runs at once; two resumes of one run at once",
+             lambda: attack_concurrency(pipeline)),
+            ("c. junk HTTP to a running endpoint", attack_http),
+            ("d. junk CLI invocations", lambda: attack_cli(rng))]:
+        t0 = time.monotonic()
+        try:
+            result = attack()
+        except Exception as e:  # noqa: BLE001 - a crash of the attack is a failed row
+            result = {"problems": [f"the attack itself failed: {type(e).__name__}: {e}"]}
+        result["seconds"] = round(time.monotonic() - t0, 1)
+        rows.append((label, result))
+        print(f"{label}: {json.dumps(result, ensure_ascii=False)[:2000]}", flush=True)
+    print("\n| attack | counts | result |\n| --- | --- | --- |")
+    for label, result in rows:
+        counts = ", ".join(f"{k}: {v}" for k, v in result.items()
+                           if k not in ("problems", "refusal"))
+        verdict = "PASS" if not result["problems"] else (
+            "FAIL: " + "; ".join(result["problems"][:3]))
+        print(f"| {label} | {counts} | {verdict} |")
+    return 0 if all(not r["problems"] for _, r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
