@@ -30,6 +30,10 @@ def handler(event, context):
         raise ValueError("no model for " + event["group"])
     if kind == "missing":
         return {"other": 1}
+    if kind == "list":
+        return [1, 2]
+    if kind == "nan":
+        return {"count": float("nan")}
     if kind == "badtype":
         return {"count": "many", "ratio": 1, "ok": True, "name": "x"}
     return {"count": "3", "ratio": 2, "ok": "true", "name": 5,
@@ -84,6 +88,15 @@ def test_an_exception_fails_the_step_with_its_message(sy):
     status, steps = _run(sy, "raise")
     assert status == "Failed"
     assert "raised ValueError: no model for churn" in steps["GetModel"]["failure_reason"]
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("list", "must return a dict of JSON values (outputs by name); it returned list [1, 2]"),
+    ("nan", "must return a dict of JSON values (outputs by name); Out of range float"),
+])
+def test_a_response_that_is_not_a_dict_of_json_values_fails_saying_so(sy, kind, message):
+    status, steps = _run(sy, kind)
+    assert status == "Failed" and message in steps["GetModel"]["failure_reason"]
 
 
 def test_bad_functions_and_outputs_are_refused_when_defined(sy):

@@ -34,6 +34,12 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def _fail(out: Path, reason: str) -> int:
+    (out.parent / "failure").write_text(reason)
+    print(reason, file=sys.stderr)
+    return 1
+
+
 def main(event_path: str, response_path: str, code_dir: str) -> int:
     config = json.loads(Path(event_path).read_text())
     out = Path(response_path)
@@ -43,15 +49,16 @@ def main(event_path: str, response_path: str, code_dir: str) -> int:
     try:
         handler = getattr(importlib.import_module(module), func)
         response = handler(config["Event"], LambdaContext(config))
-        if not isinstance(response, dict):
-            raise TypeError(f"the handler returned {type(response).__name__} {response!r:.200}"
-                            ", not a dict of outputs")
-        text = json.dumps(response, allow_nan=False)
     except Exception as e:  # noqa: BLE001 - any failure of the function fails the step
         traceback.print_exc()
-        (out.parent / "failure").write_text(
-            f"Lambda function {config['Handler']} raised {type(e).__name__}: {e}")
-        return 1
+        return _fail(out, f"Lambda function {config['Handler']} raised {type(e).__name__}: {e}")
+    try:
+        if not isinstance(response, dict):
+            raise TypeError(f"it returned {type(response).__name__} {response!r:.200}")
+        text = json.dumps(response, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        return _fail(out, f"Lambda function {config['Handler']} must return a dict of JSON "
+                          f"values (outputs by name); {e}")
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(text)
     tmp.replace(out)
