@@ -65,6 +65,34 @@ def handler():
     pathlib.Path(HANDLED).write_text("handled")
     return "handled"
 """
+INFER = """
+import os, time
+import numpy as np
+
+def model_fn(model_dir):
+    return {}
+
+def predict_fn(rows, model):
+    with open(RAN, "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    while os.path.exists(GATE):
+        time.sleep(0.05)
+    if os.path.exists(FAIL):
+        raise RuntimeError("asked to fail")
+    return np.asarray(rows, dtype=float).sum(axis=1)
+"""
+LAMBDA = """
+import os, time
+
+def handler(event, context):
+    with open(RAN, "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    while os.path.exists(GATE):
+        time.sleep(0.05)
+    if os.path.exists(FAIL):
+        raise RuntimeError("asked to fail")
+    return {"out": event["p"].upper()}
+"""
 
 
 ROOT = "dir with space é"   # every input, script and model lives under such a folder
@@ -84,6 +112,9 @@ class Files:
         self.proc = sy.write(f"{ROOT}/code/proc.py", PROC, **marks)
         sy.write(f"{ROOT}/train/train.py", TRAIN, **marks)
         self.funcs_file = sy.write(f"{ROOT}/funcs.py", FUNCS, **marks)
+        sy.write(f"{ROOT}/infer/inference.py", INFER, **marks)
+        self.lambda_script = sy.write(f"{ROOT}/lam.py", LAMBDA, **marks)
+        sy.write(f"{ROOT}/rows/rows.csv", "1,2\n3,4\n")
         spec = importlib.util.spec_from_file_location(f"funcs_{id(self)}", self.funcs_file)
         assert spec is not None and spec.loader is not None
         self.funcs = importlib.util.module_from_spec(spec)
@@ -119,6 +150,9 @@ class Case:
     cacheable = False
     blocks = False                      # its work can be held open (to kill the runner)
     adoptable = False                   # that work outlives a killed runner
+
+    def setup(self, f: Files) -> None:
+        """What must exist before the step runs (not before it is defined)."""
 
     def step(self, f: Files, name: str) -> dict[str, Any]:
         raise NotImplementedError
@@ -272,8 +306,102 @@ class RegisterModelCase(Case):
         return s
 
 
+class ModelCase(RegisterModelCase):
+    type = "Model"
+    good_property = "ModelName"
+
+    def step(self, f: Files, name: str) -> dict[str, Any]:
+        from stackyard.jobs import Model
+        from stackyard.workflow import ModelStep, PipelineSession
+
+        return ModelStep(name, step_args=Model(
+            model_data=str(f.model), entry_point="inference.py",
+            source_dir=str(f.work / "infer"), sagemaker_session=PipelineSession(),
+        ).create()).to_definition()
+
+    def broken(self, step: dict[str, Any]) -> None:
+        step["Arguments"]["PrimaryContainer"]["ModelDataUrl"] = None
+
+    def failing(self, f: Files, name: str) -> dict[str, Any]:
+        s = self.step(f, name)
+        s["Arguments"]["PrimaryContainer"]["ModelDataUrl"] = str(f.work / "missing-model")
+        return s
+
+
+class TransformCase(Case):
+    type = "Transform"
+    good_property = "TransformOutput.S3OutputPath"
+    bad_property = "TransformOutput.NoSuchField"
+    cacheable = blocks = adoptable = True
+
+    def setup(self, f: Files) -> None:
+        from stackyard.jobs import Model
+
+        Model(model_data=str(f.model), entry_point="inference.py",
+              source_dir=str(f.work / "infer"), name="conformance").create()
+
+    def step(self, f: Files, name: str) -> dict[str, Any]:
+        return {"Name": name, "Type": "Transform", "Arguments": {
+            "ModelName": "conformance", "Environment": {"P": P},
+            "TransformInput": {"DataSource": {"S3DataSource": {
+                "S3DataType": "S3Prefix", "S3Uri": str(f.work / "rows")}},
+                "ContentType": "text/csv", "SplitType": "Line"},
+            "TransformOutput": {"AssembleWith": "Line"}}}
+
+    def broken(self, step: dict[str, Any]) -> None:
+        step["Arguments"]["TransformInput"]["SplitType"] = "Sideways"
+
+
+class QualityCheckCase(Case):
+    type = "QualityCheck"
+    good_property = "CalculatedBaselineStatistics"
+    bad_property = "CalculatedBaseline"
+    cacheable = True
+
+    def step(self, f: Files, name: str) -> dict[str, Any]:
+        from stackyard.monitor import DatasetFormat
+        from stackyard.workflow import CheckJobConfig, DataQualityCheckConfig, QualityCheckStep
+
+        return QualityCheckStep(name, DataQualityCheckConfig(
+            baseline_dataset=str(f.work / "rows"), dataset_format=DatasetFormat.csv(
+                header=False)), CheckJobConfig(role="r"), skip_check=True,
+            register_new_baseline=True).to_definition()
+
+    def broken(self, step: dict[str, Any]) -> None:
+        step["Arguments"]["CheckType"] = "BIAS"
+
+    def failing(self, f: Files, name: str) -> dict[str, Any]:
+        s = self.step(f, name)   # a check against a baseline that is not there
+        s["Arguments"].update(SkipCheck=False, SuppliedBaselineStatistics=str(f.work / "no"),
+                              SuppliedBaselineConstraints=str(f.work / "no"))
+        return s
+
+    def change_input(self, f: Files) -> dict[str, Any]:
+        f.sy.write(f"{ROOT}/rows/rows.csv", "5,6\n7,8\n")
+        return {}
+
+
+class LambdaCase(Case):
+    type = "Lambda"
+    good_property = "OutputParameters['out']"
+    bad_property = "OutputParameters['nope']"
+    cacheable = blocks = adoptable = True
+
+    def step(self, f: Files, name: str) -> dict[str, Any]:
+        from stackyard.workflow import Lambda, LambdaOutput, LambdaStep, ParameterString
+
+        return LambdaStep(name, Lambda(function_name="conformance",
+                                       script=str(f.lambda_script), handler="lam.handler"),
+                          inputs={"p": ParameterString("P", default_value="a")},
+                          outputs=[LambdaOutput("out")]).to_definition()
+
+    def broken(self, step: dict[str, Any]) -> None:
+        step["LambdaFunction"]["Handler"] = "other.handler"
+
+
 CASES = {c.type: c for c in (ProcessingCase(), TrainingCase(), TuningCase(), FunctionCase(),
-                             ConditionCase(), FailCase(), RegisterModelCase())}
+                             ConditionCase(), FailCase(), RegisterModelCase(), ModelCase(),
+                             TransformCase(), QualityCheckCase(), LambdaCase())}
 TYPES = sorted(CASES)
 
 
@@ -326,6 +454,7 @@ def test_cache_hits_an_identical_rerun_and_misses_after_an_input_changes(sy, kin
     case, f = CASES[kind], Files(sy)
     if kind == "Fail":
         pytest.skip("a Fail step never succeeds, so there is nothing to cache")
+    case.setup(f)
 
     def run(params: dict[str, Any] | None = None) -> dict[str, Any]:
         step = {**case.step(f, "S"), "CacheConfig": {"Enabled": True, "ExpireAfter": "P1D"}}
@@ -347,6 +476,7 @@ def test_cache_hits_an_identical_rerun_and_misses_after_an_input_changes(sy, kin
 @pytest.mark.parametrize("kind", TYPES)
 def test_a_failing_attempt_is_retried_then_the_failure_handler_runs(sy, kind):
     case, f = CASES[kind], Files(sy)
+    case.setup(f)
     step = {**case.failing(f, "S"), "OnFailure": "Handler", "RetryPolicies": [
         {"ExceptionType": ["ALL"], "IntervalSeconds": 0, "BackoffRate": 1,
          "MaxAttempts": 1}]}
@@ -374,6 +504,7 @@ def test_kill_9_mid_step_then_resume_adopts_or_reruns(sy, reaper, kind):
     """Adoptable types' jobs outlive the runner and are adopted (the work runs once);
     the others run again in the resuming process."""
     case, f = CASES[kind], Files(sy)
+    case.setup(f)
     f.gate.write_text("closed")
     path = sy.tmp / "definition.json"
     path.write_text(json.dumps(_definition("killed", case.step(f, "S"))))

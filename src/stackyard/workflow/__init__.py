@@ -1,4 +1,11 @@
-"""DEFINE: the SageMaker-named pipeline SDK. Pure data; compiles to a JSON definition."""
+"""DEFINE: the SageMaker-named pipeline SDK. Pure data; compiles to a JSON definition.
+
+The quality check configs (``DataQualityCheckConfig``, ``ModelQualityCheckConfig``,
+``CheckJobConfig``) are ``stackyard.monitor``'s, loaded on first use: the monitor needs
+pyarrow, which a pipeline without a check step should not pay for.
+"""
+
+from typing import Any
 
 from stackyard.workflow._conditions import (
     Condition,
@@ -20,6 +27,8 @@ from stackyard.workflow._expr import (
     PropertyFile,
 )
 from stackyard.workflow._function import step
+from stackyard.workflow._lambda import Lambda, LambdaOutput, LambdaOutputTypeEnum, LambdaStep
+from stackyard.workflow._monitoring import MonitorBatchTransformStep, QualityCheckStep
 from stackyard.workflow._parameters import (
     Parameter,
     ParameterBoolean,
@@ -44,12 +53,26 @@ from stackyard.workflow._steps import (
     ProcessingStep,
     RegisterModel,
     Step,
+    StepCollection,
     TrainingStep,
+    TransformStep,
     TuningStep,
 )
 
+_MONITOR_NAMES = ("CheckJobConfig", "DataQualityCheckConfig", "ModelQualityCheckConfig")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MONITOR_NAMES:
+        import stackyard.monitor
+
+        return getattr(stackyard.monitor, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "CacheConfig",
+    "CheckJobConfig",
     "Condition",
     "ConditionEquals",
     "ConditionGreaterThan",
@@ -60,12 +83,19 @@ __all__ = [
     "ConditionNot",
     "ConditionOr",
     "ConditionStep",
+    "DataQualityCheckConfig",
     "DelayedReturn",
     "ExecutionVariables",
     "FailStep",
     "Join",
     "JsonGet",
+    "Lambda",
+    "LambdaOutput",
+    "LambdaOutputTypeEnum",
+    "LambdaStep",
+    "ModelQualityCheckConfig",
     "ModelStep",
+    "MonitorBatchTransformStep",
     "ParallelismConfiguration",
     "Parameter",
     "ParameterBoolean",
@@ -78,13 +108,16 @@ __all__ = [
     "ProcessingStep",
     "Properties",
     "PropertyFile",
+    "QualityCheckStep",
     "RegisterModel",
     "RetryPolicy",
     "SageMakerJobStepRetryPolicy",
     "Step",
+    "StepCollection",
     "StepExceptionType",
     "StepRetryPolicy",
     "TrainingStep",
+    "TransformStep",
     "TuningStep",
     "step",
 ]

@@ -11,7 +11,7 @@ from stackyard.workflow._expr import DelayedReturn
 from stackyard.workflow._function import FunctionStep
 from stackyard.workflow._parameters import Parameter, parameter_from_definition
 from stackyard.workflow._policies import ParallelismConfiguration
-from stackyard.workflow._steps import RawStep, Step
+from stackyard.workflow._steps import RawStep, Step, StepCollection
 
 DEFINITION_VERSION = "2020-12-01"
 
@@ -47,6 +47,8 @@ class Pipeline:
         self.name = name
         self.parameters = list(parameters or [])
         self.steps = [s.step if isinstance(s, DelayedReturn) else s for s in steps or []]
+        self.steps = [x for s in self.steps
+                      for x in (s.steps if isinstance(s, StepCollection) else [s])]
         for s in self.steps:
             if not isinstance(s, Step):
                 raise DefinitionError(f"pipeline {name!r}: {s!r} is not a step")

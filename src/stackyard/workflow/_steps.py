@@ -31,6 +31,13 @@ def as_step(s: Any) -> Step | str:
     raise DefinitionError(f"{s!r} is not a step, a @step result or a step name")
 
 
+def as_steps(items: list[Any] | None) -> list[Step | str]:
+    """Steps, step names, ``@step`` results and step collections (each of whose steps
+    counts), in order."""
+    return [x for s in items or [] for x in (
+        s.steps if isinstance(s, StepCollection) else [as_step(s)])]
+
+
 class Step:
     step_type = ""
 
@@ -49,7 +56,7 @@ class Step:
         self.name = name
         self.display_name = display_name
         self.description = description
-        self.depends_on = [as_step(d) for d in depends_on or []]
+        self.depends_on = as_steps(depends_on)
         self.retry_policies = list(retry_policies or [])
         self.cache_config = cache_config
         self.on_failure = as_step(on_failure) if on_failure is not None else None
@@ -59,7 +66,7 @@ class Step:
         return Properties(self)
 
     def add_depends_on(self, steps: list[Any]) -> None:
-        self.depends_on.extend(as_step(s) for s in steps)
+        self.depends_on.extend(as_steps(steps))
 
     def arguments(self) -> Any:
         """The step's arguments, pipeline variables still in place."""
@@ -98,16 +105,19 @@ class Step:
 
 
 _MAKERS = {"Processing": "processor.run()", "Training": "estimator.fit()",
-           "Tuning": "tuner.fit()", "RegisterModel": "model.register()"}
+           "Tuning": "tuner.fit()", "RegisterModel": "model.register()",
+           "CreateModel": "model.create()", "Transform": "transformer.transform()"}
 
 
-def _job_args(kind: str, step_args: Any, build: Any) -> JobArgs:
-    """``step_args`` from a pipeline-session call, else the step's own arguments."""
+def _job_args(kind: str | tuple[str, ...], step_args: Any, build: Any) -> JobArgs:
+    """``step_args`` from a pipeline-session call (of one of the ``kind``s), else the
+    step's own arguments."""
+    kinds = (kind,) if isinstance(kind, str) else kind
     if step_args is not None:
-        if not isinstance(step_args, JobArgs) or step_args.kind != kind:
+        if not isinstance(step_args, JobArgs) or step_args.kind not in kinds:
             raise DefinitionError(
-                f"step_args must come from {_MAKERS[kind]} called on an object whose "
-                "sagemaker_session is a PipelineSession()")
+                f"step_args must come from {' or '.join(_MAKERS[k] for k in kinds)} called "
+                "on an object whose sagemaker_session is a PipelineSession()")
         return step_args
     return build()
 
@@ -205,7 +215,9 @@ class TuningStep(Step):
 
 
 class ModelStep(Step):
-    """Registers a model version: ``ModelStep(name, step_args=model.register(...))``."""
+    """Registers a model version (``ModelStep(name, step_args=model.register(...))``), or
+    creates a named model a transform can run (``step_args=model.create()``;
+    ``properties.ModelName`` names it)."""
 
     step_type = "RegisterModel"
 
@@ -213,9 +225,12 @@ class ModelStep(Step):
         super().__init__(name, **kwargs)
 
         def build() -> JobArgs:
-            raise DefinitionError(f"ModelStep {name!r} needs step_args=model.register(...)")
+            raise DefinitionError(f"ModelStep {name!r} needs step_args=model.register(...) "
+                                  "or step_args=model.create()")
 
-        self.job = _job_args("RegisterModel", step_args, build)
+        self.job = _job_args(("RegisterModel", "CreateModel"), step_args, build)
+        if self.job.kind == "CreateModel":
+            self.step_type = "Model"
 
     def arguments(self) -> Any:
         return self.job.request
@@ -243,6 +258,60 @@ class RegisterModel(ModelStep):
         super().__init__(name, step_args=JobArgs("RegisterModel", req), **kwargs)
 
 
+class TransformStep(Step):
+    """A batch transform job: ``TransformStep(name, step_args=transformer.transform(...))``
+    (or ``transformer=`` and ``inputs=TransformInput(...)``). ``properties.TransformOutput
+    .S3OutputPath`` is the job's output folder in the content-addressed store (one
+    ``<input file>.out`` per input file); the transformer's ``output_path``, if any, gets a
+    copy."""
+
+    step_type = "Transform"
+
+    def __init__(
+        self,
+        name: str,
+        step_args: Any = None,
+        transformer: Any = None,
+        inputs: Any = None,
+        display_name: str | None = None,
+        description: str | None = None,
+        cache_config: CacheConfig | None = None,
+        depends_on: list[Any] | None = None,
+        retry_policies: list[RetryPolicy] | None = None,
+    ) -> None:
+        super().__init__(name, display_name, description, depends_on, retry_policies,
+                         cache_config)
+        if (step_args is None) == (transformer is None):
+            raise DefinitionError(f"TransformStep {name!r}: give step_args= (from "
+                                  "transformer.transform()) or transformer= and inputs=, "
+                                  "not both")
+
+        def build() -> JobArgs:
+            if inputs is None:
+                raise DefinitionError(f"TransformStep {name!r}: transformer= needs inputs="
+                                      "TransformInput(...)")
+            return JobArgs("Transform", transformer.transform_request(inputs), transformer)
+
+        self.job = _job_args("Transform", step_args, build)
+
+    def arguments(self) -> Any:
+        return self.job.request
+
+
+class StepCollection:
+    """Several steps under one name (SageMaker's ``StepCollection``): a pipeline, a
+    ``depends_on`` or a branch that lists it lists each of its steps; its ``properties``
+    are its last step's."""
+
+    def __init__(self, name: str, steps: list[Step]) -> None:
+        self.name = name
+        self.steps = list(steps)
+
+    @property
+    def properties(self) -> Properties:
+        return self.steps[-1].properties
+
+
 class ConditionStep(Step):
     """Runs ``if_steps`` when every condition holds, else ``else_steps``; the branch not
     taken (and whatever depends only on it) shows as Skipped."""
@@ -263,8 +332,8 @@ class ConditionStep(Step):
         self.conditions = list(conditions or [])
         if not self.conditions:
             raise DefinitionError(f"ConditionStep {name!r} needs at least one condition")
-        self.if_steps = [as_step(s) for s in if_steps or []]
-        self.else_steps = [as_step(s) for s in else_steps or []]
+        self.if_steps = as_steps(if_steps)
+        self.else_steps = as_steps(else_steps)
 
     def arguments(self) -> Any:
         return {"Conditions": [c.to_definition() for c in self.conditions],

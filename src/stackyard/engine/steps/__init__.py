@@ -2,8 +2,9 @@
 
 Every type is registered here by ``"module:Class"`` and imported when first asked for: the
 built-in ones (modules of this package) and those whose work lives above the engine
-(tuning, the model registry), so importing the engine never imports the layers above it
-(tuning alone costs ~0.6 s of optuna), and the SDK can import ``function_ref`` cheaply.
+(tuning, the model registry, batch transform and models, quality checks, Lambda
+functions), so importing the engine never imports the layers above it (tuning alone
+costs ~0.6 s of optuna), and the SDK can import ``function_ref`` cheaply.
 """
 
 from __future__ import annotations
@@ -48,5 +49,9 @@ for _name, _ref in (("Processing", "processing:ProcessingStepType"),
     register_step_type(_name, f"{__name__}.{_ref}")
 register_step_type("Tuning", "stackyard.tuning._step:TuningStepType")
 register_step_type("RegisterModel", "stackyard.registry._step:RegisterModelStepType")
+register_step_type("Model", "stackyard.transform._step:ModelStepType")
+register_step_type("Transform", "stackyard.transform._step:TransformStepType")
+register_step_type("QualityCheck", "stackyard.monitor._step:QualityCheckStepType")
+register_step_type("Lambda", "stackyard.lambdas._step:LambdaStepType")
 
 __all__ = ["STEP_TYPES", "Attempt", "StepType", "register_step_type", "step_type"]
