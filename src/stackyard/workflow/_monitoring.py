@@ -15,8 +15,8 @@ from dataclasses import fields
 from typing import Any
 
 from stackyard.errors import DefinitionError
-from stackyard.jobs._common import JobArgs
 from stackyard.workflow._policies import CacheConfig
+from stackyard.workflow._session import JobArgs
 from stackyard.workflow._steps import Step, StepCollection, TransformStep
 
 

@@ -290,7 +290,7 @@ class TransformStep(Step):
             if inputs is None:
                 raise DefinitionError(f"TransformStep {name!r}: transformer= needs inputs="
                                       "TransformInput(...)")
-            return JobArgs("Transform", transformer.transform_request(inputs), transformer)
+            return JobArgs("Transform", transformer.transform_request(inputs))
 
         self.job = _job_args("Transform", step_args, build)
 
