@@ -40,7 +40,7 @@ if __name__ == "__main__":
                "f1": f1_score(y, predicted)}
     report = {"binary_classification_metrics": {k: {"value": float(v)}
                                                 for k, v in metrics.items()},
-              "rows": int(len(y))}
+              "rows": len(y)}
     os.makedirs(os.path.join(BASE, "evaluation"), exist_ok=True)
     with open(os.path.join(BASE, "evaluation", "evaluation.json"), "w") as f:
         json.dump(report, f)

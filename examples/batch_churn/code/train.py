@@ -36,7 +36,7 @@ if __name__ == "__main__":
     parser.add_argument("--num_round", type=int, default=150)
     parser.add_argument("--subsample", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("SM_NUM_CPUS", 1)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("SM_NUM_CPUS", "1")))
     parser.add_argument("--model-dir", type=str, default=os.environ["SM_MODEL_DIR"])
     parser.add_argument("--train", type=str, default=os.environ["SM_CHANNEL_TRAIN"])
     parser.add_argument("--validation", type=str, default=os.environ["SM_CHANNEL_VALIDATION"])
