@@ -51,10 +51,12 @@ def show_predictions(day: Path) -> None:
 
 
 def violations_of(day: Path) -> list[dict]:
-    found = []
-    for report in sorted((day / "monitoring").rglob("constraint_violations.json")):
-        found += json.loads(report.read_text())["violations"]
-    return found
+    """The violations of the day's newest data-quality report (the monitoring step
+    publishes ``constraint_violations.json`` under ``monitoring/``)."""
+    reports = sorted((day / "monitoring").rglob("constraint_violations.json"),
+                     key=lambda p: p.stat().st_mtime_ns)
+    expect(bool(reports), f"no constraint_violations.json under {day / 'monitoring'}")
+    return json.loads(reports[-1].read_text())["violations"]
 
 
 def main() -> None:
