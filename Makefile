@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo demo-batch test install lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,6 +16,9 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python examples/diabetes_ensemble/run_demo.py
+
+demo-batch: $(STAMP)
+	$(BIN)/python examples/batch_churn/run_demo.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
