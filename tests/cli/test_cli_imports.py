@@ -10,7 +10,8 @@ import subprocess
 import sys
 
 HEAVY = ("numpy", "pandas", "sklearn", "scipy", "optuna", "fastapi", "starlette", "uvicorn",
-         "httpx", "pydantic", "typer", "fsspec", "xgboost", "catboost", "lightgbm")
+         "httpx", "pydantic", "typer", "fsspec", "xgboost", "catboost", "lightgbm", "pyarrow",
+         "filelock", "stackyard.workflow", "stackyard.engine._runner", "stackyard.jobs")
 
 PROBE = """
 import json, sys
@@ -20,7 +21,7 @@ from stackyard.cli import run_cli
 codes = {{}}
 for argv in {commands!r}:
     codes[" ".join(argv)] = run_cli(argv)
-loaded = sorted(m.split(".")[0] for m in sys.modules)
+loaded = sorted({{m.split(".")[0] for m in sys.modules}} | set(sys.modules))
 sys.stderr.write(json.dumps({{"import": after_import, "rich": "rich" in sys.modules,
                               "codes": codes,
                               "after": sorted(set(loaded) & set({heavy!r}))}}))

@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 
-from stackyard._imports import load_module
 from stackyard.cli._args import RUN_ID, json_option, limit_option, name_type, quiet_option
 from stackyard.cli._render import (
     duration,
@@ -35,6 +34,8 @@ def load_pipeline(file: Path) -> Any:
     (``stackyard._imports``): in a namespace of its own, so its sibling modules
     (``import helpers``) import as beside a script, yet nothing lands on ``sys.path`` or
     under a plain name in ``sys.modules``, and a second load sees edited helpers."""
+    from stackyard._imports import load_module  # importlib machinery: only to run a file
+
     if not file.is_file():
         raise DefinitionError(f"{file} does not exist")
     real = file.resolve()  # a link runs its target, beside the target's siblings

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stackyard.engine._definition import compile_definition
 from stackyard.engine._params import resolve_parameters
 from stackyard.engine.steps import step_type
 from stackyard.errors import NotFoundError, UsageError
@@ -34,6 +33,8 @@ def _digest(definition: dict[str, Any]) -> str:
 
 
 def register_pipeline(definition: dict[str, Any]) -> int:
+    from stackyard.engine._definition import compile_definition
+
     compile_definition(definition)
     return open_store().upsert_pipeline(
         definition["Name"], json.dumps(definition, sort_keys=True), _digest(definition))
@@ -77,6 +78,7 @@ def start_run(
 
     Nothing is written to the store unless the definition and parameters are valid.
     """
+    from stackyard.engine._definition import compile_definition
     from stackyard.engine._runner import Runner
 
     pdef = compile_definition(definition)
@@ -122,6 +124,7 @@ def resume_run(
     functions: dict[str, Callable] | None = None,
 ) -> str:
     """Finish a run: adopt live jobs, keep what succeeded, rerun what did not finish."""
+    from stackyard.engine._definition import compile_definition
     from stackyard.engine._runner import RunLock, Runner
 
     run = _run_or_raise(run_id)

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stackyard import _checks, runtime
+from stackyard import _checks
 from stackyard.errors import StepFailed
 
 if TYPE_CHECKING:
+    from stackyard import runtime
     from stackyard.engine._definition import StepDef
     from stackyard.engine._resolve import Context
     from stackyard.store import Store
@@ -48,6 +49,8 @@ def run_job(a: Attempt, spec: runtime.JobSpec) -> runtime.JobResult:
             raise StepFailed("stopped by request before the job started", "Stopped")
 
     recorded = ((a.adopt or {}).get("pid"), (a.adopt or {}).get("pid_start"))
+    from stackyard import runtime  # the job runtime: only where a job starts
+
     return runtime.run(spec, a.job_dir, adopt=a.adopt is not None, recorded=recorded,
                        on_started=record, before_start=not_stopped, on_log=a.on_log)
 

@@ -22,7 +22,6 @@ from stackyard import _home, artifacts
 from stackyard._checks import check_name, parse_model_ref, uri_to_path
 from stackyard.errors import IntegrityError, NotFoundError, UsageError
 from stackyard.registry._approval import APPROVED, PENDING, check_status, check_transition
-from stackyard.registry._lineage import lineage
 from stackyard.store import open_store
 
 
@@ -173,6 +172,14 @@ def _sample_payload(url: str | None, content_type: str) -> dict[str, str] | None
                          f"({content_type})") from None
 
 
+def _lineage(*args: Any) -> dict[str, Any]:
+    """The tracer asks the engine's step types about each step: loaded only when a version
+    is registered, so reading the registry (`stackyard models ...`) stays light."""
+    from stackyard.registry._lineage import lineage
+
+    return lineage(*args)
+
+
 class ModelRegistry:
     """The registry of the current ``STACKYARD_HOME``."""
 
@@ -222,7 +229,7 @@ class ModelRegistry:
                                "response_types": list(response_types or ["text/csv"])},
             "model_metrics": metrics, "drift_check_baselines": baselines,
             "customer_metadata_properties": meta, "description": description,
-            "lineage": lineage(self.store, model_uri, run_id, step, source_dir),
+            "lineage": _lineage(self.store, model_uri, run_id, step, source_dir),
             "source_key": source_key, "sample_payload": sample,
         }
         who = who or _who()

@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from filelock import FileLock
-
 from stackyard import _home
 from stackyard.errors import StepFailed
 
@@ -50,6 +48,8 @@ def ensure_venv(requirements: Path, log: IO[bytes]) -> str:
     key = requirements_key(requirements)
     venv = root / key
     python = venv / "bin" / "python"
+    from filelock import FileLock  # only when a requirements venv is built
+
     with FileLock(root / f"{key}.lock"):
         if (venv / ".ready").exists():
             log.write(f"stackyard: using cached environment {venv}\n".encode())
