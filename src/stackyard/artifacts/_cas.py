@@ -41,6 +41,14 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def json_digest(value: object) -> str:
+    """The one canonical-JSON hash (sorted keys; a non-JSON leaf hashed as its ``str``): a
+    pipeline version's digest and a step's cache key are both this, so they never drift."""
+    import json
+
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def files_digest(files: Mapping[str, str]) -> str:
     """The digest of a tree given as ``{relative path: sha256}`` (the address of a tree in
     the store; also what an archive unpacks to, see ``_tar``)."""

@@ -6,7 +6,6 @@ run, and the store plus the run lock make that safe across processes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import threading
@@ -29,7 +28,9 @@ if TYPE_CHECKING:
 
 
 def _digest(definition: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()
+    from stackyard.artifacts import json_digest  # hashlib & co.: not for read commands
+
+    return json_digest(definition)
 
 
 def register_pipeline(definition: dict[str, Any]) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 
@@ -41,9 +39,9 @@ def next_retry_delay(
 def cache_key(step_definition: dict[str, Any], resolved: Any, content: dict[str, str]) -> str:
     """The step definition, its resolved arguments, and the content hashes of its inputs
     and code: if all match an earlier run's step, its outputs can be reused."""
-    blob = json.dumps({"step": {k: v for k, v in step_definition.items()
-                                if k not in ("DisplayName", "Description", "CacheConfig",
-                                             "RetryPolicies", "OnFailure", "DependsOn")},
-                       "resolved": resolved, "content": content},
-                      sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    from stackyard.artifacts import json_digest
+
+    return json_digest({"step": {k: v for k, v in step_definition.items()
+                                 if k not in ("DisplayName", "Description", "CacheConfig",
+                                              "RetryPolicies", "OnFailure", "DependsOn")},
+                        "resolved": resolved, "content": content})
