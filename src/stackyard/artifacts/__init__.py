@@ -18,10 +18,11 @@ from stackyard.artifacts._cas import (
     verify,
 )
 from stackyard.artifacts._code import code_hash, ignore_in_code
-from stackyard.artifacts._publish import publish
+from stackyard.artifacts._publish import atomic_file, publish
 from stackyard.artifacts._tar import check_tar, unpack_tar
 
 __all__ = [
+    "atomic_file",
     "building",
     "check_tar",
     "checkout",

@@ -13,7 +13,10 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from stackyard import _home
 from stackyard._checks import is_remote, uri_to_path
@@ -27,19 +30,28 @@ def _files(src: Path) -> list[tuple[str, Path]]:
     return sorted((p.relative_to(src).as_posix(), p) for p in src.rglob("*") if p.is_file())
 
 
-def _write(src: Path, target: Path) -> None:
-    """Copy ``src`` to ``target`` through a temp file beside it, then rename it into place."""
+@contextmanager
+def atomic_file(target: Path) -> Iterator[BinaryIO]:
+    """A new file opened beside ``target`` under a temp name; synced and renamed onto
+    ``target`` only when the block ends without error, removed otherwise. A reader never sees
+    half a file, and a killed writer leaves at most a ``.<name>.<hex>.tmp``."""
     tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
     try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
-            shutil.copyfileobj(f, out, 1 << 20)
+        with os.fdopen(fd, "wb") as out:
+            yield out
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _write(src: Path, target: Path) -> None:
+    """Copy ``src`` to ``target`` atomically."""
+    with atomic_file(target) as out, open(src, "rb") as f:
+        shutil.copyfileobj(f, out, 1 << 20)
 
 
 def publish(uri: str, destination: str) -> str:

@@ -56,6 +56,15 @@ model_options = [
 ]
 
 
+def _token_options(f: Any) -> Any:
+    """``--auth-token`` and ``--auth-token-file``, for every command that starts a server."""
+    f = click.option("--auth-token-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Read the token from this file's first line.")(f)
+    return click.option("--auth-token", help="Require Authorization: Bearer TOKEN on every "
+                        "request but /ping (required with a --host beyond loopback; prefer "
+                        "--auth-token-file, which keeps it out of the process list).")(f)
+
+
 def _model_options(f: Any) -> Any:
     for option in reversed(model_options):
         f = option(f)
@@ -81,11 +90,7 @@ def _model_options(f: Any) -> Any:
               show_default=True, help="Server worker threads.")
 @click.option("--allow-unapproved", is_flag=True,
               help="Allow PendingManualApproval versions (Rejected never serve).")
-@click.option("--auth-token", help="Require Authorization: Bearer TOKEN on every request but "
-              "/ping (required with a --host beyond loopback; prefer --auth-token-file, which "
-              "keeps it out of the process list).")
-@click.option("--auth-token-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Read the token from this file's first line.")
+@_token_options
 def create(name: str, model: str | None, variant: tuple[str, ...], shadow: tuple[str, ...],
            routing: str, port: int | None, host: str, capture_percent: float,
            max_concurrency: int, max_body_mb: float, workers: int,
@@ -195,11 +200,7 @@ def start(name: str) -> None:
               help="Bind address.")
 @click.option("--allow-unapproved", is_flag=True,
               help="Allow PendingManualApproval versions (Rejected never serve).")
-@click.option("--auth-token", help="Require Authorization: Bearer TOKEN on every request but "
-              "/ping (required with a --host beyond loopback; prefer --auth-token-file, which "
-              "keeps it out of the process list).")
-@click.option("--auth-token-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Read the token from this file's first line.")
+@_token_options
 def serve(model: str, entry_point: str | None, port: int, host: str,
           allow_unapproved: bool, auth_token: str | None, auth_token_file: Path | None
           ) -> None:

@@ -58,3 +58,16 @@ def run_job(a: Attempt, spec: runtime.JobSpec) -> runtime.JobResult:
 def check_job(result: runtime.JobResult) -> None:
     if not result.ok:
         raise StepFailed(result.reason or "the job failed", result.error_type or "JobError")
+
+
+def job_json(a: Attempt, container_path: str, what: str) -> Any:
+    """The JSON file a finished job wrote at ``container_path`` (e.g. ``/opt/ml/output/
+    result.json``); a missing or broken one fails the step, saying ``what`` was expected."""
+    import json
+
+    from stackyard.runtime._job import host_path
+
+    try:
+        return json.loads(host_path(a.job_dir, container_path).read_text())
+    except (OSError, ValueError) as e:
+        raise StepFailed(f"{what} is missing: {e}", "JobError") from e

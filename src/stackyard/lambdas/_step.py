@@ -21,10 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from stackyard import _home, runtime
 from stackyard._checks import check_number, job_name, uri_to_path
-from stackyard.engine._execute import check_job, run_job
+from stackyard.engine._execute import check_job, job_json, run_job
 from stackyard.engine.steps import StepType
 from stackyard.errors import DefinitionError, StepFailed, UsageError
-from stackyard.runtime._job import host_path
 
 if TYPE_CHECKING:
     from stackyard.engine._definition import PipelineDef, StepDef
@@ -128,11 +127,7 @@ class LambdaStepType(StepType):
                 "FunctionName": fn.get("FunctionName") or script.stem,
                 "FunctionArn": a.step.raw.get("FunctionArn"), "Timeout": timeout}})
         check_job(run_job(a, spec))
-        try:
-            response = json.loads(host_path(a.job_dir, _RESPONSE).read_text())
-        except (OSError, ValueError) as e:
-            raise StepFailed(f"the Lambda function's response is missing: {e}",
-                             "JobError") from e
+        response = job_json(a, _RESPONSE, "the Lambda function's response")
         outputs = check_outputs(a.step.raw.get("OutputParameters"))
         missing = sorted(set(outputs) - set(response))
         if missing:

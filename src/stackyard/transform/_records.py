@@ -15,12 +15,11 @@ import csv
 import gzip
 import io
 import json
-import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from stackyard.artifacts import atomic_file
 from stackyard.transform._jsonpath import JsonPath, RecordError, parse
 
 CSV, JSON, JSONLINES = "text/csv", "application/json", "application/jsonlines"
@@ -295,37 +294,29 @@ def transform_unit(handler: Any, plan: Plan, unit: dict[str, Any]) -> int:
     returns how many mini-batches it took. Raises ``UnitFailure`` naming the record."""
     part = Path(unit["part"])
     part.parent.mkdir(parents=True, exist_ok=True)
-    tmp = part.with_name(f".{part.name}.{secrets.token_hex(4)}.tmp")
     calls = 0
-    try:
-        with open(tmp, "wb") as out:
-            for batch in _batches(plan, unit):
-                body, ct = _invoke(handler, plan, batch, unit["kind"] != "whole")
-                calls += 1
-                if not plan.per_record:
-                    out.write(body)
-                    if plan.line and body and not body.endswith(b"\n"):
-                        out.write(b"\n")
-                    continue
+    with atomic_file(part) as out:
+        for batch in _batches(plan, unit):
+            body, ct = _invoke(handler, plan, batch, unit["kind"] != "whole")
+            calls += 1
+            if not plan.per_record:
+                out.write(body)
+                if plan.line and body and not body.endswith(b"\n"):
+                    out.write(b"\n")
+                continue
+            try:
+                answers, out_csv = _answers(body, ct, len(batch.items))
+            except RecordError as e:
+                raise UnitFailure(batch.index, str(e)) from None
+            for (i, rec, _), answer in zip(batch.items, answers, strict=True):
                 try:
-                    answers, out_csv = _answers(body, ct, len(batch.items))
+                    value, as_csv = (_joined(plan, rec, answer, out_csv) if plan.join
+                                     else (answer, out_csv))
+                    value = plan.output_filter.apply(value)
                 except RecordError as e:
-                    raise UnitFailure(batch.index, str(e)) from None
-                for (i, rec, _), answer in zip(batch.items, answers, strict=True):
-                    try:
-                        value, as_csv = (_joined(plan, rec, answer, out_csv) if plan.join
-                                         else (answer, out_csv))
-                        value = plan.output_filter.apply(value)
-                    except RecordError as e:
-                        raise UnitFailure(i, f"{'join/' if plan.join else ''}output_filter: "
-                                             f"{e}") from None
-                    out.write(format_csv(value) if as_csv else _dump_json(value))
-                    if plan.line:
-                        out.write(b"\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, part)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+                    raise UnitFailure(i, f"{'join/' if plan.join else ''}output_filter: "
+                                         f"{e}") from None
+                out.write(format_csv(value) if as_csv else _dump_json(value))
+                if plan.line:
+                    out.write(b"\n")
     return calls

@@ -14,15 +14,13 @@ checks before touching the folder.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from stackyard import _home, runtime
 from stackyard._checks import check_name, is_model_ref, job_name
-from stackyard.engine._execute import check_job, run_job
+from stackyard.engine._execute import check_job, job_json, run_job
 from stackyard.engine.steps import StepType
 from stackyard.errors import DefinitionError, StepFailed, UsageError
-from stackyard.runtime._job import host_path
 
 if TYPE_CHECKING:
     from stackyard.engine._definition import PipelineDef, StepDef
@@ -112,11 +110,7 @@ class TransformStepType(StepType):
             env={"STACKYARD_HOME": str(_home.home())}, cwd="/opt/ml", inputs=[], outputs={},
             config_files={_REQUEST: req})
         check_job(run_job(a, spec))
-        try:
-            done = json.loads(host_path(a.job_dir, _RESULT).read_text())
-        except (OSError, ValueError) as e:
-            raise StepFailed(f"the transform job finished without its result: {e}",
-                             "JobError") from e
+        done = job_json(a, _RESULT, "the transform job's result")
         out = done["TransformOutput"]
         return {**done, "TransformJobArn": f"stackyard:transform-job/{name}",
                 "TransformOutput": {**out, "S3OutputPath": done["OutputUri"],
