@@ -130,9 +130,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
         variant("full", full, content_types=["text/csv", "application/json"],
                 response_types=["text/csv", "application/json"]),
         variant("defaults", defaults)]}
-    server = LiveServer(config)
-    yield server
-    server.close()
+    # a module-scoped server outlives each test's STACKYARD_HOME: give it its own
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STACKYARD_HOME", str(root / "home"))
+        server = LiveServer(config)
+        yield server
+        server.close()
 
 
 # ---- oracle ----------------------------------------------------------------------------
