@@ -139,10 +139,10 @@ def encode(prediction: Any, accept: str | None) -> tuple[bytes, str]:
     ct = base_type(accept) if accept and base_type(accept) != "*/*" else CSV
     arr = np.asarray(prediction)
     if ct == CSV:
+        values = np.atleast_1d(arr).astype(float).tolist()  # Python floats in one C pass
         if arr.ndim <= 1:
-            return ("\n".join(repr(float(v)) for v in np.atleast_1d(arr)) + "\n").encode(), CSV
-        lines = (",".join(repr(float(v)) for v in row) for row in arr)
-        return ("\n".join(lines) + "\n").encode(), CSV
+            return ("\n".join(map(repr, values)) + "\n").encode(), CSV
+        return ("\n".join(",".join(map(repr, row)) for row in values) + "\n").encode(), CSV
     if ct == JSON:
         return json.dumps({"predictions": json_safe(arr.tolist())}).encode(), JSON
     if ct == JSONLINES:
