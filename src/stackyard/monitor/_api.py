@@ -8,7 +8,7 @@ job runs in this process and is recorded like every monitoring run
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import KW_ONLY, asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,8 +42,15 @@ class CheckJobConfig:
 
 @dataclass
 class _QualityCheckConfig:
+    """As in the SDK, ``output_s3_uri`` and ``post_analytics_processor_script`` are
+    keyword-only: the third positional argument is ``record_preprocessor_script`` (data
+    quality) or ``problem_type`` (model quality)."""
+
     baseline_dataset: Any
     dataset_format: dict[str, Any]
+    _: KW_ONLY
+    output_s3_uri: Any = None
+    post_analytics_processor_script: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``config`` of ``run_check`` (JSON-able: a pipeline step records it)."""
@@ -52,8 +59,6 @@ class _QualityCheckConfig:
 
 @dataclass
 class DataQualityCheckConfig(_QualityCheckConfig):
-    output_s3_uri: Any = None
-    post_analytics_processor_script: str | None = None
     record_preprocessor_script: str | None = None
 
     def __post_init__(self) -> None:
@@ -67,8 +72,6 @@ class ModelQualityCheckConfig(_QualityCheckConfig):
     probability_attribute: Any = None
     ground_truth_attribute: Any = None
     probability_threshold_attribute: Any = None
-    output_s3_uri: Any = None
-    post_analytics_processor_script: str | None = None
 
     def __post_init__(self) -> None:
         from stackyard.monitor._quality import check_problem_type
