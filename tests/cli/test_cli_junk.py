@@ -84,7 +84,8 @@ CASES = [(path, cmd, p.name, junk)
 def test_the_walk_covers_every_verb():
     verbs = {" ".join(path) for path, _ in COMMANDS}
     assert {"run", "serve", "runs list", "runs describe", "models describe", "models approve",
-            "endpoints create", "tuning list", "pipelines describe"} <= verbs
+            "endpoints create", "tuning list", "pipelines describe", "monitor run",
+            "monitor list", "monitor describe", "monitor report"} <= verbs
     assert len(CASES) > 400
 
 
@@ -130,6 +131,10 @@ def test_junk_in_every_parameter_of_every_verb_is_one_line_and_no_traceback(sy, 
      "must be finite"),
     (["endpoints", "logs", "../.."], "endpoint name '../..'"),
     (["runs", "describe", "[/]"], "run id '[/]'"),
+    (["monitor", "run", "--endpoint", "e", "--baseline", "g/1", "--since", "P99999999999D"],
+     "at most 3660 days"),   # was an OverflowError ("internal error", exit 1)
+    (["monitor", "run", "--endpoint", "e", "--baseline", "g/1", "--since", "PT١H"],
+     "time offset 'PT١H'"),  # re's \d took the Arabic-Indic digit
 ])
 def test_bad_values_are_refused_naming_the_value(sy, capsys, argv, message):
     assert run_cli(argv) == 2

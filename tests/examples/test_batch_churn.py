@@ -240,3 +240,31 @@ def test_demo_runs_both_pipelines_end_to_end(data: Path, sy: Any) -> None:
     violations = json.loads(report.read_text())["violations"]
     assert sorted(v["feature_name"] for v in violations) == sorted(churn.DRIFT)
     assert {v["constraint_check_type"] for v in violations} == {"baseline_drift_check"}
+
+    _kill_during_the_transform_then_resume(sy, days)
+
+
+def _kill_during_the_transform_then_resume(sy: Any, days: Path) -> None:
+    """kill -9 of ``stackyard run`` while the day is being scored, then ``runs resume``:
+    the run ends as an uninterrupted one, with exactly one complete ``.out`` per input
+    file and nothing else in ``predictions/`` (no temp or duplicate files)."""
+    import os
+    import shutil
+    import signal
+
+    day = days / "killed day ø"
+    shutil.copytree(days / churn.NORMAL_DAY / "input", day / "input")
+    runner = sy.cli_popen("run", EXAMPLE / "batch_pipeline.py", "-q", "-p",
+                          f"DayFolder={day}")
+    try:
+        run_id = sy.wait_until(lambda: [r for (r,) in sy.db_query(
+            "SELECT run_id FROM steps WHERE name = 'MonitorAndScore-transform' AND status = "
+            "'Executing'")], timeout=120, what="the transform step to start")[0]
+        os.kill(runner.pid, signal.SIGKILL)
+    finally:
+        runner.kill()
+        runner.communicate()
+    r = sy.cli("runs", "resume", run_id, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sy.cli_json("runs", "describe", run_id)["status"] == "Succeeded"
+    _assert_predictions(day, sy.tmp / "model-after-kill")

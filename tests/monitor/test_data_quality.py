@@ -177,8 +177,10 @@ def test_empty_and_headerless_datasets_are_refused(tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "noheader.csv").write_text("1,2,3\n4,5,6\n")
     (tmp_path / "onlyheader.csv").write_text("a,b\n")
+    (tmp_path / "latin1.csv").write_bytes("a,b\ncafé,1\n".encode("latin-1"))
     for name, words in (("empty.csv", "empty"), ("noheader.csv", "header=True"),
-                        ("onlyheader.csv", "no rows")):
+                        ("onlyheader.csv", "no rows"),
+                        ("latin1.csv", "latin1.csv: not valid CSV.*UTF8")):
         with pytest.raises(UsageError, match=words):
             run_check(DATA_QUALITY, {"baseline_dataset": str(tmp_path / name),
                                      "dataset_format": DatasetFormat.csv(header=True)},
@@ -201,8 +203,13 @@ def test_bad_constraints_are_refused_before_anything_is_written(tmp_path: Path) 
     method = tmp_path / "method.json"
     cons["monitoring_config"]["distribution_constraints"]["comparison_method"] = "Fancy"
     method.write_text(json.dumps(cons))
+    switch = tmp_path / "switch.json"
+    cons["monitoring_config"]["distribution_constraints"].update(
+        comparison_method="Robust", perform_comparison="Maybe")
+    switch.write_text(json.dumps(cons))
     for path, words in ((bad_json, "not valid JSON"), (unknown, "is_positive_definite"),
-                        (fewer, "different columns"), (method, "Fancy")):
+                        (fewer, "different columns"), (method, "Fancy"),
+                        (switch, "perform_comparison 'Maybe'; use Enabled or Disabled")):
         with pytest.raises(UsageError, match=words):
             run_check(DATA_QUALITY, {"baseline_dataset": cur,
                                      "dataset_format": DatasetFormat.csv()},

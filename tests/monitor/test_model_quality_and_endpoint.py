@@ -181,3 +181,26 @@ def test_a_killed_run_is_recorded_failed(tmp_path: Path, sy) -> None:
     child.wait()
     row = sy.cli_json("monitor", "describe", "20260101-000000-abcdef")
     assert row["status"] == "Failed" and "killed" in row["failure_reason"]
+
+
+@pytest.mark.parametrize("text", ["PT١H", "١h", "P99999999999D", "999999D", "0h", "PT0S",
+                                  "P" + "9" * 5000 + "D", "PT", "1y", ""])
+def test_since_junk_is_a_usage_error_not_an_overflow(text: str) -> None:
+    """Unicode digits (``re``'s ``\\d`` takes them), spans past ``datetime``'s range (an
+    OverflowError traceback before), more digits than ``int()`` parses, and an empty span
+    are all refused by name."""
+    from stackyard.errors import UsageError
+    from stackyard.monitor._api import parse_offset
+
+    with pytest.raises(UsageError, match="time offset"):
+        parse_offset(text)
+
+
+def test_since_accepts_both_spellings() -> None:
+    from datetime import timedelta
+
+    from stackyard.monitor._api import parse_offset
+
+    assert parse_offset("-PT1H") == parse_offset("1h") == timedelta(hours=1)
+    assert parse_offset("P1DT2H30M") == timedelta(days=1, hours=2, minutes=30)
+    assert parse_offset("3660d") == timedelta(days=3660)

@@ -32,6 +32,8 @@ def handler(event, context):
         return {"other": 1}
     if kind == "list":
         return [1, 2]
+    if kind == "exit":
+        raise SystemExit(3)
     if kind == "nan":
         return {"count": float("nan")}
     if kind == "badtype":
@@ -93,6 +95,7 @@ def test_an_exception_fails_the_step_with_its_message(sy):
 @pytest.mark.parametrize(("kind", "message"), [
     ("list", "must return a dict of JSON values (outputs by name); it returned list [1, 2]"),
     ("nan", "must return a dict of JSON values (outputs by name); Out of range float"),
+    ("exit", "get_model.handler called sys.exit(3) instead of returning a dict"),
 ])
 def test_a_response_that_is_not_a_dict_of_json_values_fails_saying_so(sy, kind, message):
     status, steps = _run(sy, kind)
@@ -109,6 +112,10 @@ def test_bad_functions_and_outputs_are_refused_when_defined(sy):
         Lambda(function_name="f", zipped_code_dir="code.zip", handler="fn.handler")
     with pytest.raises(DefinitionError, match="output_type"):
         LambdaOutput("x", "Decimal")
+    for shadow in ("json", "stackyard"):  # the invoker's own imports: it broke before
+        with pytest.raises(DefinitionError, match=f"{shadow}.py' has the name of Python"):
+            Lambda(function_name="f", script=str(sy.write(f"{shadow}.py", HANDLER)),
+                   handler=f"{shadow}.handler")
     fn = Lambda(function_name="f", script=str(script), handler="fn.handler")
     with pytest.raises(DefinitionError, match="declared twice"):
         LambdaStep("L", fn, outputs=[LambdaOutput("a"), LambdaOutput("a")])

@@ -112,3 +112,69 @@ def test_step_dependencies_must_already_be_satisfied(sy) -> None:
     assert "TrainingStep" in str(e.value)
     with pytest.raises(DefinitionError, match="cannot read"):
         step(dependencies=str(sy.work / "missing.txt"))
+
+
+# SageMaker Python SDK v2.257's positional parameters (argument names and order), for the
+# names issue 9 adds; keyword-only parameters are listed after "*".
+SDK_V2 = {
+    "stackyard.workflow:QualityCheckStep": (
+        "name quality_check_config check_job_config skip_check fail_on_violation "
+        "register_new_baseline model_package_group_name supplied_baseline_statistics "
+        "supplied_baseline_constraints display_name description cache_config depends_on"),
+    "stackyard.workflow:MonitorBatchTransformStep": (
+        "name transform_step_args monitor_configuration check_job_configuration "
+        "monitor_before_transform fail_on_violation supplied_baseline_statistics "
+        "supplied_baseline_constraints display_name description"),
+    "stackyard.workflow:DataQualityCheckConfig": (
+        "baseline_dataset dataset_format record_preprocessor_script * output_s3_uri "
+        "post_analytics_processor_script"),
+    "stackyard.workflow:ModelQualityCheckConfig": (
+        "baseline_dataset dataset_format problem_type inference_attribute "
+        "probability_attribute ground_truth_attribute probability_threshold_attribute * "
+        "output_s3_uri post_analytics_processor_script"),
+    "stackyard.workflow:CheckJobConfig": (
+        "role instance_count instance_type volume_size_in_gb volume_kms_key output_kms_key "
+        "max_runtime_in_seconds base_job_name sagemaker_session env tags network_config"),
+    "stackyard.workflow:LambdaStep": (
+        "name lambda_func display_name description inputs outputs cache_config depends_on"),
+    "stackyard.workflow:LambdaOutput": "output_name output_type",
+    "stackyard.jobs:Transformer.transform": (
+        "data data_type content_type compression_type split_type job_name input_filter "
+        "output_filter join_source experiment_config model_client_config "
+        "batch_data_capture_config wait logs"),
+    "stackyard.jobs:TransformInput": (
+        "data data_type content_type compression_type split_type input_filter output_filter "
+        "join_source model_client_config batch_data_capture_config"),
+}
+
+
+@pytest.mark.parametrize("where", sorted(SDK_V2))
+def test_issue_9_names_take_the_sdks_arguments_in_its_order(where: str) -> None:
+    """Regression: ``DataQualityCheckConfig``'s third positional argument was
+    ``output_s3_uri`` (the SDK's is ``record_preprocessor_script``; ``output_s3_uri`` is
+    keyword-only there) and ``Transformer.transform`` had ``experiment_config`` last."""
+    import importlib
+    import inspect
+
+    module, _, attr = where.partition(":")
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    got, star = [], False
+    for p in inspect.signature(obj).parameters.values():
+        if p.name == "self" or p.kind is p.VAR_KEYWORD:
+            continue
+        if p.kind is p.KEYWORD_ONLY and not star:
+            got.append("*")
+            star = True
+        got.append(p.name)
+    sdk = SDK_V2[where].split()
+    assert got[:len(sdk)] == sdk  # stackyard may add its own keywords at the end
+
+
+def test_transformer_wait_after_transform() -> None:
+    """SageMaker code calls ``transformer.wait()`` after ``transform(wait=False)``."""
+    from stackyard.jobs import Transformer
+
+    with pytest.raises(UsageError, match="call transform"):
+        Transformer(ParameterString("Model"), instance_count=1).wait()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from stackyard._checks import AWS_ONLY, KwargRules, check_number, job_name
-from stackyard.errors import DefinitionError
+from stackyard.errors import DefinitionError, UsageError
 from stackyard.jobs._common import count, destination, is_variable
 from stackyard.workflow._session import JobArgs, in_pipeline
 
@@ -155,9 +155,10 @@ class Transformer:
                   compression_type: Any = None, split_type: Any = None,
                   job_name: str | None = None, input_filter: Any = None,
                   output_filter: Any = None, join_source: Any = None,
+                  experiment_config: Any = None,
                   model_client_config: dict[str, Any] | None = None,
                   batch_data_capture_config: Any = None, wait: bool = True,
-                  logs: bool = True, experiment_config: Any = None) -> Any:
+                  logs: bool = True) -> Any:
         """In a pipeline session: ``JobArgs("Transform", request)`` for a step. Otherwise
         run the job now and return its properties (``TransformOutput.S3OutputPath``...); a
         ``job_name`` that names a killed or failed job with the same arguments resumes it.
@@ -172,3 +173,9 @@ class Transformer:
         request = self.transform_request(inputs, job_name or self._job_name())
         self.latest_transform_job = run_transform_job(request, print if logs else None)
         return self.latest_transform_job
+
+    def wait(self, logs: bool = True) -> None:
+        """SageMaker code calls this after ``transform(wait=False)``; the local job has
+        already run to completion, so there is nothing left to wait for."""
+        if self.latest_transform_job is None:
+            raise UsageError("no transform job to wait for; call transform() first")

@@ -49,6 +49,9 @@ def main(event_path: str, response_path: str, code_dir: str) -> int:
     try:
         handler = getattr(importlib.import_module(module), func)
         response = handler(config["Event"], LambdaContext(config))
+    except SystemExit as e:  # a handler that calls sys.exit() returned nothing
+        return _fail(out, f"Lambda function {config['Handler']} called sys.exit({e.code!r}) "
+                          "instead of returning a dict")
     except Exception as e:  # noqa: BLE001 - any failure of the function fails the step
         traceback.print_exc()
         return _fail(out, f"Lambda function {config['Handler']} raised {type(e).__name__}: {e}")

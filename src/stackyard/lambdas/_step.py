@@ -17,6 +17,7 @@ fails the step with a message that says so.
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, Any
 
 from stackyard import _home, runtime
@@ -46,6 +47,11 @@ def check_function(fn: Any) -> dict[str, Any]:
     if module != script.stem or not func.isidentifier():
         raise UsageError(f"Lambda handler {fn.get('Handler')!r}: write "
                          f"'{script.stem}.<function>' (the script's name, then the function)")
+    if module in sys.stdlib_module_names or module == "stackyard":
+        # the job's working folder holds the script, so it would hide that module from
+        # the Lambda invoker itself (a ``json.py`` broke the job before the handler ran)
+        raise UsageError(f"Lambda script {script.name!r} has the name of Python's module "
+                         f"{module!r} and would hide it; rename the script and the handler")
     check_number(fn.get("Timeout", 120), "Lambda timeout (seconds)", lo=1, integer=True)
     env = fn.get("Environment") or {}
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):

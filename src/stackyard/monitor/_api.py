@@ -8,7 +8,7 @@ job runs in this process and is recorded like every monitoring run
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import KW_ONLY, asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,8 +42,15 @@ class CheckJobConfig:
 
 @dataclass
 class _QualityCheckConfig:
+    """As in the SDK, ``output_s3_uri`` and ``post_analytics_processor_script`` are
+    keyword-only: the third positional argument is ``record_preprocessor_script`` (data
+    quality) or ``problem_type`` (model quality)."""
+
     baseline_dataset: Any
     dataset_format: dict[str, Any]
+    _: KW_ONLY
+    output_s3_uri: Any = None
+    post_analytics_processor_script: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``config`` of ``run_check`` (JSON-able: a pipeline step records it)."""
@@ -52,8 +59,6 @@ class _QualityCheckConfig:
 
 @dataclass
 class DataQualityCheckConfig(_QualityCheckConfig):
-    output_s3_uri: Any = None
-    post_analytics_processor_script: str | None = None
     record_preprocessor_script: str | None = None
 
     def __post_init__(self) -> None:
@@ -67,8 +72,6 @@ class ModelQualityCheckConfig(_QualityCheckConfig):
     probability_attribute: Any = None
     ground_truth_attribute: Any = None
     probability_threshold_attribute: Any = None
-    output_s3_uri: Any = None
-    post_analytics_processor_script: str | None = None
 
     def __post_init__(self) -> None:
         from stackyard.monitor._quality import check_problem_type
@@ -135,21 +138,30 @@ class BatchTransformInput:
 
 
 _OFFSET = {"D": 86400, "H": 3600, "M": 60, "S": 1}
+_MAX_OFFSET = timedelta(days=3660)  # ten years: more is a typo, and datetime overflows
 
 
 def parse_offset(text: str) -> timedelta:
-    """``-PT1H``, ``-P1D``, ``PT30M``, or the CLI's ``1h``/``30m``/``2d`` -> a positive span."""
+    """``-PT1H``, ``-P1D``, ``PT30M``, or the CLI's ``1h``/``30m``/``2d`` -> a positive span
+    of at most ten years. ASCII digits only (``re``'s ``\\d`` would take ``١``)."""
     import re
 
     s = str(text).strip().upper().lstrip("-")
-    m = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?", s)
+    span = None
+    n = "([0-9]{1,12})"
+    m = re.fullmatch(f"P(?:{n}D)?(?:T(?:{n}H)?(?:{n}M)?(?:{n}S)?)?", s)
     if m and any(m.groups()):
         d, h, mi, sec = (int(x or 0) for x in m.groups())
-        return timedelta(days=d, hours=h, minutes=mi, seconds=sec)
-    m = re.fullmatch(r"(\d{1,6})([DHMS])", s)
-    if m and s.isascii():
-        return timedelta(seconds=int(m.group(1)) * _OFFSET[m.group(2)])
-    raise UsageError(f"time offset {text!r}: write e.g. 1h, 30m, 2d or -PT1H")
+        span = d * 86400 + h * 3600 + mi * 60 + sec
+    m = re.fullmatch(r"([0-9]{1,12})([DHMS])", s)
+    if m:
+        span = int(m.group(1)) * _OFFSET[m.group(2)]
+    shown = repr(str(text)[:40])
+    if span is None:
+        raise UsageError(f"time offset {shown}: write e.g. 1h, 30m, 2d or -PT1H")
+    if not 0 < span <= _MAX_OFFSET.total_seconds():
+        raise UsageError(f"time offset {shown}: must be more than 0 and at most 3660 days")
+    return timedelta(seconds=span)
 
 
 def _dataset(data: Any, dataset_format: Any) -> tuple[Any, Any, str]:

@@ -149,13 +149,14 @@ def _csv(path: Path, header: bool) -> Iterator[pa.Table]:
                              f"check {dupes!r}")
     else:
         names = [f"_c{i}" for i in range(len(first))]
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if header else 0,
-                                       block_size=BLOCK_BYTES),
-        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
-                                             null_values=[""], strings_can_be_null=True))
-    try:
+    try:  # open_csv reads the first block: its errors (e.g. bytes not UTF-8) count too
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if header else 0,
+                                           block_size=BLOCK_BYTES),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), null_values=[""],
+                strings_can_be_null=True))
         for batch in reader:
             yield pa.Table.from_batches([batch])
     except pa.ArrowInvalid as e:

@@ -107,6 +107,12 @@ def check_constraints(doc: Any) -> dict[str, Any]:
     if d["categorical_drift_method"] != "LInfinity":
         raise UsageError(f"constraints: categorical_drift_method "
                          f"{d['categorical_drift_method']!r} is not supported; use LInfinity")
+    for where, key in (("", "evaluate_constraints"), ("", "emit_metrics"),
+                       ("distribution_constraints.", "perform_comparison")):
+        value = (d if where else merged)[key]
+        if value not in ("Enabled", "Disabled"):
+            raise UsageError(f"constraints: monitoring_config.{where}{key} {value!r}; use "
+                             "Enabled or Disabled")
     for key in ("comparison_threshold", "categorical_comparison_threshold"):
         check_number(d[key], key, lo=0, hi=1)
     for key in ("datatype_check_threshold", "domain_content_threshold"):

@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any
 
 from stackyard._checks import check_number, uri_to_path
-from stackyard.errors import DefinitionError
+from stackyard.errors import DefinitionError, UsageError
 from stackyard.workflow._expr import Properties
 from stackyard.workflow._policies import CacheConfig
 from stackyard.workflow._steps import Step
@@ -79,13 +79,6 @@ class Lambda:
         if script is None or handler is None:
             raise DefinitionError("stackyard runs Lambda functions locally: give script= (a "
                                   ".py file) and handler= ('<script name>.<function>')")
-        path = uri_to_path(script)
-        if not path.is_file():
-            raise DefinitionError(f"Lambda script {script!r} does not exist")
-        module, _, func = handler.rpartition(".")
-        if module != path.stem or not func.isidentifier():
-            raise DefinitionError(f"Lambda handler {handler!r}: write '{path.stem}.<function>' "
-                                  f"(the name of {path.name}, then the function)")
         env = environment or {}
         if isinstance(env, dict) and isinstance(env.get("Variables"), dict):
             env = env["Variables"]  # the shape boto3's create_function takes
@@ -94,11 +87,17 @@ class Lambda:
                                   "{'Variables': {name: text}} or {name: text}")
         self.function_arn = function_arn
         self.function_name = function_name or str(function_arn).rsplit(":", 1)[-1]
-        self.script = str(path)
+        self.script = str(uri_to_path(script))
         self.handler = handler
         self.timeout = int(check_number(timeout, "Lambda timeout (seconds)", lo=1,
                                         integer=True))
         self.environment = dict(env)
+        from stackyard.lambdas._step import check_function
+
+        try:  # the engine's own check of the script and handler, now rather than at run
+            check_function(self.to_definition())
+        except UsageError as e:
+            raise DefinitionError(str(e)) from None
 
     def to_definition(self) -> dict[str, Any]:
         return {"FunctionName": self.function_name, "Script": self.script,
