@@ -101,6 +101,20 @@ def raw_predict(ens_dir: Path, data: Path, threads: int | None) -> tuple[float, 
     return len(x) / wall, used / len(x) * 1e6
 
 
+def cores_for_two() -> float:
+    """How many cores two busy processes get here: 2 x (a burn alone) / (two burns at once).
+    A shared VM can give two processes far less than its CPU count, which caps what 2
+    workers can reach whatever the transform does."""
+    burn = [sys.executable, "-c", "sum(i * i for i in range(8_000_000))"]
+    t0 = time.perf_counter()
+    subprocess.run(burn, check=True)
+    one = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for p in [subprocess.Popen(burn) for _ in range(2)]:
+        p.wait()
+    return 2 * one / (time.perf_counter() - t0)
+
+
 def child(args: argparse.Namespace) -> None:
     """One memory measurement: a fresh process transforms one file and reports peaks."""
     secs, _ = transform(args.model_name, Path(args.data), Path(args.out), 2)
@@ -142,6 +156,7 @@ def main() -> None:
         write_rows(tiny / "b.csv", TINY_ROWS // 2)
         runs: dict[str, list[tuple[float, ...]]] = {}
         for i in range(args.repeat):  # interleaved: every kind sees the same machine load
+            runs.setdefault("cores", []).append((cores_for_two(),))
             for threads in (None, 1):
                 runs.setdefault(f"raw-{threads}", []).append(
                     raw_predict(root / "ens", data, threads))
@@ -176,8 +191,9 @@ def main() -> None:
               f"(time for all rows - time for {TINY_ROWS} rows in two files, which starts "
               "every worker); the difference is worker start-up and model load. Each of the "
               f"{args.repeat} rounds measures the limit, then the transforms, and 'vs limit' "
-              "is the median of the per-round ratios (rates are medians too). Load average "
-              f"now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.\n")
+              "is the median of the per-round ratios (rates are medians too). Two busy "
+              f"processes got {median('cores', 0):.2f} cores here (median per round); load "
+              f"average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.\n")
 
         print("| input | rows | MB | seconds | transform process peak RSS MB | "
               "largest worker peak RSS MB |\n| --- | --- | --- | --- | --- | --- |")
