@@ -12,6 +12,7 @@ from transform_helpers import BIAS, COEF, calls, csv_file, predict
 
 from stackyard.errors import DefinitionError, UsageError
 from stackyard.jobs import Model, Transformer, TransformInput
+from stackyard.transform._inputs import units_of
 
 
 def _rows(n: int, first: int = 0) -> list[list[int]]:
@@ -96,8 +97,16 @@ def test_max_payload_splits_a_file_into_mini_batches_no_larger_than_it(
                 output_path=str(tmp_path / "out")).transform(
         str(data), content_type="text/csv", split_type="Line")
     batches = [c["rows"] for c in calls(tx_log)]
-    assert len(batches) == 3 and sum(batches) == len(rows)
+    units = units_of("big.csv", data, True, False, 1, tmp_path / "w")
+    assert len(units) == 3  # cut at about 1 MB (UNIT_MIN) so that workers share the file
+    # a mini-batch never spans units: each unit's records fill at most one mini-batch of
+    # max_payload and a remainder
+    sizes = [(u["end"] - u["start"]) // line for u in units]
+    assert sum(batches) == len(rows) and 3 <= len(batches) <= 2 * len(units)
     assert max(batches) * line <= 1 << 20
+    edges = {sum(sizes[:k]) for k in range(1, len(sizes))}
+    starts = {sum(batches[:k]) for k in range(1, len(batches))}
+    assert edges <= starts  # every unit boundary starts a new mini-batch
     firsts = [v for c in calls(tx_log) for v in c["first"]]
     assert firsts == list(range(80_000))  # in input order, each record once
     out = (tmp_path / "out" / "big.csv.out").read_text().splitlines()

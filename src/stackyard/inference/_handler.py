@@ -134,7 +134,12 @@ class ModelHandler:
 
     def invoke(self, body: bytes, content_type: str | None, accept: str | None
                ) -> tuple[bytes, str]:
-        ct, want, rows = self.check(body, content_type, accept)
+        return self.answer(body, *self.check(body, content_type, accept))
+
+    def answer(self, body: bytes, ct: str, want: str, rows: np.ndarray | None
+               ) -> tuple[bytes, str]:
+        """``invoke`` after ``check``: apart so that batch transform can check (decode) the
+        next mini-batch in a thread while this one is predicted."""
         if "input_fn" in self.fns:
             self._payload(body, ct)  # undecodable text is the client's error, not the model's
         try:

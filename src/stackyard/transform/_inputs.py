@@ -2,9 +2,11 @@
 
 A unit is a byte range of a line file that starts and ends at line starts, a group of
 Parquet row groups, or a whole file (``split_type="None"``, or gzip, which cannot be
-entered in the middle). Large files are cut so that every worker has work (between 1 and
-64 MB a unit), and the cut depends only on the file and the request, so a resumed job finds
-the parts an earlier attempt finished under the same names.
+entered in the middle). Large files are cut into about ``UNITS_PER_WORKER`` units per worker
+(between 1 and 64 MB a unit): workers take units as they free up, so one that started late
+or drew slower rows is never left with a large share at the end while the others idle. The
+cut depends only on the file and the request, so a resumed job finds the parts an earlier
+attempt finished under the same names.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from stackyard import artifacts
 from stackyard.errors import NotFoundError, UsageError
 
 UNIT_MIN, UNIT_MAX = 1 << 20, 64 << 20
+UNITS_PER_WORKER = 4
 _CHUNK = 1 << 20
 
 
@@ -88,7 +91,8 @@ def units_of(rel: str, path: Path, split_line: bool, gzip: bool, workers: int,
             meta = pf.metadata
             sizes = [meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)]
             rows = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-        target = min(UNIT_MAX, max(UNIT_MIN, math.ceil(sum(sizes) / workers)))
+        target = min(UNIT_MAX, max(UNIT_MIN, math.ceil(sum(sizes) / (workers
+                                                                     * UNITS_PER_WORKER))))
         out, group, first, size = [], [], 0, 0
         for i in range(len(rows)):
             group.append(i)
@@ -100,7 +104,7 @@ def units_of(rel: str, path: Path, split_line: bool, gzip: bool, workers: int,
                 group, size = [], 0
         return out or [unit("parquet", "rg-empty", row_groups=[], first_row=0)]
     size = path.stat().st_size
-    step = min(UNIT_MAX, max(UNIT_MIN, math.ceil(size / workers)))
+    step = min(UNIT_MAX, max(UNIT_MIN, math.ceil(size / (workers * UNITS_PER_WORKER))))
     bounds = [0]
     with open(path, "rb") as f:
         pos = step

@@ -6,7 +6,8 @@ Records are read one at a time and grouped into mini-batches no larger than
 (``ModelHandler.invoke``: bytes in, bytes out, as an endpoint answers), so memory stays
 bounded by the mini-batch, never by the file. A mini-batch never spans units, and units
 never span files. When a mini-batch fails, its records are tried one by one to name the
-first one the model cannot take.
+first one the model cannot take. While the model predicts one mini-batch, a thread reads
+and decodes the next (see ``_prefetched``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import csv
 import gzip
 import io
 import json
+import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -260,7 +263,58 @@ def _filtered(plan: Plan, index: int, record: bytes) -> bytes:
         raise UnitFailure(index, f"input_filter: {e}") from None
 
 
-def _invoke(handler: Any, plan: Plan, batch: Batch, lines: bool) -> tuple[bytes, str]:
+_END = object()
+
+
+def _prefetched(handler: Any, plan: Plan, unit: dict[str, Any]
+                ) -> Iterator[tuple[Batch, tuple[Any, ...] | None]]:
+    """The unit's mini-batches, each with ``handler.check``'s result for it (its decoded
+    rows), or None where the handler cannot check apart from answering or the check failed
+    (``_invoke`` then repeats it and names the record). A thread reads and decodes the next
+    mini-batch while the caller predicts this one: the CSV parser and the model libraries
+    release the GIL, so a worker keeps a second core busy when one is free. Only stackyard's
+    decoding runs in the thread, never model code; at most two mini-batches wait, so memory
+    stays bounded by ``max_payload``."""
+    from stackyard.inference import InputError
+
+    if not hasattr(handler, "answer") or unit["kind"] == "whole":
+        yield from ((b, None) for b in _batches(plan, unit))
+        return
+    ready: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in _batches(plan, unit):
+                if stop.is_set():
+                    return
+                try:
+                    checked = handler.check(batch.body, plan.content_type, plan.accept)
+                except InputError:
+                    checked = None
+                ready.put((batch, checked))
+            ready.put(_END)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller, in order
+            ready.put(e)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:  # a failed mini-batch ends the unit early: unblock the thread and let it end
+        stop.set()
+        while thread.is_alive():
+            try:
+                ready.get(timeout=0.05)
+            except queue.Empty:
+                pass
+
+
+def _invoke(handler: Any, plan: Plan, batch: Batch, lines: bool,
+            checked: tuple[Any, ...] | None = None) -> tuple[bytes, str]:
     from stackyard.inference import InputError, ModelError
 
     def call(items: list[Item]) -> tuple[bytes, str]:
@@ -282,6 +336,8 @@ def _invoke(handler: Any, plan: Plan, batch: Batch, lines: bool) -> tuple[bytes,
                              "alone succeed")
 
     try:
+        if checked is not None:
+            return handler.answer(batch.body, *checked)
         return handler.invoke(batch.body, plan.content_type, plan.accept)
     except (InputError, ModelError) as e:
         failure = first_bad(batch.items) if len(batch.items) > 1 else UnitFailure(
@@ -296,8 +352,8 @@ def transform_unit(handler: Any, plan: Plan, unit: dict[str, Any]) -> int:
     part.parent.mkdir(parents=True, exist_ok=True)
     calls = 0
     with atomic_file(part) as out:
-        for batch in _batches(plan, unit):
-            body, ct = _invoke(handler, plan, batch, unit["kind"] != "whole")
+        for batch, checked in _prefetched(handler, plan, unit):
+            body, ct = _invoke(handler, plan, batch, unit["kind"] != "whole", checked)
             calls += 1
             if not plan.per_record:
                 out.write(body)
