@@ -399,9 +399,49 @@ class LambdaCase(Case):
         step["LambdaFunction"]["Handler"] = "other.handler"
 
 
+class CallbackCase(Case):
+    """Answered by a thread of the test (a worker of the queue, over its own connection);
+    the failing step waits on a queue nobody reads, and times out."""
+
+    type = "Callback"
+    good_property = "OutputParameters['out']"
+    bad_property = "OutputParameters['nope']"
+
+    def setup(self, f: Files) -> None:
+        import threading
+        import time
+
+        from stackyard.store import Store
+
+        store = Store(f.sy.home / "stackyard.db")
+
+        def answer() -> None:
+            end = time.monotonic() + 60
+            while time.monotonic() < end:
+                for r in store.receive_callbacks("answered", 10, 30):
+                    store.answer_callback(r["token"], "Succeeded",
+                                          {"out": r["body"]["arguments"]["p"].upper()}, None)
+                time.sleep(0.05)
+
+        threading.Thread(target=answer, daemon=True).start()
+
+    def step(self, f: Files, name: str, queue: str = "answered") -> dict[str, Any]:
+        from stackyard.workflow import CallbackOutput, CallbackStep, ParameterString
+
+        return CallbackStep(name, queue, inputs={"p": ParameterString("P", default_value="a")},
+                            outputs=[CallbackOutput("out")], timeout=30).to_definition()
+
+    def broken(self, step: dict[str, Any]) -> None:
+        step["OutputParameters"][0]["OutputType"] = "Decimal"
+
+    def failing(self, f: Files, name: str) -> dict[str, Any]:
+        return {**self.step(f, name, "nobody reads this"), "Timeout": 0.2}
+
+
 CASES = {c.type: c for c in (ProcessingCase(), TrainingCase(), TuningCase(), FunctionCase(),
                              ConditionCase(), FailCase(), RegisterModelCase(), ModelCase(),
-                             TransformCase(), QualityCheckCase(), LambdaCase())}
+                             TransformCase(), QualityCheckCase(), LambdaCase(),
+                             CallbackCase())}
 TYPES = sorted(CASES)
 
 

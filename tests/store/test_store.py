@@ -24,6 +24,7 @@ MIXIN_TABLES = {
     "_events.py": {"events"},
     "_monitor.py": {"monitoring_runs"},
     "_transform.py": {"models", "transform_jobs"},
+    "_callbacks.py": {"callbacks"},
 }
 
 

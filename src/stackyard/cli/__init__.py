@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import click
 
+from stackyard.cli._callbacks import callback
 from stackyard.cli._endpoints import endpoints, serve
 from stackyard.cli._models import models
 from stackyard.cli._monitor import monitor
@@ -29,7 +30,8 @@ def app() -> None:
     """stackyard: SageMaker-style ML pipelines on your own machine."""
 
 
-for _command in (run, runs, pipelines, tuning, models, endpoints, serve, monitor):
+for _command in (run, runs, pipelines, tuning, models, endpoints, serve, monitor,
+                 callback):
     app.add_command(_command)
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}

@@ -205,4 +205,27 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE trials ADD COLUMN hyperparameters TEXT;
     """,
+    # 9: callback steps: one row per attempt's token, also the message of its queue
+    #    (visible_at: SQS's visibility timeout; IF NOT EXISTS against merge renumbering)
+    """
+    CREATE TABLE IF NOT EXISTS callbacks (
+        token TEXT PRIMARY KEY,
+        queue TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        step TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        output_types TEXT NOT NULL,
+        status TEXT NOT NULL,
+        outputs TEXT,
+        failure_reason TEXT,
+        created_at REAL NOT NULL,
+        deadline REAL NOT NULL,
+        answered_at REAL,
+        visible_at REAL NOT NULL DEFAULT 0,
+        receives INTEGER NOT NULL DEFAULT 0,
+        UNIQUE(run_id, step, n)
+    );
+    CREATE INDEX IF NOT EXISTS callbacks_by_queue ON callbacks(queue, status, created_at);
+    """,
 ]

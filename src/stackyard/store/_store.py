@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from stackyard import _home
+from stackyard.store._callbacks import CallbacksMixin
 from stackyard.store._endpoints import EndpointsMixin
 from stackyard.store._events import EventsMixin
 from stackyard.store._monitor import MonitorMixin
@@ -27,6 +28,7 @@ class Store(
     EventsMixin,
     MonitorMixin,
     TransformMixin,
+    CallbacksMixin,
 ):
     """The database of one ``STACKYARD_HOME``: every method commits before it returns."""
 

@@ -7,6 +7,7 @@ pyarrow, which a pipeline without a check step should not pay for.
 
 from typing import Any
 
+from stackyard.workflow._callback import CallbackOutput, CallbackOutputTypeEnum, CallbackStep
 from stackyard.workflow._conditions import (
     Condition,
     ConditionEquals,
@@ -72,6 +73,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CacheConfig",
+    "CallbackOutput",
+    "CallbackOutputTypeEnum",
+    "CallbackStep",
     "CheckJobConfig",
     "Condition",
     "ConditionEquals",

@@ -3,7 +3,7 @@
 Every type is registered here by ``"module:Class"`` and imported when first asked for: the
 built-in ones (modules of this package) and those whose work lives above the engine
 (tuning, the model registry, batch transform and models, quality checks, Lambda
-functions), so importing the engine never imports the layers above it (tuning alone
+functions, callback steps), so importing the engine never imports the layers above it (tuning alone
 costs ~0.6 s of optuna), and the SDK can import ``function_ref`` cheaply.
 """
 
@@ -53,5 +53,6 @@ register_step_type("Model", "stackyard.transform._step:ModelStepType")
 register_step_type("Transform", "stackyard.transform._step:TransformStepType")
 register_step_type("QualityCheck", "stackyard.monitor._step:QualityCheckStepType")
 register_step_type("Lambda", "stackyard.lambdas._step:LambdaStepType")
+register_step_type("Callback", "stackyard.callbacks._step:CallbackStepType")
 
 __all__ = ["STEP_TYPES", "Attempt", "StepType", "register_step_type", "step_type"]

@@ -1,0 +1,114 @@
+"""The engine's ``Callback`` step type (``CallbackStep``); the engine imports it by name.
+
+On start the attempt's token is stored together with its message on the named local queue
+(SageMaker's body: ``token``, ``pipelineExecutionArn``, ``arguments``, ``status``), in one
+transaction keyed by (run, step, attempt): a runner killed at any moment and resumed finds
+the same token and enqueues nothing new. The step then waits on the store, not in memory,
+so an answer given while no runner lives is kept and seen on resume. An attempt not
+answered within ``Timeout`` seconds (SageMaker's 7 days by default) fails with
+``Timeout``, so retry policies and ``on_failure`` apply.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from stackyard._checks import check_number
+from stackyard.callbacks._api import OUTPUT_TYPES, check_queue
+from stackyard.engine._resolve import resolve
+from stackyard.engine.steps import StepType
+from stackyard.errors import DefinitionError, StepFailed, UsageError
+
+if TYPE_CHECKING:
+    from stackyard.engine._definition import PipelineDef, StepDef
+    from stackyard.engine.steps import Attempt
+
+DEFAULT_TIMEOUT = 7 * 24 * 3600.0
+POLL = 0.2   # seconds between looks at the store while waiting
+
+
+def check_outputs(outputs: Any) -> dict[str, str]:
+    """``OutputParameters`` as {name: type}: names unique and non-empty, known types."""
+    found: dict[str, str] = {}
+    for o in outputs or []:
+        name, kind = o.get("OutputName"), o.get("OutputType", "String")
+        if not isinstance(name, str) or not name:
+            raise UsageError(f"a callback output needs an output_name; got {name!r}")
+        if name in found:
+            raise UsageError(f"callback output {name!r} is declared twice")
+        if kind not in OUTPUT_TYPES:
+            raise UsageError(f"callback output {name!r}: output_type {kind!r}; use one of "
+                             f"{', '.join(OUTPUT_TYPES)}")
+        found[name] = kind
+    return found
+
+
+def check_queue_ref(queue: Any) -> None:
+    """A queue is text or a pipeline parameter (``{"Get": "Parameters.X"}``)."""
+    if isinstance(queue, dict) and set(queue) == {"Get"} and str(
+            queue["Get"]).startswith("Parameters."):
+        return
+    check_queue(queue)
+
+
+def timeout_of(raw: dict[str, Any]) -> float:
+    return float(check_number(raw.get("Timeout", DEFAULT_TIMEOUT),
+                              "callback timeout (seconds)", lo=0, lo_open=True))
+
+
+class CallbackStepType(StepType):
+    name = "Callback"
+    adoptable = True     # a waiting attempt is resumed with its token, not started again
+    cacheable = False    # SageMaker does not cache callback steps: the answer is outside
+
+    def validate(self, step: StepDef, pdef: PipelineDef) -> None:
+        try:
+            check_queue_ref(step.raw.get("SqsQueueUrl"))
+            check_outputs(step.raw.get("OutputParameters"))
+            timeout_of(step.raw)
+        except UsageError as e:
+            raise DefinitionError(f"step {step.name!r}: {e}") from None
+
+    def property_error(self, step: StepDef, tokens: list[str | int]) -> str | None:
+        if len(tokens) == 2 and tokens[0] == "OutputParameters":
+            names = check_outputs(step.raw.get("OutputParameters"))
+            return None if tokens[1] in names else (
+                f"step {step.name!r} declares no output {tokens[1]!r} "
+                f"(outputs: {', '.join(sorted(names)) or 'none'})")
+        return super().property_error(step, tokens)
+
+    def execute(self, a: Attempt, arguments: Any) -> dict[str, Any]:
+        queue = resolve(a.step.raw["SqsQueueUrl"], a.context())
+        try:
+            check_queue(queue)
+        except UsageError as e:
+            raise StepFailed(str(e), "ValidationError") from None
+        token = uuid.uuid4().hex
+        row = a.store.open_callback(a.run_id, a.step.name, a.n, {
+            "token": token, "queue": queue, "deadline": time.time() + timeout_of(a.step.raw),
+            "output_types": check_outputs(a.step.raw.get("OutputParameters")),
+            "body": {"token": token, "pipelineExecutionArn": a.run_id,
+                     "arguments": arguments, "status": "Executing"}})
+        token = row["token"]
+        if a.on_log is not None and row["created_at"] >= time.time() - 1:
+            a.on_log(f"waiting for callback {token} on queue {row['queue']!r}")
+        while True:
+            row = a.store.get_callback(token)
+            assert row is not None
+            if row["status"] == "Succeeded":
+                return {"OutputParameters": row["outputs"]}
+            if row["status"] == "Failed":
+                raise StepFailed(row["failure_reason"], "CallbackFailure")
+            if row["status"] != "Executing":          # Timeout or Stopped earlier
+                raise StepFailed(row["failure_reason"] or row["status"], row["status"])
+            if row["deadline"] <= time.time():
+                reason = (f"no answer to callback {token} on queue {row['queue']!r} "
+                          f"within {timeout_of(a.step.raw):g} s")
+                if a.store.answer_callback(token, "Timeout", None, reason)[1]:
+                    raise StepFailed(reason, "Timeout")
+                continue                              # an answer came just in time
+            if a.stopping.wait(POLL):
+                a.store.answer_callback(token, "Stopped", None, "stopped by request")
+                raise StepFailed("stopped by request while waiting for a callback", "Stopped")
