@@ -211,6 +211,28 @@ def local_path(value: str | Path, what: str) -> str:
     return str(uri_to_path(value))
 
 
+# --- step outputs ------------------------------------------------------------------------
+# The types a LambdaStep's or CallbackStep's declared outputs may have (SageMaker's enums).
+OUTPUT_TYPES = ("String", "Integer", "Boolean", "Float")
+
+
+def check_output_parameters(outputs: Any, owner: str) -> dict[str, str]:
+    """A step's ``OutputParameters`` as {name: type}: names unique and non-empty, known types;
+    ``owner`` ("Lambda", "callback") names the step kind in the messages."""
+    found: dict[str, str] = {}
+    for o in outputs or []:
+        name, kind = o.get("OutputName"), o.get("OutputType", "String")
+        if not isinstance(name, str) or not name:
+            raise UsageError(f"a {owner} output needs an output_name; got {name!r}")
+        if name in found:
+            raise UsageError(f"{owner} output {name!r} is declared twice")
+        if kind not in OUTPUT_TYPES:
+            raise UsageError(f"{owner} output {name!r}: output_type {kind!r}; use one of "
+                             f"{', '.join(OUTPUT_TYPES)}")
+        found[name] = kind
+    return found
+
+
 # --- keyword arguments --------------------------------------------------------------------
 @dataclass(frozen=True)
 class KwargRules:

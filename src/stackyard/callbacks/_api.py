@@ -16,8 +16,6 @@ from stackyard._checks import check_number
 from stackyard.errors import UsageError
 from stackyard.store import open_store
 
-OUTPUT_TYPES = ("String", "Integer", "Boolean", "Float")
-
 
 def check_queue(queue: Any) -> str:
     """A queue is named by any non-empty text without control characters (an SQS URL or a

@@ -15,8 +15,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from stackyard._checks import check_number
-from stackyard.callbacks._api import OUTPUT_TYPES, check_queue
+from stackyard._checks import check_number, check_output_parameters
+from stackyard.callbacks._api import check_queue
 from stackyard.engine._resolve import resolve
 from stackyard.engine.steps import StepType
 from stackyard.errors import DefinitionError, StepFailed, UsageError
@@ -30,19 +30,8 @@ POLL = 0.2   # seconds between looks at the store while waiting
 
 
 def check_outputs(outputs: Any) -> dict[str, str]:
-    """``OutputParameters`` as {name: type}: names unique and non-empty, known types."""
-    found: dict[str, str] = {}
-    for o in outputs or []:
-        name, kind = o.get("OutputName"), o.get("OutputType", "String")
-        if not isinstance(name, str) or not name:
-            raise UsageError(f"a callback output needs an output_name; got {name!r}")
-        if name in found:
-            raise UsageError(f"callback output {name!r} is declared twice")
-        if kind not in OUTPUT_TYPES:
-            raise UsageError(f"callback output {name!r}: output_type {kind!r}; use one of "
-                             f"{', '.join(OUTPUT_TYPES)}")
-        found[name] = kind
-    return found
+    """``OutputParameters`` as {name: type} (see ``_checks.check_output_parameters``)."""
+    return check_output_parameters(outputs, "callback")
 
 
 def check_queue_ref(queue: Any) -> None:

@@ -21,7 +21,12 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from stackyard import _home, runtime
-from stackyard._checks import check_number, job_name, uri_to_path
+from stackyard._checks import (
+    check_number,
+    check_output_parameters,
+    job_name,
+    uri_to_path,
+)
 from stackyard.engine._execute import check_job, job_json, run_job
 from stackyard.engine.steps import StepType
 from stackyard.errors import DefinitionError, StepFailed, UsageError
@@ -30,7 +35,6 @@ if TYPE_CHECKING:
     from stackyard.engine._definition import PipelineDef, StepDef
     from stackyard.engine.steps import Attempt
 
-OUTPUT_TYPES = ("String", "Integer", "Boolean", "Float")
 _EVENT, _RESPONSE, _CODE = ("/opt/ml/input/config/lambda.json", "/opt/ml/output/response.json",
                             "/opt/ml/code")
 
@@ -60,19 +64,8 @@ def check_function(fn: Any) -> dict[str, Any]:
 
 
 def check_outputs(outputs: Any) -> dict[str, str]:
-    """``OutputParameters`` as {name: type}: names unique and non-empty, known types."""
-    found: dict[str, str] = {}
-    for o in outputs or []:
-        name, kind = o.get("OutputName"), o.get("OutputType", "String")
-        if not isinstance(name, str) or not name:
-            raise UsageError(f"a Lambda output needs an output_name; got {name!r}")
-        if name in found:
-            raise UsageError(f"Lambda output {name!r} is declared twice")
-        if kind not in OUTPUT_TYPES:
-            raise UsageError(f"Lambda output {name!r}: output_type {kind!r}; use one of "
-                             f"{', '.join(OUTPUT_TYPES)}")
-        found[name] = kind
-    return found
+    """``OutputParameters`` as {name: type} (see ``_checks.check_output_parameters``)."""
+    return check_output_parameters(outputs, "Lambda")
 
 
 def typed(name: str, value: Any, kind: str) -> Any:
