@@ -17,6 +17,7 @@ from typing import Any
 from stackyard._checks import check_number
 from stackyard.errors import DefinitionError, UsageError
 from stackyard.workflow._expr import Properties, to_json
+from stackyard.workflow._outputs import TypedOutput
 from stackyard.workflow._policies import CacheConfig
 from stackyard.workflow._steps import Step
 
@@ -30,25 +31,10 @@ class CallbackOutputTypeEnum(Enum):
     Float = "Float"
 
 
-class CallbackOutput:
+class CallbackOutput(TypedOutput):
     """One output of a ``CallbackStep``: its name in the answer, and its type."""
 
-    def __init__(self, output_name: str | None = None,
-                 output_type: CallbackOutputTypeEnum | str = CallbackOutputTypeEnum.String
-                 ) -> None:
-        if not isinstance(output_name, str) or not output_name:
-            raise DefinitionError(f"CallbackOutput needs an output_name; got {output_name!r}")
-        try:
-            self.output_type = CallbackOutputTypeEnum(
-                getattr(output_type, "value", output_type))
-        except ValueError:
-            raise DefinitionError(
-                f"CallbackOutput {output_name!r}: output_type {output_type!r}; use "
-                "CallbackOutputTypeEnum.String, Integer, Boolean or Float") from None
-        self.output_name = output_name
-
-    def to_request(self) -> dict[str, str]:
-        return {"OutputName": self.output_name, "OutputType": self.output_type.value}
+    enum = CallbackOutputTypeEnum
 
 
 class _CallbackProperties(Properties):

@@ -16,6 +16,7 @@ from typing import Any
 from stackyard._checks import check_number, uri_to_path
 from stackyard.errors import DefinitionError, UsageError
 from stackyard.workflow._expr import Properties
+from stackyard.workflow._outputs import TypedOutput
 from stackyard.workflow._policies import CacheConfig
 from stackyard.workflow._steps import Step
 
@@ -29,24 +30,10 @@ class LambdaOutputTypeEnum(Enum):
     Float = "Float"
 
 
-class LambdaOutput:
+class LambdaOutput(TypedOutput):
     """One output of a ``LambdaStep``: the key of the returned dict, and its type."""
 
-    def __init__(self, output_name: str | None = None,
-                 output_type: LambdaOutputTypeEnum | str = LambdaOutputTypeEnum.String
-                 ) -> None:
-        if not isinstance(output_name, str) or not output_name:
-            raise DefinitionError(f"LambdaOutput needs an output_name; got {output_name!r}")
-        try:
-            self.output_type = LambdaOutputTypeEnum(getattr(output_type, "value", output_type))
-        except ValueError:
-            raise DefinitionError(
-                f"LambdaOutput {output_name!r}: output_type {output_type!r}; use "
-                "LambdaOutputTypeEnum.String, Integer, Boolean or Float") from None
-        self.output_name = output_name
-
-    def to_request(self) -> dict[str, str]:
-        return {"OutputName": self.output_name, "OutputType": self.output_type.value}
+    enum = LambdaOutputTypeEnum
 
 
 class Lambda:
