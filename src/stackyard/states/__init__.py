@@ -1,0 +1,1 @@
+"""Amazon States Language state machines, run locally and durably (issue 11)."""
