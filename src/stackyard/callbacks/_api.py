@@ -3,7 +3,8 @@ ReceiveMessage), ``send_pipeline_execution_step_success`` / ``_failure`` (SageMa
 
 Values arrive as strings, as SageMaker's API carries them, and are converted to each
 output's declared type here, so a wrong answer is refused to the one who gave it (a
-``UsageError``) instead of failing the pipeline later.
+``UsageError``) instead of failing the pipeline later. An answer that counted wakes its run
+if no runner is alive (``_wake``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ def entry(row: dict[str, Any]) -> dict[str, Any]:
 def list_callbacks(waiting_only: bool = False) -> list[dict[str, Any]]:
     """Every callback, newest first (``waiting_only``: those not answered yet)."""
     return [entry(r) for r in open_store().list_callbacks(waiting_only)]
+
+
+def waiting_steps(run_id: str) -> dict[str, dict[str, Any]]:
+    """{step: {"token", "queue"}} for the steps of ``run_id`` waiting for an answer now
+    (what ``runs describe`` shows beside their status)."""
+    rows = open_store().list_callbacks(waiting_only=True, run_id=run_id)
+    return {r["step"]: {"token": r["token"], "queue": r["queue"]} for r in reversed(rows)}
 
 
 def receive(queue: str, limit: int = 1, wait: float = 0, visibility: float = 30
@@ -97,12 +105,13 @@ def _waiting(token: Any) -> dict[str, Any]:
 
 
 def _refuse_answered(row: dict[str, Any]) -> None:
+    if row["status"] == "Timeout" or (row["status"] == "Executing"
+                                      and row["deadline"] <= time.time()):
+        raise UsageError(f"callback token {row['token']!r} has expired (its step's timeout "
+                         "passed)")
     if row["status"] != "Executing":
         raise UsageError(f"callback token {row['token']!r} was already answered "
                          f"({row['status']}); an answer counts once")
-    if row["deadline"] <= time.time():
-        raise UsageError(f"callback token {row['token']!r} has expired (its step's timeout "
-                         "passed)")
 
 
 def _answer(row: dict[str, Any], status: str, outputs: dict[str, Any] | None,
@@ -112,6 +121,9 @@ def _answer(row: dict[str, Any], status: str, outputs: dict[str, Any] | None,
         assert before is not None
         _refuse_answered(open_store().get_callback(row["token"]) or before)
         raise UsageError(f"callback token {row['token']!r} can no longer be answered")
+    from stackyard.callbacks._wake import wake  # filelock and the engine: only answers need
+
+    wake(row["run_id"], row["token"])
 
 
 def send_pipeline_execution_step_success(CallbackToken: str,

@@ -11,6 +11,7 @@ import click
 
 from stackyard.cli._args import RUN_ID, json_option, limit_option, name_type, quiet_option
 from stackyard.cli._render import (
+    Markup,
     duration,
     err,
     escape,
@@ -140,6 +141,7 @@ def describe(run_id: str, json_: bool) -> None:
     from stackyard import engine
 
     d = engine.describe_run(run_id)
+    _callbacks(d)
     if json_:
         print_json(d)
         return
@@ -150,9 +152,23 @@ def describe(run_id: str, json_: bool) -> None:
     if d["failure_reason"]:
         out.print(f"[red]failure: {escape(d['failure_reason'])}[/]")
     table(["step", "status", "attempts", "cache", "started", "took", "outputs / reason"],
-          [[s["name"], status(s["status"]), s["attempts"], "hit" if s["cache_hit"] else "",
+          [[s["name"], Markup(status(s["status"]) + (f" ({escape(s['waiting'])})"
+                                                     if "waiting" in s else "")),
+            s["attempts"], "hit" if s["cache_hit"] else "",
             when(s["start_time"]), duration(s["start_time"], s["end_time"]),
             _brief(s)] for s in d["steps"]])
+
+
+def _callbacks(d: dict[str, Any]) -> None:
+    """Mark each step waiting for a callback answer: ``waiting`` (``waiting for callback on
+    QUEUE``) and its ``callback`` (``{"token", "queue"}``), the token being what to answer."""
+    from stackyard.callbacks._api import waiting_steps
+
+    waiting = waiting_steps(d["run_id"])
+    for s in d["steps"]:
+        if s["status"] == "Executing" and s["name"] in waiting:
+            s["callback"] = waiting[s["name"]]
+            s["waiting"] = f"waiting for callback on {s['callback']['queue']}"
 
 
 def short_uri(uri: str) -> str:
@@ -165,6 +181,8 @@ def short_uri(uri: str) -> str:
 
 
 def _brief(s: dict[str, Any]) -> str:
+    if "callback" in s:
+        return f"token {s['callback']['token']}"
     if s["failure_reason"]:
         return str(s["failure_reason"]).splitlines()[0]
     o = s["outputs"]

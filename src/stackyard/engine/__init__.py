@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from stackyard.engine._api import (
+        continue_run,
         describe_pipeline,
         describe_run,
         list_pipelines,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "compile_definition",
+    "continue_run",
     "describe_pipeline",
     "describe_run",
     "list_pipelines",

@@ -141,6 +141,19 @@ def resume_run(
                   on_event).run()
 
 
+def continue_run(run_id: str, wait: float = 0) -> str:
+    """Drive a run whose runner died on from exactly where it stood, as that runner would
+    have: unlike ``resume_run`` nothing failed or stopped is reopened, and a run that ended
+    meanwhile is left as it is (an answered callback wakes its run this way, detached).
+    Waits up to ``wait`` s for another driver to let go; then ``UsageError``."""
+    from stackyard.engine._definition import compile_definition
+    from stackyard.engine._runner import Runner
+
+    run = _run_or_raise(run_id)
+    pdef = compile_definition(json.loads(run["definition"]))
+    return Runner(open_store(), run_id, pdef, run["parameters"]).run(wait, unless_ended=True)
+
+
 def _same_code(pdef: PipelineDef, functions: dict[str, Callable] | None
                ) -> dict[str, Callable]:
     """The live functions handed to a resume that are still the code the run recorded;

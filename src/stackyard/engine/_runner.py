@@ -56,18 +56,20 @@ def _without_job_names(value: Any) -> Any:
 class RunLock:
     """Exclusive right to drive a run; the kernel drops it when the holder dies.
 
-    The holder writes its pid next to the lock so a refused caller can name it.
+    The holder writes its pid next to the lock so a refused caller can name it. ``wait``:
+    seconds to wait for a holder to let go before refusing.
     """
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, wait: float = 0) -> None:
         d = run_dir(run_id)
         d.mkdir(parents=True, exist_ok=True)
         self.lock = FileLock(d / ".lock")
         self.holder = d / ".driver"
+        self.wait = wait
 
     def __enter__(self) -> Self:
         try:
-            self.lock.acquire(blocking=False)
+            self.lock.acquire(timeout=self.wait)
         except Timeout:
             try:
                 holder = f"pid {self.holder.read_text().strip()}"
@@ -325,8 +327,14 @@ class Runner:
                 self.outputs[row["name"]] = row["outputs"]
         return interrupted
 
-    def run(self) -> str:
-        with RunLock(self.run_id):
+    def run(self, wait: float = 0, unless_ended: bool = False) -> str:
+        """Drive the run to its end, holding its lock (waiting up to ``wait`` s for it).
+        ``unless_ended``: a run that ended before the lock was ours is left as it is (a
+        detached continuation must not drive a run twice)."""
+        with RunLock(self.run_id, wait):
+            run = self.store.get_run(self.run_id)
+            if unless_ended and run is not None and run["status"] != "Executing":
+                return str(run["status"])
             return self._loop()
 
     def _loop(self) -> str:
@@ -337,7 +345,7 @@ class Runner:
             running[pool.submit(self._execute, name)] = name
         failed = [n for n, s in self.status.items() if s == "Failed"
                   and n not in self.pdef.handlers]
-        handled: set[str] = set()
+        handled = {h for h in self.pdef.handlers if h in self.status}  # ran or is running
         try:
             self._schedule(pool, running, failed, handled)
         except KeyboardInterrupt:

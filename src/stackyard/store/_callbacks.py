@@ -44,10 +44,14 @@ class CallbacksMixin(Base):
         r = self._one("SELECT * FROM callbacks WHERE token=?", (token,))
         return None if r is None else decode(r, "body", "output_types", "outputs")
 
-    def list_callbacks(self, waiting_only: bool = False, queue: str | None = None
-                       ) -> list[dict[str, Any]]:
-        """Callbacks newest first (only those still waiting for an answer if asked)."""
+    def list_callbacks(self, waiting_only: bool = False, queue: str | None = None,
+                       run_id: str | None = None) -> list[dict[str, Any]]:
+        """Callbacks newest first (only those still waiting for an answer, of one queue or
+        of one run, if asked)."""
         where, args = [], []
+        if run_id is not None:
+            where.append("run_id=?")
+            args.append(run_id)
         if waiting_only:
             where.append("status=?")
             args.append(WAITING)
