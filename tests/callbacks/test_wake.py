@@ -260,3 +260,40 @@ def test_bad_answers_are_one_line_exit_2_and_count_nothing(sy, reaper):
     assert sy.db_query("SELECT status FROM callbacks") == [("Executing",)]
     assert sy.cli("callback", "fail", token, "--reason", "done").returncode == 0
     runner.communicate(timeout=60)
+
+
+HANDLED = """
+from stackyard.workflow import CallbackStep, Pipeline
+
+cleanup = CallbackStep("Cleanup", "cleanup q", inputs={}, outputs=[])
+work = CallbackStep("Work", "work q", inputs={}, outputs=[])
+work.on_failure = cleanup
+pipeline = Pipeline("handled", steps=[work, cleanup])
+"""
+
+
+@pytest.mark.timeout(180)
+def test_a_woken_run_keeps_its_failure_and_runs_its_waiting_handler_once(sy, reaper):
+    """The continuation goes on as the dead runner would have: the failed step stays failed
+    (nothing reopened), and the on_failure handler it was waiting on is not started again."""
+    path = sy.write("handled_pipe.py", HANDLED)
+    runner = sy.cli_popen("run", path, "-q")
+    from stackyard.callbacks import send_pipeline_execution_step_failure
+
+    send_pipeline_execution_step_failure(CallbackToken=_tokens(sy)["Work"], FailureReason="no")
+    cleanup = sy.wait_until(lambda: _waiting_token(sy, "Cleanup"), timeout=60,
+                            what="the handler's callback")
+    run_id = _run_id(sy)
+    _kill(runner)
+    assert sy.cli("callback", "succeed", cleanup).returncode == 0
+    assert _ended(sy, run_id, reaper) == "Failed"
+    d = engine.describe_run(run_id)
+    assert "no" in d["failure_reason"]
+    assert sy.db_query("SELECT step, n, status FROM attempts ORDER BY step") == [
+        ("Cleanup", 1, "Succeeded"), ("Work", 1, "Failed")]
+    assert len(_wakes(sy)) == 1
+
+
+def _waiting_token(sy: Any, step: str) -> str | None:
+    rows = [r for r in sy.cli_json("callback", "list", "--waiting") if r["step"] == step]
+    return rows[0]["token"] if rows else None
