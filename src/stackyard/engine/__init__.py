@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from stackyard.engine._api import (
+        count_runs,
         describe_pipeline,
         describe_run,
         list_pipelines,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "compile_definition",
+    "count_runs",
     "describe_pipeline",
     "describe_run",
     "list_pipelines",
