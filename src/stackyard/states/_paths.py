@@ -460,12 +460,29 @@ def select(path: str, data: Any) -> Any:
     node = data
     for k, step in enumerate(parsed.steps):
         got = _apply(step, node, data)
+        want = dict if step.kind == "name" else list
+        if not isinstance(node, want):
+            what = f"an object with property {normalized([step])[1:]}" if want is dict \
+                else f"an array with index {normalized([step])[1:]}"
+            raise PathNotFound(f"Expected to find {what} in path "
+                               f"{normalized(parsed.steps[:k])} but found {_kind(node)}")
         if not got:
             if k == len(parsed.steps) - 1:
                 raise PathNotFound(f"No results for path: {normalized(parsed.steps)}")
             raise PathNotFound(f"Missing property in path {normalized(parsed.steps[:k + 1])}")
         node = got[0]
     return node
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "a string" if isinstance(value, str) else "an array" if isinstance(value, list) \
+        else "an object"
 
 
 def compact(value: Any) -> str:
