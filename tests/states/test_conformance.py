@@ -29,6 +29,7 @@ from stackyard.states._validate import validate
 
 TABLES = Path(__file__).parent / "conformance"
 START = datetime(2024, 1, 1, tzinfo=UTC)
+CTX = {"Execution": {"Name": "exec"}}  # what run_definition(name="exec") gives $$
 
 
 def load_cases() -> list[dict[str, Any]]:
@@ -98,10 +99,10 @@ def test_whole_definition(case: dict[str, Any]) -> None:
 def test_choice_rule(case: dict[str, Any]) -> None:
     if "error" in case:
         with pytest.raises(StatesError) as e:
-            evaluate_rule(case["rule"], case["input"])
+            evaluate_rule(case["rule"], case["input"], CTX)
         assert e.value.error == case["error"]
     else:
-        assert evaluate_rule(case["rule"], case["input"]) is case["match"]
+        assert evaluate_rule(case["rule"], case["input"], CTX) is case["match"]
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if "path" in c], ids=_id)
