@@ -7,7 +7,8 @@ A case is one of (see ``conformance/README.md``):
 * ``rule`` (a Choice rule) + ``input`` → ``match`` (true/false) or ``error``/``cause``;
 * ``intrinsic`` (a call) + ``input`` → ``output`` or ``error``/``cause``;
 * ``path`` + ``input`` → ``output`` or ``error`` (the Jayway message);
-* ``invalid`` (a definition ``CreateStateMachine`` refuses) → ``code``, ``state``, ``field``.
+* ``invalid`` (a definition ``CreateStateMachine`` refuses) → ``code``, ``names_state``,
+  ``names_field`` (the state and field the refusal must name).
 ``as_definition(case)`` turns the first five into a full definition so the durable
 executor can run the same table.
 """
@@ -120,7 +121,8 @@ def test_refused_definition(case: dict[str, Any]) -> None:
     with pytest.raises(DefinitionError) as e:
         validate(case["invalid"], supported_resource=lambda r: r.startswith("arn:aws:states:::"))
     assert e.value.code == case["code"], str(e.value)
-    assert (e.value.state, e.value.field) == (case.get("state"), case.get("field")), str(e.value)
+    assert (e.value.state, e.value.field) == (case["names_state"], case["names_field"]), str(
+        e.value)
 
 
 def test_the_suite_is_large() -> None:

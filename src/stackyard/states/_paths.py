@@ -146,6 +146,9 @@ def _bracket(text: str, i: int) -> tuple[_Step, int]:
     end = _closing(text, i)
     inner = text[i + 1:end].strip()
     after = end + 1
+    if not inner.isascii() and inner[:1] not in "'\"?":
+        raise PathSyntaxError(f"an index must be written in ASCII digits: [{inner}] in "
+                              f"{text!r}")
     if inner == "*":
         return _Step("wild"), after
     if inner.startswith("?"):
@@ -204,7 +207,7 @@ _FILTER_TOKEN = re.compile(r"""\s*(?:
   | (?P<word>\b(?:in|nin|subsetof|anyof|noneof|size|empty)\b)
   | (?P<path>[@$]{1,2}(?:\.\.?[^\s.\[\]()=!<>&|,]+|\.\*|\[[^\]]*\])*)
   | (?P<str>'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*")
-  | (?P<num>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+  | (?P<num>-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
   | (?P<const>true|false|null)
   | (?P<regex>/(?:\\.|[^/\\])*/[a-z]*)
   | (?P<json>\[[^\]]*\])

@@ -19,7 +19,7 @@ from stackyard.states._paths import PathNotFound, select
 MAX_WAIT_SECONDS = 365 * 24 * 3600
 
 _RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
-                      r"(Z|[+-]\d{2}:\d{2})")
+                      r"(Z|[+-]\d{2}:\d{2})", re.ASCII)  # ASCII digits only
 
 
 def parse_timestamp(text: Any) -> tuple[datetime, int] | None:
