@@ -393,9 +393,13 @@ def _children(node: Any) -> list[Any]:
 
 
 def _descendants(node: Any) -> list[Any]:
-    out = [node]
-    for child in _children(node):
-        out.extend(_descendants(child))
+    """``node`` and everything under it, in document order (iterative: deep input must not
+    hit Python's recursion limit)."""
+    out, todo = [], [node]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(reversed(_children(current)))
     return out
 
 

@@ -225,7 +225,7 @@ class _Checker:
         if not isinstance(s, dict):
             raise _fail("A state must be a JSON object", name, None, where)
         kind = s.get("Type")
-        if kind not in FIELDS:
+        if not isinstance(kind, str) or kind not in FIELDS:
             raise _fail(f"The value for the field 'Type' must be one of "
                         f"{', '.join(FIELDS)}, not {kind!r}", name, "Type", f"{where}/Type")
         _unknown(s, FIELDS[kind], name, where)
