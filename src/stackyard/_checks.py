@@ -11,6 +11,7 @@ nothing else from stackyard, so every layer may use it.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from collections.abc import Iterable
@@ -146,6 +147,17 @@ def check_token(value: Any, what: str = "the token") -> str:
                          "spaces (e.g. `python -c 'import secrets; "
                          "print(secrets.token_urlsafe())'`)")
     return value
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a bind address or a ``Host`` header's name) only reaches this machine;
+    a host name other than ``localhost`` may resolve to anything, so it is not."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_run_id(value: Any) -> str:

@@ -17,15 +17,13 @@ object is built for a refused call, and the token never reaches a log or an answ
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from pathlib import Path
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from stackyard._checks import check_token
+from stackyard._checks import check_token, is_loopback
 from stackyard.errors import UsageError
-from stackyard.serving._control import is_loopback
 
 PUBLIC_PATHS = frozenset({"/api/health", "/docs", "/docs/oauth2-redirect", "/redoc",
                           "/openapi.json"})
@@ -64,12 +62,7 @@ def _host_is_loopback(host_header: bytes) -> bool:
         host = host[1:].split("]", 1)[0]
     elif host.count(":") == 1:
         host = host.split(":", 1)[0]
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(host)
 
 
 def _refuse(status: int, message: str, **headers: str) -> JSONResponse:

@@ -3,7 +3,6 @@ background server process (``_server.py``) that outlives the command that starte
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import signal
 import socket
@@ -13,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from stackyard import _home
-from stackyard._checks import check_name, check_number, is_model_ref, parse_model_ref
+from stackyard._checks import (
+    check_name,
+    check_number,
+    check_token,
+    is_loopback,
+    is_model_ref,
+    parse_model_ref,
+)
 from stackyard.errors import NotFoundError, StackyardError, UsageError
 from stackyard.runtime import alive, process_start_time, start_detached
 from stackyard.store import open_store
@@ -95,16 +101,6 @@ def _validate(config: dict[str, Any]) -> None:
             check_deployable(v["model"]["ref"], bool(config.get("allow_unapproved")))
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name: it may resolve to anything
-        return False
-
-
 def resolve_token(host: str, token: str | None = None, token_file: str | Path | None = None
                   ) -> str | None:
     """The bearer token an endpoint requires (``--auth-token`` or the first line of
@@ -118,11 +114,8 @@ def resolve_token(host: str, token: str | None = None, token_file: str | Path | 
         except (OSError, UnicodeDecodeError) as e:
             raise UsageError(f"--auth-token-file {str(token_file)!r}: cannot read it ({e})"
                              ) from None
-    if token is not None and (len(token) < 16 or not token.isascii()
-                              or not token.isprintable() or " " in token):
-        raise UsageError("the auth token must be at least 16 printable ASCII characters "
-                         "without spaces (e.g. `python -c 'import secrets; "
-                         "print(secrets.token_urlsafe())'`)")
+    if token is not None:
+        check_token(token, "the auth token")
     if token is None and not is_loopback(host):
         raise UsageError(f"--host {host} accepts connections from other machines: give "
                          "--auth-token-file (or --auth-token) so only callers with the "

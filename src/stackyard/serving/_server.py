@@ -25,9 +25,10 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.supervisors import Multiprocess
 
+from stackyard._checks import is_loopback
 from stackyard.errors import UsageError
 from stackyard.serving._app import State, create_app
-from stackyard.serving._control import DONE, is_loopback, read_token
+from stackyard.serving._control import DONE, read_token
 from stackyard.serving._fleet import Fleet, build_fleet, sweep_unpacked, traffic_steps
 from stackyard.store import open_store
 
