@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from stackyard import _checks
 from stackyard.errors import StackyardError, StepFailed, UsageError
@@ -96,7 +96,7 @@ class Watch:
         self._ended = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="sfn-watch")
 
-    def __enter__(self) -> Watch:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -457,7 +457,7 @@ def _training_arguments(req: dict[str, Any], arn: str) -> dict[str, Any]:
     """CreateTrainingJob as the engine's training step: ``sagemaker_program`` and
     ``sagemaker_submit_directory`` (a folder, ``file://`` URI or ``.tar.gz``) name the
     entry point and its source, as SageMaker's framework containers read them."""
-    hps = {k: v for k, v in (req.get("HyperParameters") or {}).items()}
+    hps = dict(req.get("HyperParameters") or {})
     program = _unquote(hps.pop("sagemaker_program", None))
     submit = _unquote(hps.pop("sagemaker_submit_directory", None))
     for k in [k for k in hps if k.startswith("sagemaker_")]:
@@ -531,8 +531,8 @@ def _describe(kind: str, job: str, req: dict[str, Any], outputs: dict[str, Any],
             for n, o in stored.items()]}
         out["ProcessingEndTime"] = _ms(time.time())
     else:
-        out.update({k: v for k, v in outputs.items() if k not in out or k.endswith("Output")
-                    or k.startswith("Best") or k.endswith("Counters")})
+        out.update({k: v for k, v in outputs.items() if k not in out
+                    or k.endswith(("Output", "Counters")) or k.startswith("Best")})
     return out
 
 
