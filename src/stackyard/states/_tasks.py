@@ -6,7 +6,8 @@
   .sync`` run the SageMaker API request as a one-step pipeline run (the engine's job types,
   so the job is as durable and inspectable as any pipeline step) and return the
   ``Describe*`` shape;
-* ``arn:aws:states:::sns:publish`` calls ``stackyard.notify.publish``;
+* ``arn:aws:states:::sns:publish`` calls ``stackyard.notify.publish`` (channel: the
+  topic ARN's last part);
 * ``arn:aws:states:::states:startExecution(.sync|.sync:2)`` starts a nested execution;
 * ``.waitForTaskToken`` on any of them waits for ``send_task_success|failure``.
 
@@ -301,12 +302,11 @@ class Tasks:
         text = message if isinstance(message, str) else json.dumps(message)
         channel = str(params["TopicArn"]).rsplit(":", 1)[-1]
         message_id = str(uuid.UUID(self.attempt_id(th, key)[:32]))
-        publish = getattr(notify, "publish", None)
-        if publish is not None:
-            try:
-                publish(channel, text, subject=params.get("Subject"))
-            except UsageError as e:
-                raise StatesError("SNS.InvalidParameterException", str(e)) from None
+        try:   # the attempt's id dedupes: a resumed driver publishing again sends nothing
+            notify.publish(channel, text, subject=params.get("Subject"), dedupe=message_id,
+                           event={"source": "states", "execution": self.d.arn})
+        except UsageError as e:
+            raise StatesError("SNS.InvalidParameterException", str(e)) from None
         return {"MessageId": message_id, "SdkHttpMetadata": {"HttpStatusCode": 200},
                 "SdkResponseMetadata": {"RequestId": message_id}}
 
