@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import tarfile
 
-import pytest
 from states_helpers import output, types
 
 from stackyard import artifacts
