@@ -122,7 +122,7 @@ def test_stop_aborts_the_execution_and_its_running_function(sy, reaper):
         pidfile = sy.wait_until(lambda a=arn: next(iter(
             (execution_dir(a) / "tasks").glob("**/launcher.pid")), None),
             what="the function's job to start")
-        sy.wait_until(lambda: pidfile.read_text().strip(), what="the launcher's pid")
+        sy.wait_until(lambda p=pidfile: p.read_text().strip(), what="the launcher's pid")
         launcher = int(pidfile.read_text().split()[0])
         reaper.watch(launcher)
         if kill_driver:
