@@ -250,3 +250,33 @@ def test_every_transition_is_one_row_move_in_the_store():
     root = store.get_thread(e.arn, "")
     assert root["status"] == "SUCCEEDED" and root["output"] == {"k": 1}
     assert types(e.history()).count("PassStateExited") == 21
+
+
+def test_registered_function_runs_its_snapshot_and_a_tampered_one_is_refused(sy):
+    """``Lambda(...).create()`` snapshots the script: an edit of the file changes nothing
+    until it is registered again, and a changed snapshot is refused by its hash."""
+    from stackyard import artifacts
+    from stackyard.lambdas import get_function
+    from stackyard.workflow import Lambda
+
+    script = sy.write("fn dir ü/echo.py", "def handler(event, context):\n    return 'v1'\n")
+    Lambda(function_name="echo", script=str(script), handler="echo.handler").create()
+    sm = StateMachine.create("echo", {"StartAt": "E", "States": {"E": {
+        "Type": "Task", "Resource": lambda_arn("echo"), "End": True}}})
+    script.write_text("def handler(event, context):\n    return 'v2'\n")
+    assert output(sm.start_execution({}).describe()) == "v1"
+    stored = artifacts.verify(get_function("echo")["CodeUri"])
+    stored.chmod(0o644)
+    stored.write_text("def handler(event, context):\n    return 'evil'\n")
+    desc = sm.start_execution({}).describe()
+    assert desc["status"] == "FAILED" and "modified after it was stored" in desc["cause"]
+    Lambda(function_name="echo", script=str(script), handler="echo.handler").upsert()
+    assert output(sm.start_execution({}).describe()) == "v2"
+
+
+def test_execution_timeout_seconds_times_the_execution_out():
+    e = StateMachine.create("slowpoke", {"StartAt": "W", "TimeoutSeconds": 1, "States": {
+        "W": {"Type": "Wait", "Seconds": 30, "End": True}}}).start_execution({})
+    desc = e.describe()
+    assert (desc["status"], desc["error"]) == ("TIMED_OUT", "States.Timeout")
+    assert types(e.history())[-1] == "ExecutionTimedOut"
