@@ -17,6 +17,7 @@ from stackyard.store._monitor import MonitorMixin
 from stackyard.store._notify import NotifyMixin
 from stackyard.store._registry import RegistryMixin
 from stackyard.store._runs import RunsMixin
+from stackyard.store._states import StatesMixin
 from stackyard.store._transform import TransformMixin
 from stackyard.store._triggers import TriggersMixin
 from stackyard.store._tuning import TuningMixin
@@ -31,6 +32,7 @@ class Store(
     MonitorMixin,
     TransformMixin,
     CallbacksMixin,
+    StatesMixin,
     NotifyMixin,
     TriggersMixin,
 ):
