@@ -37,7 +37,13 @@ from stackyard.states import _errors as E
 from stackyard.states._choice import next_state
 from stackyard.states._errors import StatesError
 from stackyard.states._paths import check_size as check_output
-from stackyard.states._paths import effective_input, items, select, state_output
+from stackyard.states._paths import (
+    effective_input,
+    fail_error_cause,
+    items,
+    select,
+    state_output,
+)
 from stackyard.states._retry import catcher_for, matching_retrier, retry_delay
 from stackyard.states._wait import wait_until
 from stackyard.store import Store, open_store
@@ -329,7 +335,7 @@ class Driver:
         if kind == "Succeed":
             return _output_path(state, effective_input(state, data, ctx), ctx), None, []
         if kind == "Fail":
-            raise StatesError(*_fail_of(state, data))
+            raise StatesError(*fail_error_cause(state, data, ctx))
         if kind == "Choice":
             chosen = effective_input(state, data, ctx)
             return _output_path(state, chosen, ctx), next_state(state, chosen, ctx), []
@@ -523,16 +529,6 @@ def _output_path(state: dict[str, Any], value: Any, ctx: dict[str, Any]) -> Any:
     """``OutputPath`` applied to ``value`` (states with no result: Choice, Wait, Succeed)."""
     return state_output({k: state[k] for k in ("OutputPath",) if k in state}, value, value,
                         ctx)
-
-
-def _fail_of(state: dict[str, Any], data: Any) -> tuple[str, str]:
-    error = state.get("Error")
-    cause = state.get("Cause")
-    if "ErrorPath" in state:
-        error = select(state["ErrorPath"], data)
-    if "CausePath" in state:
-        cause = select(state["CausePath"], data)
-    return str(error) if error is not None else "", str(cause) if cause is not None else ""
 
 
 def _iteration_events(name: str, index: int

@@ -18,16 +18,13 @@ from typing import Any
 
 from stackyard.states._choice import next_state
 from stackyard.states._errors import RUNTIME, TIMEOUT, StatesError
-from stackyard.states._intrinsics import evaluate
 from stackyard.states._paths import (
-    PathNotFound,
     check_size,
-    compact,
     effective_input,
+    fail_error_cause,
     input_path,
     items,
     result_path,
-    select,
     state_output,
 )
 from stackyard.states._retry import catcher_for, matching_retrier, retry_delay
@@ -100,29 +97,12 @@ class _Run:
             eff = input_path(s, raw)
             return None, state_output(s, eff, eff, ctx)
         elif kind == "Fail":
-            raise StatesError(self._fail_field(s, "Error", raw, ctx),
-                              self._fail_field(s, "Cause", raw, ctx))
+            raise StatesError(*fail_error_cause(s, raw, ctx))
         else:
             out = self._with_retry(s, raw, ctx)
         if kind != "Fail":
             self.event()  # <Type>StateExited
         return (None if s.get("End") else nxt), out
-
-    def _fail_field(self, s: dict, key: str, raw: Any, ctx: dict) -> str:
-        if key in s:
-            return str(s[key])
-        path = s.get(f"{key}Path")
-        if path is None:
-            return ""
-        if path.startswith("States."):
-            return str(evaluate(path, raw, ctx))
-        try:
-            value = select(path, ctx if path.startswith("$$") else raw)
-        except PathNotFound:
-            raise StatesError(RUNTIME, f"The JSONPath '{path}' specified for the field "
-                                       f"'{key}Path' could not be found in the input "
-                                       f"'{compact(raw)}'") from None
-        return value if isinstance(value, str) else compact(value)
 
     def _with_retry(self, s: dict, raw: Any, ctx: dict) -> Any:
         counts: list[int] = []

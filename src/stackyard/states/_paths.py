@@ -628,3 +628,30 @@ def check_size(value: Any, state_name: str) -> None:
         raise StatesError(DATA_LIMIT_EXCEEDED,
                           f"The state/task '{state_name}' returned a result with a size "
                           "exceeding the maximum number of bytes service limit.")
+
+
+def fail_error_cause(state: dict[str, Any], state_input: Any, ctx: dict) -> tuple[str, str]:
+    """A Fail state's ``Error`` and ``Cause``, each from its literal, its ``*Path`` (a
+    reference path into the input or ``$$``, or an intrinsic) or empty. A path that selects
+    nothing is ``States.Runtime`` with AWS's cause, not a Python error."""
+    return (_fail_field(state, "Error", state_input, ctx),
+            _fail_field(state, "Cause", state_input, ctx))
+
+
+def _fail_field(state: dict[str, Any], key: str, state_input: Any, ctx: dict) -> str:
+    if key in state:
+        return str(state[key])
+    path = state.get(f"{key}Path")
+    if path is None:
+        return ""
+    if path.startswith("States."):
+        from stackyard.states._intrinsics import evaluate
+
+        return str(evaluate(path, state_input, ctx))
+    try:
+        value = select(path, ctx if path.startswith("$$") else state_input)
+    except PathNotFound:
+        raise StatesError(RUNTIME, f"The JSONPath '{path}' specified for the field "
+                                   f"'{key}Path' could not be found in the input "
+                                   f"'{compact(state_input)}'") from None
+    return value if isinstance(value, str) else compact(value)
