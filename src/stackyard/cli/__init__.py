@@ -21,7 +21,9 @@ from stackyard.cli._models import models
 from stackyard.cli._monitor import monitor
 from stackyard.cli._notify import channels, notifications
 from stackyard.cli._pipelines import pipelines
+from stackyard.cli._rules import rules
 from stackyard.cli._runs import run, runs
+from stackyard.cli._schedules import schedules
 from stackyard.cli._tuning import tuning
 from stackyard.errors import StackyardError, UsageError
 
@@ -32,7 +34,7 @@ def app() -> None:
 
 
 for _command in (run, runs, pipelines, tuning, models, endpoints, serve, monitor,
-                 callback, channels, notifications):
+                 callback, schedules, rules, channels, notifications):
     app.add_command(_command)
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}

@@ -7,7 +7,7 @@ whichever loop runs (``stackyard server``) picks it up. ``dispatch_events`` lets
 react to the events it just caused (``stackyard models approve`` does).
 """
 
-from stackyard.triggers._loop import dispatch_events, serve, start_pending, tick_once
+from stackyard.triggers._loop import dispatch_events, react_now, serve, start_pending, tick_once
 from stackyard.triggers._patterns import check_pattern, matches, parse_pattern
 from stackyard.triggers._rules import ON, create_rule, delete_rule, describe_rule, list_rules
 from stackyard.triggers._schedules import (
@@ -19,6 +19,7 @@ from stackyard.triggers._schedules import (
     resume_schedule,
     trigger_schedule,
 )
+from stackyard.triggers._targets import describe as describe_target
 from stackyard.triggers._targets import (
     monitor_target,
     notify_target,
@@ -28,8 +29,8 @@ from stackyard.triggers._targets import (
 
 __all__ = [
     "ON", "check_pattern", "create_rule", "create_schedule", "delete_rule", "delete_schedule",
-    "describe_rule", "describe_schedule", "dispatch_events", "list_rules", "list_schedules",
-    "matches", "monitor_target", "notify_target", "parse_pattern", "pause_schedule",
-    "pipeline_target", "resume_schedule", "serve", "start_pending", "state_machine_target",
-    "tick_once", "trigger_schedule",
+    "describe_rule", "describe_schedule", "describe_target", "dispatch_events", "list_rules",
+    "list_schedules", "matches", "monitor_target", "notify_target", "parse_pattern",
+    "pause_schedule", "pipeline_target", "react_now", "resume_schedule", "serve", "start_pending",
+    "state_machine_target", "tick_once", "trigger_schedule",
 ]

@@ -188,22 +188,22 @@ def _files(store: Any, watched: dict[str, dict[str, tuple[int, int]]]) -> None:
                 store.add_fire(f)
 
 
-def start_pending(store: Any) -> None:
-    """Start every Pending fire that no live launcher holds (overlap permitting), and
-    record Running fires whose process died."""
-    open_ = store.open_fires()
-    running: dict[tuple[str, str], int] = {}
-    for f in open_:
+def start_pending(store: Any, source: str | None = None) -> list[dict[str, Any]]:
+    """Start every Pending fire (of ``source``, if given) that no live launcher holds,
+    overlap permitting, and record Running fires whose process died; returns those started."""
+    for f in store.open_fires():
         if f["status"] == "Running":
             _fires.reap_dead(store, f)
     open_ = store.open_fires()
+    running: dict[tuple[str, str], int] = {}
     for f in open_:
-        if f["status"] == "Running" or (f["status"] == "Pending" and f["launcher_pid"]
-                                        and _fires.launcher_alive(f)):
+        if f["status"] == "Running" or (f["launcher_pid"] and _fires.launcher_alive(f)):
             key = (f["source"], f["owner"])
             running[key] = running.get(key, 0) + 1
+    started = []
     for f in open_:
-        if f["status"] != "Pending" or (f["launcher_pid"] and _fires.launcher_alive(f)):
+        if f["status"] != "Pending" or (f["launcher_pid"] and _fires.launcher_alive(f)) or \
+                (source is not None and f["source"] != source):
             continue
         key = (f["source"], f["owner"])
         overlap = _overlap(store, f)
@@ -214,6 +214,17 @@ def start_pending(store: Any) -> None:
             continue  # queue: waits until the previous one ends
         _fires.launch(store, f)
         running[key] = running.get(key, 0) + 1
+        started.append(f)
+    return started
+
+
+def react_now() -> list[dict[str, Any]]:
+    """Match new events against the rules and start the resulting fires, from this
+    process: what a CLI command that just caused an event calls, so no server is needed.
+    Returns the fires started."""
+    store = open_store()
+    dispatch_events(store)
+    return start_pending(store, "rule")
 
 
 def _overlap(store: Any, fire: dict[str, Any]) -> str:
