@@ -275,7 +275,7 @@ def test_kill_9_loses_no_fire_and_doubles_none(sy) -> None:
     rng = random.Random(12)
     for _ in range(3):
         p = _loop(sy, f"victim-{_}")
-        time.sleep(rng.uniform(0.3, 1.8))  # noqa: the odd moment to kill at, not a wait
+        time.sleep(rng.uniform(0.3, 1.8))  # when to kill (an odd moment), not a wait for a result
         p.kill()
         p.wait(30)
     survivor = _loop(sy, "survivor")
