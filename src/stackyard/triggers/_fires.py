@@ -68,7 +68,8 @@ def _summary(fire: dict[str, Any], event: dict[str, Any] | None) -> str:
         return f"schedule {fire['owner']} fired (due {time.ctime(fire['due_ms'] / 1000)})"
     d = event.get("detail") or {}
     subject = d.get("ref") or d.get("run_id") or d.get("uri") or d.get("source") or ""
-    status = d.get("status") or d.get("to") or ""
+    status = d.get("status") or d.get("to") or (
+        f"{d['violations']} violation(s)" if d.get("violations") else "")
     reason = d.get("failure_reason")
     return " ".join(x for x in (f"{event['detail-type']}:", str(subject), str(status),
                                 f"({reason})" if reason else "") if x)
