@@ -340,6 +340,77 @@ def check_kwargs(owner: str, kwargs: dict[str, Any], supported: Iterable[str] = 
     return KwargRules(frozenset(supported), frozenset(ignored)).check(owner, kwargs)
 
 
+# --- schedules ----------------------------------------------------------------------------
+_RATE = re.compile(r"(?:rate\(\s*)?([0-9]{1,9})\s*(second|minute|hour|day|week)s?(?:\s*\))?",
+                   re.IGNORECASE)
+_UNIT_S = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+_AWS_DOW = re.compile(r"(?<![#/0-9])([1-7])(?![0-9])")
+
+
+def parse_schedule_expression(text: Any, what: str = "schedule expression") -> dict[str, Any]:
+    """The one parser of schedule expressions: ``{"cron": "<five fields>"}``,
+    ``{"rate_s": N}`` or ``{"once": True}``.
+
+    Accepts standard five-field cron (``0 2 * * *``), AWS's six-field ``cron(0 2 * * ? *)``
+    (``?`` becomes ``*``; days of the week 1-7 = SUN-SAT become 0-6; the year must be
+    ``*``), AWS's ``rate(1 day)`` and plain ``1 day`` / ``30 seconds`` (seconds are
+    stackyard's addition, for tests and demos), and ``NOW`` (run once, as SageMaker's
+    ``CronExpressionGenerator.now()``). A cron expression is checked by ``cronsim``."""
+    shown = repr(str(text)[:60])
+    if not isinstance(text, str) or not text.isascii() or not 0 < len(text.strip()) <= 200:
+        raise UsageError(f"{what} {shown}: write e.g. 'cron(0 2 * * ? *)', '0 2 * * *' or "
+                         "'rate(1 day)'")
+    s = " ".join(text.split())
+    if s.upper() == "NOW":
+        return {"once": True}
+    m = _RATE.fullmatch(s)
+    if m:
+        n = int(m.group(1))
+        if n < 1:
+            raise UsageError(f"{what} {shown}: a rate must be at least 1")
+        return {"rate_s": n * _UNIT_S[m.group(2).lower()]}
+    if s.lower().startswith("rate("):
+        raise UsageError(f"{what} {shown}: write rate(N seconds|minutes|hours|days)")
+    aws = s.lower().startswith("cron(") and s.endswith(")")
+    fields = (s[5:-1] if aws else s).split()
+    if aws or len(fields) == 6:
+        if len(fields) != 6:
+            raise UsageError(f"{what} {shown}: an AWS cron expression has six fields "
+                             "(minute hour day-of-month month day-of-week year)")
+        if fields[5] != "*":
+            raise UsageError(f"{what} {shown}: the year field must be '*' here")
+        fields = [*fields[:4], _AWS_DOW.sub(lambda d: str(int(d.group(1)) - 1), fields[4])]
+        fields = ["*" if f == "?" else f for f in fields]
+    if len(fields) != 5:
+        raise UsageError(f"{what} {shown}: a cron expression has five fields (minute hour "
+                         "day-of-month month day-of-week), or six in AWS's cron(...)")
+    expr = " ".join(fields)
+    from datetime import UTC, datetime
+
+    from cronsim import CronSim, CronSimError
+
+    try:
+        CronSim(expr, datetime(2000, 1, 1, tzinfo=UTC))
+    except CronSimError as e:
+        raise UsageError(f"{what} {shown}: {e}") from None
+    return {"cron": expr}
+
+
+def check_timezone(value: Any, what: str = "--timezone") -> str:
+    """An IANA time zone name (``Europe/Berlin``, ``UTC``)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if isinstance(value, str) and value.isascii() and 0 < len(value) <= 64 and \
+            ".." not in value and not value.startswith("/"):
+        try:
+            ZoneInfo(value)
+            return value
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    raise UsageError(f"{what} {str(value)[:40]!r}: write an IANA time zone such as UTC or "
+                     "Europe/Berlin")
+
+
 # --- JSON out -----------------------------------------------------------------------------
 def json_safe(value: Any) -> Any:
     """``value`` with non-finite floats replaced by ``None``, so what stackyard prints or

@@ -163,15 +163,46 @@ pipeline = Pipeline("deploy-on-approve", parameters=[ref], steps=[note(ref)])
               "--parameter", "Missing")
     assert bad.returncode == 2 and "no parameter 'Missing'" in bad.stderr
     out = cli("models", "approve", "g/2")
-    assert out.returncode == 0 and "started pipeline" in out.stderr
+    assert out.returncode == 0 and "started pipeline" in out.stderr, out.stderr
     cli("models", "reject", "g/1")  # not an approval: starts nothing
-    started = open_store().events("trigger.started")
-    assert [e["payload"]["ref"] for e in started] == ["g/2"]
-    trigger = started[0]["payload"]
-    # the trigger's log is private (it may hold the pipeline's output)
-    assert stat.S_IMODE(os.stat(trigger["log"]).st_mode) == 0o600
-    sy.wait_until(lambda: not sy.pid_alive(trigger["pid"]), timeout=60, what="the run")
-    assert marker.read_text().splitlines() == ["g/2"], Path(trigger["log"]).read_text()
+    (fire,) = open_store().list_fires("rule")
+    assert fire["owner"] == "on-approve-g" and fire["params"] == {"ModelPackage": "g/2"}
+    # the fire's log is private (it may hold the pipeline's output)
+    log = home / "home" / "triggers" / f"fire-{fire['id']}.log"
+    assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
+    sy.wait_until(lambda: open_store().get_fire(fire["id"])["status"] == "Succeeded",
+                  timeout=60, what="the run")
+    assert marker.read_text().splitlines() == ["g/2"], log.read_text()
+    # a server's loop seeing the same approval later starts nothing more
+    from stackyard import triggers
+
+    assert triggers.react_now() == [] and len(open_store().list_fires("rule")) == 1
+
+
+def test_old_on_approve_subscriptions_become_rules(tmp_path: Path) -> None:
+    """A database from before migration 11 keeps its `models on-approve` subscriptions, as
+    model-approved rules filtered on their group."""
+    import sqlite3
+
+    from stackyard.store import Store
+    from stackyard.store._migrations import MIGRATIONS
+
+    db = tmp_path / "old.db"
+    con = sqlite3.connect(db)
+    for script in MIGRATIONS[:9]:
+        con.executescript(script)
+    con.execute("PRAGMA user_version=9")
+    con.execute("INSERT INTO subscriptions(kind, grp, action, created_at) VALUES(?,?,?,?)",
+                ("on-approve", "churn", json.dumps({"file": "/x/deploy.py", "parameter": "M",
+                                                    "params": ["A=1"], "cwd": "/x"}), 1.0))
+    con.commit()
+    con.close()
+    (rule,) = Store(db).list_rules()
+    assert rule["name"] == "on-approve-churn-1" and rule["event"] == "model-approved"
+    assert rule["pattern"] == {"detail": {"group": ["churn"]}}
+    assert rule["target"] == {"kind": "pipeline", "file": "/x/deploy.py", "pipeline": None,
+                              "params": ["A=1"], "parameter": "M", "cwd": "/x"}
+    assert rule["created_at"] > 1.0  # reacts to approvals from now on, not to old ones
 
 
 def test_lineage_of_a_pipeline_registered_model(home: Path) -> None:

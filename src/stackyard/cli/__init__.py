@@ -21,7 +21,9 @@ from stackyard.cli._models import models
 from stackyard.cli._monitor import monitor
 from stackyard.cli._notify import channels, notifications
 from stackyard.cli._pipelines import pipelines
+from stackyard.cli._rules import rules
 from stackyard.cli._runs import run, runs
+from stackyard.cli._schedules import schedules
 from stackyard.cli._server import server
 from stackyard.cli._states import states
 from stackyard.cli._tuning import tuning
@@ -34,7 +36,7 @@ def app() -> None:
 
 
 for _command in (run, runs, pipelines, tuning, models, endpoints, serve, monitor,
-                 callback, channels, notifications, server, states):
+                 callback, schedules, rules, channels, notifications, server, states):
     app.add_command(_command)
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}

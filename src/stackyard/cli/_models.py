@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,8 +9,7 @@ import click
 
 from stackyard.cli._args import MODEL_REF, json_option, name_type
 from stackyard.cli._remote import api, remote
-from stackyard.cli._render import escape, out, print_json, status, table, when
-from stackyard.errors import UsageError
+from stackyard.cli._render import err, escape, out, print_json, status, table, when
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -159,13 +157,25 @@ def _transition(ref: str, to: str, comment: str | None) -> None:
         return
     pkg = _registry().update_approval(ref, to, comment)
     out.print(f"{pkg.ref}: {status(pkg.approval_status)}")
+    _react()
+
+
+def _react() -> None:
+    """Start what event rules say this change starts, now, from this process (a server
+    would too; the store makes sure each starts once)."""
+    from stackyard import triggers
+
+    for fire in triggers.react_now():
+        err.print(f"rule {fire['owner']} started {triggers.describe_target(fire['target'])} "
+                  f"(fire {fire['id']}); see `stackyard rules describe {fire['owner']}`",
+                  markup=False)
 
 
 @models.command()
 @click.argument("ref", type=MODEL_REF)
 @comment_option
 def approve(ref: str, comment: str | None) -> None:
-    """Approve GROUP/VERSION (subscribed pipelines start)."""
+    """Approve GROUP/VERSION (pipelines of model-approved rules start)."""
     _transition(ref, "Approved", comment)
 
 
@@ -230,23 +240,22 @@ def _tree(parent: Tree, node: dict[str, Any]) -> None:
               help="The pipeline parameter that receives GROUP/VERSION.")
 def on_approve(group: str, run: Path, param: tuple[str, ...], parameter: str) -> None:
     """Start FILE.py whenever a version of GROUP is approved (GROUP/VERSION is passed as
-    the parameter named by --parameter).
+    the parameter named by --parameter): shorthand for `stackyard rules create
+    on-approve-GROUP --on model-approved --filter '{"detail": {"group": ["GROUP"]}}'
+    --then pipeline FILE.py --parameter NAME`.
 
-    Approving a version then RUNS this pipeline file's code (and its steps' scripts) as
-    whoever approves, from any process that records the approval: subscribe only files you
-    trust, and keep them where others cannot change them."""
-    from stackyard.cli._runs import load_pipeline, parse_params
+    Approving a version then RUNS this pipeline file's code (and its steps' scripts): at
+    once when approved with `stackyard models approve`, else when `stackyard server` sees the
+    approval. Subscribe only files you trust, and keep them where others cannot change them."""
+    from stackyard import triggers
 
-    pipeline = load_pipeline(run)
-    names = {p.name for p in pipeline.parameters}
-    if parameter not in names:
-        raise UsageError(f"{run} has no parameter {parameter!r} to receive the approved "
-                         f"version; add ParameterString({parameter!r}) (parameters: "
-                         f"{', '.join(sorted(names)) or 'none'})")
-    unknown = set(parse_params(param)) - names
-    if unknown:
-        raise UsageError(f"{run} has no parameter(s) {', '.join(sorted(unknown))}")
-    sid = _registry().subscribe_on_approve(group, {
-        "file": str(run.resolve()), "parameter": parameter, "params": list(param),
-        "cwd": os.getcwd()})
-    out.print(f"subscription {sid}: approving a version of {group} starts {run}", markup=False)
+    target = triggers.pipeline_target(run, param, parameter)
+    taken = {r["name"] for r in triggers.list_rules()}
+    name, n = f"on-approve-{group}"[:60], 1
+    while name in taken:
+        n += 1
+        name = f"on-approve-{group}"[:60] + f"-{n}"
+    rule = triggers.create_rule(name, on="model-approved", target=target,
+                                pattern={"detail": {"group": [group]}})
+    out.print(f"rule {rule['name']}: approving a version of {group} starts {run}",
+              markup=False)

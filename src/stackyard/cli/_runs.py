@@ -23,7 +23,7 @@ from stackyard.cli._render import (
     table,
     when,
 )
-from stackyard.errors import DefinitionError, ParameterError
+from stackyard.errors import ParameterError
 
 
 @click.group()
@@ -32,33 +32,11 @@ def runs() -> None:
 
 
 def load_pipeline(file: Path) -> Any:
-    """Import FILE and return its ``pipeline``, through the one importer of user code
-    (``stackyard._imports``): in a namespace of its own, so its sibling modules
-    (``import helpers``) import as beside a script, yet nothing lands on ``sys.path`` or
-    under a plain name in ``sys.modules``, and a second load sees edited helpers."""
-    from stackyard._imports import load_module  # importlib machinery: only to run a file
+    """FILE's ``pipeline`` (``stackyard.workflow.load_pipeline``; imported here, so the CLI
+    loads the SDK only for commands that run a file)."""
+    from stackyard.workflow import load_pipeline as load
 
-    if not file.is_file():
-        raise DefinitionError(f"{file} does not exist")
-    real = file.resolve()  # a link runs its target, beside the target's siblings
-    if real.suffix != ".py" or "." in real.stem:
-        raise DefinitionError(f"{file}: a pipeline file is a Python module, NAME.py with no "
-                              "other '.' in its name; rename it")
-    try:
-        module = load_module(real.parent, real.name)
-    except DefinitionError:
-        raise
-    except SystemExit as e:  # sys.exit(0) would otherwise end `stackyard run` with success
-        raise DefinitionError(f"{file} exited (sys.exit({e.code!r})) before defining "
-                              "`pipeline`; a pipeline file must define it, not exit") from None
-    except Exception as e:
-        raise DefinitionError(f"{file} raised while loading: {type(e).__name__}: {e}") from e
-    pipeline = getattr(module, "pipeline", None)
-    from stackyard.workflow import Pipeline
-
-    if not isinstance(pipeline, Pipeline):
-        raise DefinitionError(f"{file} must define a variable `pipeline` (a stackyard Pipeline)")
-    return pipeline
+    return load(file)
 
 
 def parse_params(pairs: Iterable[str]) -> dict[str, str]:

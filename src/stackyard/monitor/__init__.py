@@ -47,12 +47,14 @@ from stackyard.monitor._api import (
 )
 from stackyard.monitor._formats import DatasetFormat, MonitoringDatasetFormat
 from stackyard.monitor._run import DATA_QUALITY, MODEL_QUALITY, run_check, suggest_baseline
+from stackyard.monitor._schedule import CronExpressionGenerator, run_scheduled
 
 __all__ = [
     "DATA_QUALITY",
     "MODEL_QUALITY",
     "BatchTransformInput",
     "CheckJobConfig",
+    "CronExpressionGenerator",
     "DataQualityCheckConfig",
     "DatasetFormat",
     "DefaultModelMonitor",
@@ -62,5 +64,6 @@ __all__ = [
     "MonitoringDatasetFormat",
     "check_endpoint",
     "run_check",
+    "run_scheduled",
     "suggest_baseline",
 ]

@@ -190,6 +190,24 @@ class _Monitor:
         self.base_job_name = kwargs.get("base_job_name")
         self.latest_baselining_job: dict[str, Any] | None = None
         self.latest_monitoring_run: dict[str, Any] | None = None
+        self.monitoring_schedule_name: str | None = None
+
+    def describe_schedule(self) -> dict[str, Any]:
+        """The schedule ``create_monitoring_schedule`` made (SageMaker's field names)."""
+        from stackyard.monitor import _schedule
+
+        return _schedule.describe(self._schedule_name())
+
+    def delete_monitoring_schedule(self) -> None:
+        from stackyard.monitor import _schedule
+
+        _schedule.delete(self._schedule_name())
+        self.monitoring_schedule_name = None
+
+    def _schedule_name(self) -> str:
+        if not self.monitoring_schedule_name:
+            raise UsageError("no monitoring schedule yet; call create_monitoring_schedule()")
+        return self.monitoring_schedule_name
 
     def baseline_statistics(self) -> dict[str, Any]:
         """The latest baselining job's ``statistics.json``."""
@@ -269,6 +287,25 @@ class DefaultModelMonitor(_Monitor):
                          statistics, constraints, output_s3_uri)
 
 
+    def create_monitoring_schedule(
+            self, endpoint_input: Any = None, record_preprocessor_script: str | None = None,
+            post_analytics_processor_script: str | None = None,
+            output_s3_uri: str | None = None, constraints: Any = None, statistics: Any = None,
+            monitor_schedule_name: str | None = None, schedule_cron_expression: str | None = None,
+            enable_cloudwatch_metrics: bool = True, batch_transform_input: Any = None,
+            data_analysis_start_time: str | None = None,
+            data_analysis_end_time: str | None = None) -> dict[str, Any]:
+        """Check ``endpoint_input`` (captured requests) or ``batch_transform_input`` against
+        the baseline at ``schedule_cron_expression`` (default hourly); run by the trigger
+        loop of ``stackyard server``. Baseline default: the latest ``suggest_baseline``."""
+        from stackyard.monitor import _schedule
+
+        _no_scripts(record_preprocessor_script, post_analytics_processor_script)
+        return _schedule.create(self, name=monitor_schedule_name, cron=schedule_cron_expression,
+                                request=_schedule.request(endpoint_input, batch_transform_input,
+                                                          statistics, constraints, output_s3_uri))
+
+
 class ModelQualityMonitor(_Monitor):
     """Model quality: metrics of predictions joined with ground truth."""
 
@@ -308,6 +345,30 @@ class ModelQualityMonitor(_Monitor):
             problem_type=problem_type, inference_attribute=inference_attribute).to_dict()
         config["ground_truth_input"] = str(ground_truth_input)
         return self._run(config, label, statistics, constraints, output_s3_uri)
+
+    def create_monitoring_schedule(
+            self, endpoint_input: Any = None, ground_truth_input: str | None = None,
+            problem_type: str | None = None, record_preprocessor_script: str | None = None,
+            post_analytics_processor_script: str | None = None,
+            output_s3_uri: str | None = None, constraints: Any = None,
+            monitor_schedule_name: str | None = None, schedule_cron_expression: str | None = None,
+            enable_cloudwatch_metrics: bool = True, batch_transform_input: Any = None,
+            data_analysis_start_time: str | None = None,
+            data_analysis_end_time: str | None = None) -> dict[str, Any]:
+        """Join the predictions (``endpoint_input`` / ``batch_transform_input``) with
+        ``ground_truth_input`` and check the metrics at ``schedule_cron_expression``."""
+        from stackyard.monitor import _schedule
+        from stackyard.monitor._quality import check_problem_type
+
+        _no_scripts(record_preprocessor_script, post_analytics_processor_script)
+        if not ground_truth_input:
+            raise UsageError("ground_truth_input is required (a file or folder of labels)")
+        check_problem_type(problem_type)
+        return _schedule.create(self, name=monitor_schedule_name, cron=schedule_cron_expression,
+                                request=_schedule.request(
+                                    endpoint_input, batch_transform_input, None, constraints,
+                                    output_s3_uri, ground_truth_input=str(ground_truth_input),
+                                    problem_type=problem_type))
 
 
 

@@ -211,6 +211,13 @@ def _run(a: Attempt, args: dict[str, Any]) -> dict[str, Any]:
         "ViolationCount": len(found), "SkipCheck": skip, "RegisterNewBaseline": register_new,
         "ModelPackageGroupName": args.get("ModelPackageGroupName"),
     }
+    if found:  # event rules (`--on drift-detected`) react, whether or not the step fails
+        a.store.add_event("drift.detected", {
+            "run_id": a.run_id, "step": a.step.name, "check_type": kind,
+            "violations": len(found), "baseline": previous and previous[2],
+            "model_package_group": args.get("ModelPackageGroupName"),
+            "features": sorted({str(v.get("feature_name") or v.get("metric_name"))
+                                for v in found})})
     if found and fail:
         lines = "\n".join(f"  - {_describe(v)}" for v in found[:20])
         more = f"\n  ... and {len(found) - 20} more" if len(found) > 20 else ""

@@ -11,14 +11,12 @@ import getpass
 import json
 import os
 import shutil
-import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackyard import _home, artifacts
+from stackyard import artifacts
 from stackyard._checks import check_name, parse_model_ref, uri_to_path
 from stackyard.errors import ConflictError, IntegrityError, NotFoundError, UsageError
 from stackyard.registry._approval import APPROVED, PENDING, check_status, check_transition
@@ -236,10 +234,7 @@ class ModelRegistry:
         version = self.store.register_package(
             group, approval_status, record, who, "registered",
             {"group": group, "run_id": run_id})
-        pkg = self.describe_package(group, version)
-        if approval_status == APPROVED:
-            _fire_on_approve(self.store, pkg)
-        return pkg
+        return self.describe_package(group, version)
 
     def update_approval(self, ref: str, status: str, comment: str | None = None,
                         who: str | None = None) -> ModelPackage:
@@ -251,15 +246,7 @@ class ModelRegistry:
                                        {"group": group, "version": version, "ref": ref,
                                         "from": current.approval_status, "to": status}):
             raise ConflictError(f"{ref} changed while approving it; look again and retry")
-        pkg = self.describe_package(group, version)
-        if status == APPROVED:
-            _fire_on_approve(self.store, pkg)
-        return pkg
-
-    def subscribe_on_approve(self, group: str, action: dict[str, Any]) -> int:
-        """Record that approving a version of ``group`` starts the pipeline ``action``
-        names (``file``, ``parameter``, ``params``, ``cwd``); returns the subscription id."""
-        return self.store.add_subscription("on-approve", group, action)
+        return self.describe_package(group, version)
 
     # ---- read --------------------------------------------------------------------
     def list_groups(self) -> list[dict[str, Any]]:
@@ -311,28 +298,3 @@ def _who() -> str:
     except Exception:  # noqa: BLE001 - no login name in some containers
         return f"uid:{os.getuid()}"
 
-
-def _fire_on_approve(store: Any, pkg: ModelPackage) -> list[dict[str, Any]]:
-    """Start every pipeline subscribed to approvals of this group, detached.
-
-    Whoever records the approval starts the runs (no server needed); each run gets the
-    approved version as the parameter the subscription names."""
-    from stackyard.runtime import start_detached  # ~25 ms of imports only approvals need
-
-    started = []
-    for sub in store.subscriptions("on-approve", pkg.group):
-        action = sub["action"]
-        log_dir = _home.home() / "triggers"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        log = log_dir / f"{pkg.group}-{pkg.version}-sub{sub['id']}-{int(time.time())}.log"
-        exe = str(Path(sys.executable).parent / "stackyard")
-        cmd = [exe, "run", action["file"], "-q", "-p", f"{action['parameter']}={pkg.ref}"]
-        for p in action.get("params", []):
-            cmd += ["-p", p]
-        proc = start_detached(cmd, log, cwd=action.get("cwd") or None)
-        store.add_event("trigger.started", {"subscription": sub["id"], "ref": pkg.ref,
-                                            "pid": proc.pid, "log": str(log)})
-        print(f"approval of {pkg.ref} started pipeline {action['file']} (detached, pid "
-              f"{proc.pid}); log: {log}", file=sys.stderr)
-        started.append({"pid": proc.pid, "log": str(log)})
-    return started

@@ -311,7 +311,8 @@ MIGRATIONS: list[str] = [
     """,
     # 11: schedules and their fire records, event rules and their firings, the event
     #    cursor, leases (one scheduler per store), notification channels and notifications
-    #    (IF NOT EXISTS against merge renumbering)
+    #    (IF NOT EXISTS against merge renumbering); `models on-approve` subscriptions become
+    #    model-approved rules (reacting to approvals from now on)
     """
     CREATE TABLE IF NOT EXISTS schedules (
         name TEXT PRIMARY KEY,
@@ -385,5 +386,15 @@ MIGRATIONS: list[str] = [
         delivered_at REAL
     );
     CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(status, next_at);
+    INSERT OR IGNORE INTO rules(name, event, pattern, target, watch, created_at)
+        SELECT 'on-approve-' || grp || '-' || id, 'model-approved',
+               json_object('detail', json_object('group', json_array(grp))),
+               json_object('kind', 'pipeline', 'file', json_extract(action, '$.file'),
+                           'pipeline', NULL,
+                           'params', json(COALESCE(json_extract(action, '$.params'), '[]')),
+                           'parameter', json_extract(action, '$.parameter'),
+                           'cwd', json_extract(action, '$.cwd')),
+               NULL, CAST(strftime('%s', 'now') AS REAL)
+        FROM subscriptions WHERE kind = 'on-approve';
     """,
 ]

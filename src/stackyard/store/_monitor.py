@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from stackyard.store._base import Base
+from stackyard.store._events import insert_event
 
 
 class MonitorMixin(Base):
@@ -24,12 +25,20 @@ class MonitorMixin(Base):
     def finish_monitoring_run(self, run_id: str, status: str, violations: int | None = None,
                               outputs: dict[str, Any] | None = None,
                               failure_reason: str | None = None) -> None:
-        """Record how a run ended; only an ``InProgress`` run changes (first writer wins)."""
+        """Record how a run ended; only an ``InProgress`` run changes (first writer wins).
+        A check that found violations writes its ``drift.detected`` event alongside."""
         with self.tx() as c:  # type: ignore[attr-defined]
-            c.execute("UPDATE monitoring_runs SET status=?, violations=?, outputs=?, "
-                      "failure_reason=?, end_time=? WHERE run_id=? AND status='InProgress'",
-                      (status, violations, json.dumps(outputs) if outputs else None,
-                       failure_reason, time.time(), run_id))
+            changed = c.execute(
+                "UPDATE monitoring_runs SET status=?, violations=?, outputs=?, "
+                "failure_reason=?, end_time=? WHERE run_id=? AND status='InProgress'",
+                (status, violations, json.dumps(outputs) if outputs else None,
+                 failure_reason, time.time(), run_id)).rowcount
+            if changed and violations:
+                row = c.execute("SELECT kind, source, baseline FROM monitoring_runs WHERE "
+                                "run_id=?", (run_id,)).fetchone()
+                insert_event(c, "drift.detected", {
+                    "monitoring_run": run_id, "check_type": row[0], "source": row[1],
+                    "baseline": row[2], "violations": violations, "status": status})
 
     def get_monitoring_run(self, run_id: str) -> dict[str, Any] | None:
         r = self._one("SELECT * FROM monitoring_runs WHERE run_id=?", (run_id,))  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""The model registry: groups, versions, the approval audit trail, subscriptions.
+"""The model registry: groups, versions, the approval audit trail.
 
 A registration or an approval change writes its ``events`` row in the same transaction, so
 a subscriber never sees an event for a change that rolled back (or misses one that stuck).
@@ -82,13 +82,3 @@ class RegistryMixin(Base):
     def group_exists(self, group: str) -> bool:
         return self._one("SELECT 1 AS x FROM model_groups WHERE name=?", (group,)) is not None
 
-    def add_subscription(self, kind: str, group: str, action: dict) -> int:
-        with self.tx() as c:
-            cur = c.execute("INSERT INTO subscriptions(kind, grp, action, created_at) "
-                            "VALUES(?,?,?,?)", (kind, group, json.dumps(action), time.time()))
-            return int(cur.lastrowid)
-
-    def subscriptions(self, kind: str, group: str) -> list[dict[str, Any]]:
-        rows = self._q("SELECT * FROM subscriptions WHERE kind=? AND grp=? ORDER BY id",
-                       (kind, group))
-        return [decode(r, "action") for r in rows]

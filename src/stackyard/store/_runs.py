@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from stackyard.store._base import Base, assignments, decode
+from stackyard.store._events import insert_event
 
 
 def _step(row: dict[str, Any]) -> dict[str, Any]:
@@ -98,11 +99,20 @@ class RunsMixin(Base):
         return int(self._q(f"SELECT COUNT(*) AS n FROM runs{where}", args)[0]["n"])
 
     def finish_run(self, run_id: str, status: str, failure_reason: str | None = None) -> None:
+        """Record how a run ended, and its ``run.<status>`` event in the same transaction
+        (event rules react to ``run.succeeded`` / ``run.failed``)."""
         with self.tx() as c:
             c.execute(
                 "UPDATE runs SET status=?, end_time=?, failure_reason=? WHERE run_id=?",
                 (status, time.time(), failure_reason, run_id),
             )
+            row = c.execute("SELECT pipeline, parameters FROM runs WHERE run_id=?",
+                            (run_id,)).fetchone()
+            if row is not None:
+                insert_event(c, f"run.{status.lower()}", {
+                    "run_id": run_id, "pipeline": row[0], "status": status,
+                    "failure_reason": failure_reason,
+                    "parameters": json.loads(row[1]) if row[1] else {}})
 
     def reopen_run(self, run_id: str) -> None:
         """Resume: a Failed/Stopped run goes back to Executing; its failed steps may rerun."""

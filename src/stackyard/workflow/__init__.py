@@ -29,6 +29,7 @@ from stackyard.workflow._expr import (
 )
 from stackyard.workflow._function import step
 from stackyard.workflow._lambda import Lambda, LambdaOutput, LambdaOutputTypeEnum, LambdaStep
+from stackyard.workflow._load import load_pipeline
 from stackyard.workflow._monitoring import MonitorBatchTransformStep, QualityCheckStep
 from stackyard.workflow._parameters import (
     Parameter,
@@ -123,5 +124,6 @@ __all__ = [
     "TrainingStep",
     "TransformStep",
     "TuningStep",
+    "load_pipeline",
     "step",
 ]
