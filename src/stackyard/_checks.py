@@ -45,6 +45,9 @@ NAME_RULES: dict[str, tuple[re.Pattern[str], int, str]] = {
     # a training channel becomes /opt/ml/input/data/<channel> and SM_CHANNEL_<CHANNEL>
     "channel": (re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]*"), 64,
                 "letters, digits, '_', '-' and '.', starting with a letter or digit"),
+    # Step Functions execution names and Lambda function names (AWS's limits)
+    "execution": (re.compile(r"[A-Za-z0-9_\-]+"), 80, "letters, digits, '_' and '-'"),
+    "lambda function": (re.compile(r"[A-Za-z0-9_\-]+"), 64, "letters, digits, '_' and '-'"),
 }
 
 

@@ -25,6 +25,9 @@ MIXIN_TABLES = {
     "_monitor.py": {"monitoring_runs"},
     "_transform.py": {"models", "transform_jobs"},
     "_callbacks.py": {"callbacks"},
+    "_states.py": {"state_machines", "state_machine_versions", "executions",
+                   "execution_events", "execution_threads", "task_tokens",
+                   "lambda_functions"},
 }
 
 

@@ -74,10 +74,13 @@ def start_run(
     background: bool = False,
     on_event: Callable[[Event], None] | None = None,
     max_parallel: int | None = None,
+    run_id: str | None = None,
 ) -> RunHandle:
     """Validate everything, then record the run, then execute it.
 
     Nothing is written to the store unless the definition and parameters are valid.
+    ``run_id`` names the run instead of a fresh id: a caller that recorded the id first
+    (a Step Functions task) finds the run again after a crash.
     """
     from stackyard.engine._definition import compile_definition
     from stackyard.engine._runner import Runner
@@ -87,7 +90,7 @@ def start_run(
     store = open_store()
     version = store.upsert_pipeline(pdef.name, json.dumps(definition, sort_keys=True),
                                     _digest(definition))
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     snapshots = _snapshot_code(pdef)
     if snapshots:  # recorded with the run, not the pipeline version
         definition = {**definition, "Metadata": {**definition.get("Metadata", {}),

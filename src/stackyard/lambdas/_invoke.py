@@ -1,6 +1,7 @@
 """The process of a ``LambdaStep``'s job: ``python -m stackyard.lambdas._invoke EVENT
 RESPONSE CODE_DIR`` imports the handler's module from ``CODE_DIR``, calls ``handler(event,
-context)`` and writes the returned dict to ``RESPONSE`` (temp name, renamed when whole).
+context)`` and writes the returned dict (any JSON value when the config says ``AnyJson``)
+to ``RESPONSE`` (temp name, renamed when whole).
 An exception, or a return value that is not a JSON object, ends the job with code 1 and a
 one-line reason in ``failure`` beside ``RESPONSE`` (the step's failure reason); the
 traceback goes to the job log. Started by ``lambdas._step`` through the runtime.
@@ -34,8 +35,14 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def _fail(out: Path, reason: str) -> int:
+def _fail(out: Path, reason: str, error: BaseException | None = None) -> int:
+    """Write the one-line reason (``failure``) and, as AWS Lambda reports a function error,
+    ``error.json`` (``errorType``, ``errorMessage``, ``stackTrace``) beside ``RESPONSE``."""
     (out.parent / "failure").write_text(reason)
+    doc = {"errorType": type(error).__name__ if error else "Runtime.InvalidResponse",
+           "errorMessage": str(error) if error else reason,
+           "stackTrace": traceback.format_tb(error.__traceback__) if error else []}
+    (out.parent / "error.json").write_text(json.dumps(doc))
     print(reason, file=sys.stderr)
     return 1
 
@@ -54,9 +61,11 @@ def main(event_path: str, response_path: str, code_dir: str) -> int:
                           "instead of returning a dict")
     except Exception as e:  # noqa: BLE001 - any failure of the function fails the step
         traceback.print_exc()
-        return _fail(out, f"Lambda function {config['Handler']} raised {type(e).__name__}: {e}")
+        return _fail(out, f"Lambda function {config['Handler']} raised {type(e).__name__}: {e}",
+                     e)
     try:
-        if not isinstance(response, dict):
+        # a Step Functions task takes any JSON value; a pipeline's LambdaStep a dict
+        if not isinstance(response, dict) and not config.get("AnyJson"):
             raise TypeError(f"it returned {type(response).__name__} {response!r:.200}")
         text = json.dumps(response, allow_nan=False)
     except (TypeError, ValueError) as e:

@@ -228,4 +228,85 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS callbacks_by_queue ON callbacks(queue, status, created_at);
     """,
+    # 10: Step Functions state machines (versions), executions, their event history, the
+    #     threads of control of a running execution (root, Parallel branches, Map
+    #     iterations), task tokens, and the local Lambda function registry
+    """
+    CREATE TABLE IF NOT EXISTS state_machines (
+        name TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS state_machine_versions (
+        machine TEXT NOT NULL REFERENCES state_machines(name),
+        version INTEGER NOT NULL,
+        definition TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (machine, version)
+    );
+    CREATE TABLE IF NOT EXISTS executions (
+        arn TEXT PRIMARY KEY,
+        machine TEXT NOT NULL,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        definition TEXT NOT NULL,
+        status TEXT NOT NULL,
+        input TEXT NOT NULL,
+        output TEXT,
+        error TEXT,
+        cause TEXT,
+        parent TEXT,
+        stop_requested INTEGER NOT NULL DEFAULT 0,
+        start_time REAL NOT NULL,
+        stop_time REAL,
+        UNIQUE (machine, name)
+    );
+    CREATE INDEX IF NOT EXISTS executions_by_machine ON executions(machine, start_time);
+    CREATE TABLE IF NOT EXISTS execution_events (
+        execution TEXT NOT NULL,
+        id INTEGER NOT NULL,
+        previous_id INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        type TEXT NOT NULL,
+        details TEXT,
+        PRIMARY KEY (execution, id)
+    );
+    CREATE TABLE IF NOT EXISTS execution_threads (
+        execution TEXT NOT NULL,
+        path TEXT NOT NULL,
+        state TEXT,
+        input TEXT,
+        status TEXT NOT NULL,
+        output TEXT,
+        error TEXT,
+        cause TEXT,
+        entered INTEGER NOT NULL DEFAULT 0,
+        last_event INTEGER NOT NULL DEFAULT 0,
+        retries TEXT,
+        phase TEXT,
+        phase_at REAL,
+        wake_at REAL,
+        PRIMARY KEY (execution, path)
+    );
+    CREATE TABLE IF NOT EXISTS task_tokens (
+        token TEXT PRIMARY KEY,
+        execution TEXT NOT NULL,
+        path TEXT NOT NULL,
+        attempt TEXT NOT NULL,
+        status TEXT NOT NULL,
+        output TEXT,
+        error TEXT,
+        cause TEXT,
+        created_at REAL NOT NULL,
+        heartbeat_at REAL NOT NULL,
+        answered_at REAL,
+        UNIQUE (execution, path, attempt)
+    );
+    CREATE TABLE IF NOT EXISTS lambda_functions (
+        name TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
 ]

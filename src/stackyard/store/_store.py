@@ -16,6 +16,7 @@ from stackyard.store._events import EventsMixin
 from stackyard.store._monitor import MonitorMixin
 from stackyard.store._registry import RegistryMixin
 from stackyard.store._runs import RunsMixin
+from stackyard.store._states import StatesMixin
 from stackyard.store._transform import TransformMixin
 from stackyard.store._tuning import TuningMixin
 
@@ -29,6 +30,7 @@ class Store(
     MonitorMixin,
     TransformMixin,
     CallbacksMixin,
+    StatesMixin,
 ):
     """The database of one ``STACKYARD_HOME``: every method commits before it returns."""
 

@@ -91,6 +91,16 @@ class Lambda:
                 "Handler": self.handler, "Timeout": self.timeout,
                 "Environment": self.environment}
 
+    def create(self) -> dict[str, Any]:
+        """Register the function by name in the local registry (what Step Functions tasks
+        call); its script is snapshotted, so later edits need ``upsert()`` again."""
+        from stackyard.lambdas import register_function
+
+        return register_function(self.function_name, self.script, self.handler,
+                                 self.timeout, self.environment)
+
+    upsert = update = create
+
 
 class _LambdaProperties(Properties):
     """``properties.Outputs["name"]``, as in the SDK, is ``OutputParameters['name']``."""
