@@ -1,9 +1,10 @@
 """``Workflow`` and ``Execution`` of the Data Science SDK (``stepfunctions.workflow``), over
 stackyard's own state machines (``stackyard.states.StateMachine``) instead of the AWS API.
 
-``Workflow(name, definition).create()`` stores the state machine (a new version when the
-definition changed) and returns its ARN; ``execute(inputs=...)`` starts an execution,
-checking the input against ``execution_input``'s schema first, as the SDK does.
+``Workflow(name, definition).create()`` stores the state machine and returns its ARN (an
+existing one is left as it is: ``update()`` stores a new version); ``execute(inputs=...)``
+checks the input against ``execution_input``'s schema, as the SDK does, and starts the
+execution in a process of its own, returning at once; ``get_output(wait=True)`` waits.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from typing import Any
 
 from stackyard._checks import check_name
-from stackyard.errors import DefinitionError, UsageError
+from stackyard.errors import DefinitionError, NotFoundError, UsageError
 from stackyard.states._sdk_blocks import Chain, ExecutionInput, FrozenGraph, Graph, State
 
 
@@ -44,8 +45,9 @@ class Execution:
     def get_output(self, wait: bool = False) -> Any:
         """The output once the execution succeeded (``None`` before, or if it failed);
         ``wait=True`` blocks until it ends."""
-        desc = self._handle.wait() if wait else self.describe()
-        out = desc.get("output")
+        if wait:
+            self._handle.wait()
+        out = self.describe().get("output")
         return None if out is None else json.loads(out)
 
     def list_events(self, max_items: int = 100, reverse_order: bool = False) -> list[Any]:
@@ -84,9 +86,9 @@ class Workflow:
     @classmethod
     def attach(cls, state_machine_arn: str, client: Any = None) -> Workflow:
         """The stored state machine named by its ARN (or name), with its definition."""
-        machine = _machines().StateMachine.get(state_machine_arn)
-        return cls(name=machine.name, definition=FrozenGraph(machine.definition),
-                   state_machine_arn=machine.arn)
+        machine = _machines().StateMachine(state_machine_arn)
+        return cls(name=machine.name, definition=FrozenGraph.from_json(
+            machine.describe()["definition"]), state_machine_arn=machine.arn)
 
     def create(self) -> str:
         """Store the state machine and return its ARN; if it exists already, its ARN
@@ -94,10 +96,10 @@ class Workflow:
         if self.state_machine_arn is None:
             api = _machines()
             try:
-                self.state_machine_arn = api.StateMachine.get(self.name).arn
-            except UsageError:
-                self.state_machine_arn = api.StateMachine.create(
-                    self.name, self.definition.to_dict()).arn
+                api.StateMachine(self.name).describe()
+            except NotFoundError:
+                api.StateMachine.create(self.name, self.definition.to_dict())
+            self.state_machine_arn = api.StateMachine(self.name).arn
         return self.state_machine_arn
 
     def update(self, definition: State | Chain | Graph | None = None,
@@ -111,8 +113,7 @@ class Workflow:
             self.definition = definition if isinstance(definition, Graph) else Graph(
                 definition, timeout_seconds=self.timeout_seconds, comment=self.comment,
                 version=self.version)
-            _machines().StateMachine.get(self.state_machine_arn).update(
-                self.definition.to_dict())
+            _machines().StateMachine(self.state_machine_arn).update(self.definition.to_dict())
         self.role = role or self.role
         return self.state_machine_arn
 
@@ -128,15 +129,14 @@ class Workflow:
         if self.state_machine_arn is None:
             raise UsageError(f"workflow {self.name!r} does not exist yet; call create() "
                              "before execute()")
-        machine = _machines().StateMachine.get(self.state_machine_arn)
+        machine = _machines().StateMachine(self.state_machine_arn)
         return Execution(self, machine.start_execution(inputs if inputs is not None else {},
-                                                       name=name))
+                                                       name=name, wait=False))
 
     def list_executions(self, max_items: int = 100, status_filter: str | None = None
                         ) -> list[Any]:
-        machine = _machines().StateMachine.get(self.state_machine_arn or self.name)
-        found = machine.list_executions(status_filter=status_filter)
-        return found[:max_items]
+        machine = _machines().StateMachine(self.state_machine_arn or self.name)
+        return machine.list_executions(status_filter)[:max_items]
 
     def __repr__(self) -> str:
         return f"Workflow(name={self.name!r}, state_machine_arn={self.state_machine_arn!r})"
