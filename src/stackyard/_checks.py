@@ -48,6 +48,9 @@ NAME_RULES: dict[str, tuple[re.Pattern[str], int, str]] = {
     # Step Functions execution names and Lambda function names (AWS's limits)
     "execution": (re.compile(r"[A-Za-z0-9_\-]+"), 80, "letters, digits, '_' and '-'"),
     "lambda function": (re.compile(r"[A-Za-z0-9_\-]+"), 64, "letters, digits, '_' and '-'"),
+    # an event rule (stackyard rules create NAME); a notification channel uses "channel"
+    "rule": (re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]*"), 64,
+             "letters, digits, '_', '-' and '.', starting with a letter or digit"),
 }
 
 
@@ -135,6 +138,26 @@ def check_host(value: Any, what: str = "host") -> str:
                     and not all(label.isdigit() for label in labels)):
                 return value
     raise UsageError(f"{what} {value!r} is not an IP address or host name (e.g. 127.0.0.1)")
+
+
+def check_url(value: Any, what: str = "URL") -> str:
+    """An ``http://`` or ``https://`` URL with a valid host (a webhook, a server), ASCII and
+    free of whitespace and control characters. Credentials in it are allowed (a webhook's
+    secret path) but never echoed: the message names only scheme and host."""
+    if isinstance(value, str) and value.isascii() and 0 < len(value) <= 2048 and not any(
+            ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        parsed = urlparse(value)
+        try:
+            port_ok = parsed.port is None or parsed.port > 0
+            host = parsed.hostname
+        except ValueError:
+            port_ok, host = False, None
+        if parsed.scheme in ("http", "https") and host and port_ok:
+            check_host(host.strip("[]"), what)
+            return value
+    shown = value[:40] if isinstance(value, str) else value
+    raise UsageError(f"{what} {shown!r}: write an http:// or https:// URL "
+                     "(e.g. https://hooks.example.com/path)")
 
 
 # --- model references ----------------------------------------------------------------------

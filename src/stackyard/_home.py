@@ -67,3 +67,17 @@ def unset_defaults(**defaults: str) -> dict[str, str]:
     """The ``defaults`` for variables the user has not set: what a child process should get
     on top of the inherited environment without overriding the user's own choice."""
     return {k: v for k, v in defaults.items() if k not in os.environ}
+
+
+def smtp_settings() -> dict[str, str]:
+    """How e-mail notifications are sent, read at each delivery and never stored:
+    ``STACKYARD_SMTP_HOST`` (default localhost), ``STACKYARD_SMTP_PORT`` (25),
+    ``STACKYARD_SMTP_FROM`` (``stackyard@localhost``), ``STACKYARD_SMTP_USER`` and
+    ``STACKYARD_SMTP_PASSWORD`` (log in when both are set), ``STACKYARD_SMTP_STARTTLS=1``."""
+    env = os.environ
+    return {"host": env.get("STACKYARD_SMTP_HOST") or "localhost",
+            "port": env.get("STACKYARD_SMTP_PORT") or "25",
+            "from": env.get("STACKYARD_SMTP_FROM") or "stackyard@localhost",
+            "user": env.get("STACKYARD_SMTP_USER") or "",
+            "password": env.get("STACKYARD_SMTP_PASSWORD") or "",
+            "starttls": env.get("STACKYARD_SMTP_STARTTLS") or ""}

@@ -28,6 +28,8 @@ MIXIN_TABLES = {
     "_states.py": {"state_machines", "state_machine_versions", "executions",
                    "execution_events", "execution_threads", "task_tokens",
                    "lambda_functions"},
+    "_notify.py": {"notify_channels", "notifications"},
+    "_triggers.py": {"schedules", "rules", "fires", "cursors", "leases"},
 }
 
 

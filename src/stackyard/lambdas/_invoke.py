@@ -41,7 +41,7 @@ def _fail(out: Path, reason: str, error: BaseException | None = None) -> int:
     (out.parent / "failure").write_text(reason)
     doc = {"errorType": type(error).__name__ if error else "Runtime.InvalidResponse",
            "errorMessage": str(error) if error else reason,
-           "stackTrace": traceback.format_tb(error.__traceback__) if error else []}
+           "stackTrace": traceback.format_tb(error.__traceback__)[1:] if error else []}
     (out.parent / "error.json").write_text(json.dumps(doc))
     print(reason, file=sys.stderr)
     return 1

@@ -34,7 +34,7 @@ from stackyard.states._tasks import supported_resource
 from stackyard.store import open_store
 
 
-def _store():  # noqa: ANN202 - the store of the current home
+def _store():
     return open_store()
 
 
@@ -314,7 +314,7 @@ class StateMachine:
     def describe(self) -> dict[str, Any]:
         return describe_state_machine(self.name)
 
-    def start_execution(self, input: Any = None, name: str | None = None,  # noqa: A002
+    def start_execution(self, input: Any = None, name: str | None = None,
                         wait: bool = True) -> Execution:
         """Start an execution; with ``wait`` it runs here to its end first."""
         return Execution(start_execution(self.name, input, name, wait)["executionArn"])

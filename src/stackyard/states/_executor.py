@@ -27,7 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from filelock import FileLock, Timeout
 
@@ -36,8 +36,9 @@ from stackyard.errors import UsageError
 from stackyard.states import _errors as E
 from stackyard.states._choice import next_state
 from stackyard.states._errors import StatesError
-from stackyard.states._paths import effective_input, select, state_output
-from stackyard.states._retry import catcher_for, retry_delay
+from stackyard.states._paths import check_size as check_output
+from stackyard.states._paths import effective_input, items, select, state_output
+from stackyard.states._retry import catcher_for, matching_retrier, retry_delay
 from stackyard.states._wait import wait_until
 from stackyard.store import Store, open_store
 
@@ -92,7 +93,7 @@ class ExecutionLock:
         d.mkdir(parents=True, exist_ok=True)
         self.lock = FileLock(d / ".lock")
 
-    def __enter__(self) -> ExecutionLock:
+    def __enter__(self) -> Self:
         try:
             self.lock.acquire(blocking=False)
         except Timeout:
@@ -161,7 +162,7 @@ class Driver:
                       "Name": name, "RetryCount": sum(retries)},
         }
         if th.item is not None:
-            ctx["Map"] = {"Item": th.item}
+            ctx["Map"] = {"Item": {"Index": th.item["Index"], "Value": th.item["Value"]}}
         return ctx
 
     # ---- writing down --------------------------------------------------------------
@@ -243,8 +244,9 @@ class Driver:
             raise StatesError(th.row["error"], th.row["cause"] or "")
         states = th.machine["States"]
         if not th.row["entered"]:
-            name = th.row["state"]
-            self._enter(th, name, th.row["input"], first=True)
+            start = [("MapIterationStarted", {"name": th.item["State"], "index": th.item["Index"]})
+                     ] if th.item is not None else []
+            self._enter(th, th.row["state"], th.row["input"], before=start)
         while True:
             if th.cancel.is_set():
                 raise Aborted
@@ -263,10 +265,11 @@ class Driver:
                     raise e from None
                 output, nxt, events = caught
             try:
-                text = check_size(output, f"state/task '{name}' returned a result")
+                check_output(output, name)
             except StatesError as e:
                 self._fail_thread(th, e)
                 raise e from None
+            text = dump(output)
             exit_events: list[tuple[str, dict | None]] = [
                 *events, (f"{state['Type']}StateExited",
                           {"name": name, "output": text, "outputDetails": {"truncated": False}})]
@@ -277,7 +280,7 @@ class Driver:
                 return output
             self._enter(th, nxt, output, before=exit_events)
 
-    def _enter(self, th: Flow, name: str, data: Any, *, first: bool = False,
+    def _enter(self, th: Flow, name: str, data: Any, *,
                before: list[tuple[str, dict | None]] = ()) -> None:  # type: ignore[assignment]
         """Move the thread into state ``name`` with input ``data`` (one transaction, with
         the events ``before`` it: the previous state's exit)."""
@@ -329,7 +332,7 @@ class Driver:
             raise StatesError(*_fail_of(state, data))
         if kind == "Choice":
             chosen = effective_input(state, data, ctx)
-            return _output_path(state, chosen, ctx), next_state(state, chosen), []
+            return _output_path(state, chosen, ctx), next_state(state, chosen, ctx), []
         if kind == "Wait":
             return self._wait(th, name, state, data, ctx), nxt, []
         if kind == "Task":
@@ -378,6 +381,7 @@ class Driver:
                 delay = retry_delay(state, e.error, retries)
                 if delay is None:
                     raise
+                retries[matching_retrier(state, e.error)] += 1  # type: ignore[index]
                 fields = {"retries": list(retries), "phase": "retry",
                           "wake_at": time.time() + delay}
                 self.store.transition(self.arn, threads={th.path: fields})
@@ -417,25 +421,17 @@ class Driver:
         ctx = self.context(th, name)
         processor = state.get("ItemProcessor") or state["Iterator"]
         if th.row.get("phase") != f"fan:{key}":
-            value = effective_input({k: v for k, v in state.items() if k == "InputPath"},
-                                    data, ctx)
-            items = select(state.get("ItemsPath", "$"), value) if "ItemsPath" in state \
-                else value
-            if not isinstance(items, list):
-                raise StatesError(E.RUNTIME, f"Map state '{name}': ItemsPath did not select "
-                                  f"an array (got {type(items).__name__})")
-            selector = {k: state[k] for k in ("ItemSelector", "Parameters") if k in state}
+            value = effective_input(state, data, ctx)
+            values = items(state, value)
             threads: dict[str, dict[str, Any]] = {th.path: {"phase": f"fan:{key}"}}
-            for i, item in enumerate(items):
-                item_input = item
-                if selector:
-                    ictx = {**ctx, "Map": {"Item": {"Index": i, "Value": item}}}
-                    item_input = effective_input(selector, value, ictx)
+            for i, item in enumerate(values):
+                ictx = {**ctx, "Map": {"Item": {"Index": i, "Value": item}}}
                 threads[f"{th.path}/{key}.{i}"] = {
-                    "status": "RUNNING", "state": processor["StartAt"], "input": item_input,
-                    "output": {"Index": i, "Value": item}}   # the item, until it has output
+                    "status": "RUNNING", "state": processor["StartAt"],
+                    "input": effective_input(state, data, ictx),
+                    "output": {"Index": i, "Value": item, "State": name}}  # until it ends
             self.store.transition(self.arn, [(th.path, "MapStateStarted",
-                                              {"length": len(items)})], threads)
+                                              {"length": len(values)})], threads)
             th.row["phase"] = f"fan:{key}"
         rows = self.store.get_threads(self.arn, th.path)
         n = sum(1 for p in rows if p.rsplit("/", 1)[0] == th.path and
@@ -497,12 +493,11 @@ class Driver:
                     elif isinstance(err, StatesError):
                         failed += 1
                         results[i] = err.as_output()
-                        if tolerated is None or failed > tolerated:
-                            if first_error is None:
-                                first_error = err
-                                for other in running.values():
-                                    other.cancel.set()
-                                queue.clear()
+                        if (tolerated is None or failed > tolerated) and first_error is None:
+                            first_error = err
+                            for other in running.values():
+                                other.cancel.set()
+                            queue.clear()
         finally:
             pool.shutdown(wait=True)
         if th.cancel.is_set():

@@ -6,7 +6,8 @@
   .sync`` run the SageMaker API request as a one-step pipeline run (the engine's job types,
   so the job is as durable and inspectable as any pipeline step) and return the
   ``Describe*`` shape;
-* ``arn:aws:states:::sns:publish`` calls ``stackyard.notify.publish``;
+* ``arn:aws:states:::sns:publish`` calls ``stackyard.notify.publish`` (channel: the
+  topic ARN's last part);
 * ``arn:aws:states:::states:startExecution(.sync|.sync:2)`` starts a nested execution;
 * ``.waitForTaskToken`` on any of them waits for ``send_task_success|failure``.
 
@@ -25,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from stackyard import _checks
 from stackyard.errors import StackyardError, StepFailed, UsageError
@@ -96,7 +97,7 @@ class Watch:
         self._ended = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="sfn-watch")
 
-    def __enter__(self) -> Watch:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -301,12 +302,11 @@ class Tasks:
         text = message if isinstance(message, str) else json.dumps(message)
         channel = str(params["TopicArn"]).rsplit(":", 1)[-1]
         message_id = str(uuid.UUID(self.attempt_id(th, key)[:32]))
-        publish = getattr(notify, "publish", None)
-        if publish is not None:
-            try:
-                publish(channel, text, subject=params.get("Subject"))
-            except UsageError as e:
-                raise StatesError("SNS.InvalidParameterException", str(e)) from None
+        try:   # the attempt's id dedupes: a resumed driver publishing again sends nothing
+            notify.publish(channel, text, subject=params.get("Subject"), dedupe=message_id,
+                           event={"source": "states", "execution": self.d.arn})
+        except UsageError as e:
+            raise StatesError("SNS.InvalidParameterException", str(e)) from None
         return {"MessageId": message_id, "SdkHttpMetadata": {"HttpStatusCode": 200},
                 "SdkResponseMetadata": {"RequestId": message_id}}
 
@@ -457,7 +457,7 @@ def _training_arguments(req: dict[str, Any], arn: str) -> dict[str, Any]:
     """CreateTrainingJob as the engine's training step: ``sagemaker_program`` and
     ``sagemaker_submit_directory`` (a folder, ``file://`` URI or ``.tar.gz``) name the
     entry point and its source, as SageMaker's framework containers read them."""
-    hps = {k: v for k, v in (req.get("HyperParameters") or {}).items()}
+    hps = dict(req.get("HyperParameters") or {})
     program = _unquote(hps.pop("sagemaker_program", None))
     submit = _unquote(hps.pop("sagemaker_submit_directory", None))
     for k in [k for k in hps if k.startswith("sagemaker_")]:
@@ -531,8 +531,8 @@ def _describe(kind: str, job: str, req: dict[str, Any], outputs: dict[str, Any],
             for n, o in stored.items()]}
         out["ProcessingEndTime"] = _ms(time.time())
     else:
-        out.update({k: v for k, v in outputs.items() if k not in out or k.endswith("Output")
-                    or k.startswith("Best") or k.endswith("Counters")})
+        out.update({k: v for k, v in outputs.items() if k not in out
+                    or k.endswith(("Output", "Counters")) or k.startswith("Best")})
     return out
 
 

@@ -134,9 +134,9 @@ class StatesMixin(Base):
         the row has a ``status`` and does not exist) the thread rows and the execution row.
         A thread's ``entered=True`` becomes the id of its last new event (the state it
         enters). Returns the new events' ids."""
-        now = time.time()
         ids: list[int] = []
         with self.tx() as c:
+            now = time.time()   # inside the lock: timestamps grow with ids
             last = c.execute("SELECT COALESCE(MAX(id), 0) FROM execution_events WHERE "
                              "execution=?", (arn,)).fetchone()[0]
             previous: dict[str, int] = {}

@@ -14,10 +14,12 @@ from stackyard.store._callbacks import CallbacksMixin
 from stackyard.store._endpoints import EndpointsMixin
 from stackyard.store._events import EventsMixin
 from stackyard.store._monitor import MonitorMixin
+from stackyard.store._notify import NotifyMixin
 from stackyard.store._registry import RegistryMixin
 from stackyard.store._runs import RunsMixin
 from stackyard.store._states import StatesMixin
 from stackyard.store._transform import TransformMixin
+from stackyard.store._triggers import TriggersMixin
 from stackyard.store._tuning import TuningMixin
 
 
@@ -31,6 +33,8 @@ class Store(
     TransformMixin,
     CallbacksMixin,
     StatesMixin,
+    NotifyMixin,
+    TriggersMixin,
 ):
     """The database of one ``STACKYARD_HOME``: every method commits before it returns."""
 
