@@ -83,7 +83,7 @@ def build(n_docs: int = 500) -> Workflow:
                                           instance_type="ml.m5.xlarge", instance_count=1),
         job_name=run["PrepareJobName"],
         inputs=[ProcessingInput(source=str(CODE), destination="/opt/ml/processing/input/code",
-                                input_name="code")],
+                                input_name="source")],
         outputs=[ProcessingOutput(source="/opt/ml/processing/pages", output_name="pages")],
         container_entrypoint=["python3", "/opt/ml/processing/input/code/prepare.py"],
         container_arguments=["--n-docs", str(n_docs)],
