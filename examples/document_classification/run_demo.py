@@ -24,7 +24,7 @@ from stackyard.states import get_execution_history
 from workflow import CODE, FUNCTION, build
 
 sys.path.insert(0, str(CODE))
-import pages  # noqa: E402  (the example's own helper, for the safe model.tar.gz reader)
+import pages  # the example's own helper (its safe model.tar.gz reader), after sys.path
 
 
 def expect(ok: bool, message: str) -> None:

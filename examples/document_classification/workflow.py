@@ -90,7 +90,7 @@ def build(n_docs: int = 500) -> Workflow:
         result_path="$.prepared", catch=on_error)
 
     text = _base_model("Train text model", "train_text.py", run["TextJobName"],
-                       {"C": run["text_C"], "max_iter": "1000"})
+                       {"C": run["text_C"], "max_iter": "300"})
     image = _base_model("Train image model", "train_image.py", run["ImageJobName"],
                         {"C": "0.1"})
     skip = Choice("Skip image model?")

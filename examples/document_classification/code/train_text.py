@@ -11,14 +11,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 if __name__ == "__main__":
-    args = base_model.arguments(C=(float, 10.0), max_iter=(int, 1000))
+    args = base_model.arguments(C=(float, 10.0), max_iter=(int, 300))
     if args.C <= 0:
         output = os.path.dirname(os.environ.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"))
         with open(os.path.join(output, "failure"), "w") as f:  # the job's failure reason
             f.write(f"text model: C must be positive, got {args.C}")
         raise SystemExit(f"C must be positive, got {args.C}")
     model = make_pipeline(
-        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=2),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), sublinear_tf=True, min_df=2,
+                        max_features=20000),
         LogisticRegression(C=args.C, max_iter=args.max_iter))
     base_model.train(args, "text", model, lambda df: df.text)
 
