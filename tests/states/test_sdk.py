@@ -348,3 +348,22 @@ def test_a_thousand_state_chain_compiles() -> None:
     """No recursion: the bench's 1,000-state chain compiles (the SDK's visitor recurses)."""
     graph = Graph(Chain([Pass(f"P{i}") for i in range(3000)])).to_dict()
     assert len(graph["States"]) == 3000 and graph["States"]["P2999"]["End"] is True
+
+
+def test_workflow_create_execute_attach_round_trip() -> None:
+    """Through stackyard's state machines: create, execute (a driver process of its own),
+    wait for the output, attach by ARN; create() again leaves the stored version alone."""
+    chain = Chain([Pass("Add", result={"b": 2}, result_path="$.added"), Succeed("Done")])
+    wf = Workflow("sdk-round-trip", chain)
+    arn = wf.create()
+    assert arn.endswith(":stateMachine:sdk-round-trip")
+    execution = wf.execute(name="first", inputs={"a": 1})
+    assert execution.get_output(wait=True) == {"a": 1, "added": {"b": 2}}
+    assert execution.describe()["status"] == "SUCCEEDED"
+    assert [e["type"] for e in execution.list_events()][-1] == "ExecutionSucceeded"
+    attached = Workflow.attach(arn)
+    assert attached.definition.to_dict() == wf.definition.to_dict()
+    assert Workflow("sdk-round-trip", Pass("Other")).create() == arn
+    assert len(wf.list_executions()) == 1
+    with pytest.raises(UsageError, match="create"):
+        Workflow("never-created", Pass("P")).execute()
