@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-batch test install lint bench clean
+.PHONY: demo demo-batch demo-states test install lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,9 @@ demo: $(STAMP)
 
 demo-batch: $(STAMP)
 	$(BIN)/python examples/batch_churn/run_demo.py
+
+demo-states: $(STAMP)
+	$(BIN)/python examples/document_classification/run_demo.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
