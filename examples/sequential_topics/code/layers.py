@@ -50,7 +50,7 @@ def _bertopic() -> Any:
     try:
         import bertopic
     except ImportError:
-        raise SystemExit("BERTopic is not installed: make install-topics (pip install "
+        raise SystemExit("BERTopic is not installed: make install (pip install "
                          "-e '.[topics]' and pip install --no-deps bertopic==0.17.3)") from None
     if not bertopic.__version__.startswith(BERTOPIC_SERIES):
         raise SystemExit(f"bertopic {bertopic.__version__} is installed; this example is "
