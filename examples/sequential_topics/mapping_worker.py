@@ -31,7 +31,7 @@ from stackyard.callbacks import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "code"))
-from modelfiles import read_member  # noqa: E402
+from modelfiles import read_member
 
 
 def revise(table: dict[str, dict], typical: float, split_factor: float, min_docs: int

@@ -178,7 +178,8 @@ def opportunity(rng: np.random.Generator, family: str, use_case: str) -> dict[st
              f"Needs {pick(phrases)[0]}.")
     if rng.random() < 0.4:
         needs = pick(TEMPLATES)[0] + " " + needs
-    return {"name": f"{company} - {family.title()} Q{rng.integers(1, 5)}", "description": description.strip(),
+    return {"name": f"{company} - {family.title()} Q{rng.integers(1, 5)}",
+            "description": description.strip(),
             "needs": needs, "product": product, "product_group": family.title(),
             "family": family, "use_case": use_case, "detail": detail or use_case}
 

@@ -15,8 +15,14 @@ from pathlib import Path
 
 from opportunities import opportunities, write_jsonl
 
-from stackyard.jobs import Estimator, Model, ProcessingInput, ProcessingOutput, \
-    ScriptProcessor, TrainingInput
+from stackyard.jobs import (
+    Estimator,
+    Model,
+    ProcessingInput,
+    ProcessingOutput,
+    ScriptProcessor,
+    TrainingInput,
+)
 from stackyard.workflow import (
     CallbackOutput,
     CallbackOutputTypeEnum,

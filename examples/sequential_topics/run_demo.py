@@ -78,10 +78,10 @@ def main() -> None:
             worker.wait()
 
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+    from textprep import read_documents
 
     from inference import model_fn, predict_fn
     from stackyard.registry import ModelRegistry
-    from textprep import read_documents
 
     by_id = {d["id"]: d for d in read_documents(source.parent)}
 

@@ -75,7 +75,7 @@ class MiniLM:
         self.w = load(_checked(folder / "model.safetensors"))
         self.tok = Tokenizer.from_str(_checked(folder / "tokenizer.json").decode())
         self.tok.enable_truncation(MAX_TOKENS)
-        self.tok.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token, not a secret
+        self.tok.enable_padding(pad_id=0, pad_token="[PAD]")
 
     def _layer(self, x: np.ndarray, mask: np.ndarray, i: int) -> np.ndarray:
         w, p = self.w, f"encoder.layer.{i}."

@@ -2,10 +2,11 @@
 
 A layer is BERTopic with every component passed explicitly: precomputed embeddings
 (``embed.py``), UMAP (cosine, seeded) -> BIRCH -> CountVectorizer (English and
-sales-process stop words, 1-2 grams) -> class-based TF-IDF. BIRCH's default threshold (0.5) can leave fewer
-subclusters than ``n_clusters`` on small-scale UMAP output and so collapse topics; the
-layer counts the topics it found, and ``fit_layer(..., topic_range=(15, 25))`` refuses a
-count outside the range, naming the threshold to change.
+sales-process stop words, 1-2 grams) -> class-based TF-IDF. BIRCH's default threshold
+(0.5) can leave fewer subclusters than ``n_clusters`` on small-scale UMAP output and so
+collapse topics; the layer counts the topics it found, and
+``fit_layer(..., topic_range=(15, 25))`` refuses a count outside the range, naming the
+threshold to change.
 
 The three-layer model predicts a final topic for a text: layer 1's topic, unless the
 mapping after layer 1 marks it for splitting, then layer 2's, and likewise layer 3's.
@@ -29,9 +30,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import embed
+import numpy as np
 
 BERTOPIC_SERIES = "0.17."
 MANIFEST = "manifest.json"

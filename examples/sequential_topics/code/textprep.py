@@ -54,9 +54,8 @@ class DocumentError(ValueError):
 
 def expand_contractions(text: str) -> str:
     def one(m: re.Match[str]) -> str:
-        word = m.group(0).lower().replace("’", "'")
-        return CONTRACTIONS.get(word, "")          # possessive 's: dropped
-    return CONTRACTION.sub(one, text.replace("’", "'"))
+        return CONTRACTIONS.get(m.group(0).lower(), "")   # possessive 's: dropped
+    return CONTRACTION.sub(one, text.replace("\u2019", "'"))   # typographic apostrophes
 
 
 def drop_entities(text: str) -> str:

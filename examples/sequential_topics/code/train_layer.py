@@ -21,16 +21,16 @@ Prints ``layer-topics:N; cv-loss:X;`` for the metric definitions.
 """
 
 import argparse
+import itertools
 import json
 import os
 import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 import embed
 import layers
+import numpy as np
 from modelfiles import extract
 
 SPLIT_MIN_DOCS = 20
@@ -57,7 +57,7 @@ def cv_loss(texts, emb, params, folds, seed):
 
 def _bigrams(text: str) -> set[str]:
     w = text.split()
-    return {f"{a} {b}" for a, b in zip(w, w[1:], strict=False)}
+    return {f"{a} {b}" for a, b in itertools.pairwise(w)}
 
 
 def tune(texts, args):
@@ -135,7 +135,9 @@ def next_layer(docs, args, out: Path):
     row = {i: n for n, i in enumerate(json.loads((prev_dir / "doc_ids.json").read_text()))}
     emb = np.load(prev_dir / "doc_embeddings.npy", allow_pickle=False)[[row[i] for i in ids]]
     model, topics = layers.fit_layer(texts, emb, params, args.seed)
-    for f in ("tuning.json", "doc_embeddings.npy", "doc_ids.json") + tuple(f"layer{i}/assignments.json" for i in range(1, k)):
+    carried = ["tuning.json", "doc_embeddings.npy", "doc_ids.json",
+               *(f"layer{i}/assignments.json" for i in range(1, k))]
+    for f in carried:
         (out / f).parent.mkdir(parents=True, exist_ok=True)
         (out / f).write_bytes((prev_dir / f).read_bytes())
     model_all = layers.SequentialTopicModel(
