@@ -134,6 +134,26 @@ def check_host(value: Any, what: str = "host") -> str:
     raise UsageError(f"{what} {value!r} is not an IP address or host name (e.g. 127.0.0.1)")
 
 
+def check_token(value: Any, what: str = "the token") -> str:
+    """A bearer token: at least 16 printable ASCII characters, no spaces (it travels in an
+    ``Authorization`` header, where anything else is either guessable or mangled)."""
+    if (not isinstance(value, str) or len(value) < 16 or not value.isascii()
+            or not value.isprintable() or " " in value):
+        raise UsageError(f"{what} must be at least 16 printable ASCII characters without "
+                         "spaces (e.g. `python -c 'import secrets; "
+                         "print(secrets.token_urlsafe())'`)")
+    return value
+
+
+def check_run_id(value: Any) -> str:
+    """Run ids are ``YYYYMMDD-HHMMSS-xxxxxx``; anything with a path separator, a control
+    character or non-ASCII text cannot be one."""
+    if (not isinstance(value, str) or not value or len(value) > 64 or not value.isascii()
+            or not value.replace("-", "").isalnum()):
+        raise UsageError(f"run id {value!r}: write an id from `stackyard runs list`")
+    return value
+
+
 # --- model references ----------------------------------------------------------------------
 _REF = re.compile(r"([A-Za-z0-9](?:-*[A-Za-z0-9_.])*)/([1-9][0-9]{0,8})")
 

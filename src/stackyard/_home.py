@@ -67,3 +67,14 @@ def unset_defaults(**defaults: str) -> dict[str, str]:
     """The ``defaults`` for variables the user has not set: what a child process should get
     on top of the inherited environment without overriding the user's own choice."""
     return {k: v for k, v in defaults.items() if k not in os.environ}
+
+
+def server_url() -> str | None:
+    """``STACKYARD_URL``: the ``stackyard server`` the CLI talks to instead of the store
+    (unset or empty: the local store)."""
+    return os.environ.get("STACKYARD_URL", "").strip() or None
+
+
+def server_token() -> str | None:
+    """``STACKYARD_TOKEN``: the bearer token sent to ``STACKYARD_URL`` (never written down)."""
+    return os.environ.get("STACKYARD_TOKEN", "").strip() or None

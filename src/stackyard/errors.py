@@ -27,6 +27,11 @@ class NotFoundError(UsageError):
     """A run, pipeline, step or artifact that does not exist was named."""
 
 
+class ConflictError(UsageError):
+    """The request is valid but the thing's current state forbids it (an illegal approval
+    transition, an answered callback, a run driven by another process). HTTP 409."""
+
+
 class IntegrityError(StackyardError):
     """Stored bytes do not match the hash recorded for them: refuse rather than load."""
 

@@ -21,6 +21,7 @@ from stackyard.cli._models import models
 from stackyard.cli._monitor import monitor
 from stackyard.cli._pipelines import pipelines
 from stackyard.cli._runs import run, runs
+from stackyard.cli._server import server
 from stackyard.cli._tuning import tuning
 from stackyard.errors import StackyardError, UsageError
 
@@ -31,7 +32,7 @@ def app() -> None:
 
 
 for _command in (run, runs, pipelines, tuning, models, endpoints, serve, monitor,
-                 callback):
+                 callback, server):
     app.add_command(_command)
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}

@@ -15,7 +15,6 @@ from typing import Any
 import click
 
 from stackyard import _checks
-from stackyard.errors import UsageError
 
 MAX_LIMIT = 1_000_000
 
@@ -51,19 +50,11 @@ def model_ref(value: str) -> str:
     return f"{group}/{version}"
 
 
-def check_run_id(value: str) -> str:
-    """Run ids are ``YYYYMMDD-HHMMSS-xxxxxx``; anything with a path separator, a control
-    character or non-ASCII text cannot be one."""
-    if not value or not value.isascii() or not value.replace("-", "").isalnum():
-        raise UsageError(f"run id {value!r}: write an id from `stackyard runs list`")
-    return value
-
-
 def name_type(kind: str) -> Checked:
     return Checked(kind.replace(" ", "-"), lambda v: name_of(kind, v))
 
 
-RUN_ID = Checked("run-id", check_run_id)
+RUN_ID = Checked("run-id", _checks.check_run_id)
 MODEL_REF = Checked("group/version", model_ref)
 PORT = number("--port", lo=1, hi=65535, integer=True)
 HOST = Checked("address", lambda v: _checks.check_host(v, "--host"))

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from stackyard.cli._args import json_option, number
+from stackyard.cli._remote import api, remote
 from stackyard.cli._render import out, print_json, status, table, when
 from stackyard.errors import UsageError
 
@@ -49,9 +50,12 @@ def receive(queue: str, wait: float, visibility: float, max_: int, json_: bool) 
 @json_option
 def list_(waiting: bool, json_: bool) -> None:
     """Callbacks of every run, newest first."""
-    from stackyard.callbacks import list_callbacks
+    if (server := remote()) is not None:
+        rows = server.get(api("callbacks"), waiting=str(waiting).lower())
+    else:
+        from stackyard.callbacks import list_callbacks
 
-    rows = list_callbacks(waiting)
+        rows = list_callbacks(waiting)
     if json_:
         print_json(rows)
         return
@@ -71,6 +75,14 @@ def _pair(text: str) -> dict[str, str]:
               help="A declared output's value (repeat for each output).")
 def succeed(token: str, outputs: tuple[str, ...]) -> None:
     """Answer TOKEN: its step succeeds with these outputs."""
+    if (server := remote()) is not None:
+        pairs = [_pair(o) for o in outputs]
+        given = {p["Name"]: p["Value"] for p in pairs}
+        if len(given) < len(pairs):
+            raise UsageError("an output is given twice")
+        r = server.post(api("callbacks", token, "success"), {"outputs": given})
+        out.print(f"callback {token} answered: succeeded (run {r['run_id']})")
+        return
     from stackyard.callbacks import send_pipeline_execution_step_success
 
     r = send_pipeline_execution_step_success(CallbackToken=token,
@@ -83,6 +95,10 @@ def succeed(token: str, outputs: tuple[str, ...]) -> None:
 @click.option("--reason", required=True, help="Why the step fails.")
 def fail(token: str, reason: str) -> None:
     """Answer TOKEN: its step fails with REASON."""
+    if (server := remote()) is not None:
+        r = server.post(api("callbacks", token, "failure"), {"reason": reason})
+        out.print(f"callback {token} answered: failed (run {r['run_id']})")
+        return
     from stackyard.callbacks import send_pipeline_execution_step_failure
 
     r = send_pipeline_execution_step_failure(CallbackToken=token, FailureReason=reason)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from stackyard.cli._args import HOST, PORT, json_option, name_type, number
+from stackyard.cli._remote import api, remote
 from stackyard.cli._render import escape, out, print_json, status, table, when
 
 if TYPE_CHECKING:
@@ -109,7 +110,8 @@ def create(name: str, model: str | None, variant: tuple[str, ...], shadow: tuple
 @json_option
 def list_(json_: bool) -> None:
     """Recorded endpoints and whether their servers run."""
-    rows = _ctl().list_endpoints()
+    server = remote()
+    rows = server.get(api("endpoints")) if server else _ctl().list_endpoints()
     if json_:
         print_json(rows)
         return
@@ -125,7 +127,8 @@ def list_(json_: bool) -> None:
 @json_option
 def describe(name: str, json_: bool) -> None:
     """URL, variants, weights, status, pid and the last deployment of an endpoint."""
-    d = _ctl().describe_endpoint(name)
+    server = remote()
+    d = server.get(api("endpoints", name)) if server else _ctl().describe_endpoint(name)
     if json_:
         print_json(d)
         return

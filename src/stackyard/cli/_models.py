@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from stackyard.cli._args import MODEL_REF, json_option, name_type
+from stackyard.cli._remote import api, remote
 from stackyard.cli._render import escape, out, print_json, status, table, when
 from stackyard.errors import UsageError
 
@@ -30,7 +31,8 @@ def models() -> None:
 @json_option
 def groups(json_: bool) -> None:
     """Model package groups with their version counts."""
-    rows = _registry().list_groups()
+    server = remote()
+    rows = server.get(api("models")) if server else _registry().list_groups()
     if json_:
         print_json(rows)
         return
@@ -45,6 +47,14 @@ def groups(json_: bool) -> None:
 @json_option
 def list_(group: str, status_: str | None, json_: bool) -> None:
     """Versions of a group, oldest first."""
+    if (server := remote()) is not None:
+        rows = server.get(api("models", group), status=status_)
+        if json_:
+            print_json(rows)
+            return
+        table(["ref", "status", "registered"],
+              [[r["ref"], status(r["approval_status"]), when(r["created_at"])] for r in rows])
+        return
     pkgs = _registry().list_packages(group, status_)
     if json_:
         print_json([p.summary() for p in pkgs])
@@ -106,7 +116,7 @@ def _show(d: dict[str, Any]) -> None:
 @json_option
 def describe(ref: str, json_: bool) -> None:
     """Everything recorded for GROUP/VERSION: metrics, baselines, lineage, approvals."""
-    d = _registry().describe(ref)
+    d = _describe(ref)
     if json_:
         print_json(d)
         return
@@ -119,6 +129,13 @@ def describe(ref: str, json_: bool) -> None:
 @json_option
 def latest(group: str, approved: bool, json_: bool) -> None:
     """The newest version of GROUP (or the newest Approved one)."""
+    if (server := remote()) is not None:
+        d = server.get(api("models", group, "latest"), approved=str(approved).lower())
+        if json_:
+            print_json(d)
+            return
+        _show(d)
+        return
     reg = _registry()
     pkg = reg.latest(group, "Approved" if approved else None)
     d = reg.describe(pkg.ref)
@@ -128,7 +145,18 @@ def latest(group: str, approved: bool, json_: bool) -> None:
     _show(d)
 
 
+def _describe(ref: str) -> dict[str, Any]:
+    if (server := remote()) is not None:
+        return server.get(api("models", *ref.split("/")))
+    return _registry().describe(ref)
+
+
 def _transition(ref: str, to: str, comment: str | None) -> None:
+    if (server := remote()) is not None:
+        verb = "approve" if to == "Approved" else "reject"
+        d = server.post(api("models", *ref.split("/"), verb), {"comment": comment})
+        out.print(f"{d['ref']}: {status(d['approval_status'])}")
+        return
     pkg = _registry().update_approval(ref, to, comment)
     out.print(f"{pkg.ref}: {status(pkg.approval_status)}")
 
@@ -156,7 +184,7 @@ def lineage(ref: str, json_: bool) -> None:
     """From data and code to the model: the steps, inputs and hashes behind GROUP/VERSION."""
     from rich.tree import Tree
 
-    d = _registry().describe(ref)
+    d = _describe(ref)
     lin = d["lineage"]
     if json_:
         print_json(lin)

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from stackyard.cli._args import MODEL_REF, RUN_ID, json_option, limit_option, name_type
+from stackyard.cli._remote import api, remote
 from stackyard.cli._render import escape, out, print_json, status, table, when
 from stackyard.errors import NotFoundError
 
@@ -48,9 +49,12 @@ def run_(endpoint: str, baseline: str, since: str | None, json_: bool) -> None:
 @json_option
 def list_(endpoint: str | None, limit: int, json_: bool) -> None:
     """Monitoring runs, newest first."""
-    from stackyard.monitor._run import list_monitoring_runs
+    if (server := remote()) is not None:
+        rows = server.get(api("monitoring", "runs"), endpoint=endpoint, limit=limit)
+    else:
+        from stackyard.monitor._run import list_monitoring_runs
 
-    rows = list_monitoring_runs(endpoint, limit)
+        rows = list_monitoring_runs(endpoint, limit)
     if json_:
         print_json(rows)
         return
@@ -77,8 +81,11 @@ def _get(run_id: str) -> dict[str, Any]:
 @json_option
 def describe(run_id: str, json_: bool) -> None:
     """One monitoring run: status, outputs and its violations."""
-    r = _get(run_id)
-    r["violations_list"] = _violations(r)
+    if (server := remote()) is not None:
+        r = server.get(api("monitoring", "runs", run_id))
+    else:
+        r = _get(run_id)
+        r["violations_list"] = _violations(r)
     if json_:
         print_json(r)
         return

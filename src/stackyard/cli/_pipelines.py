@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from stackyard.cli._args import json_option, name_type
+from stackyard.cli._remote import api, remote
 from stackyard.cli._render import out, print_json, table, when
 
 
@@ -17,9 +18,12 @@ def pipelines() -> None:
 @json_option
 def list_(json_: bool) -> None:
     """Every pipeline with its latest version and run count."""
-    from stackyard import engine
+    if (server := remote()) is not None:
+        rows = server.get(api("pipelines"))
+    else:
+        from stackyard import engine
 
-    rows = engine.list_pipelines()
+        rows = engine.list_pipelines()
     if json_:
         print_json(rows)
         return
@@ -32,9 +36,12 @@ def list_(json_: bool) -> None:
 @json_option
 def describe(name: str, json_: bool) -> None:
     """Definition versions of one pipeline (the latest definition in full with --json)."""
-    from stackyard import engine
+    if (server := remote()) is not None:
+        d = server.get(api("pipelines", name))
+    else:
+        from stackyard import engine
 
-    d = engine.describe_pipeline(name)
+        d = engine.describe_pipeline(name)
     if json_:
         print_json(d)
         return

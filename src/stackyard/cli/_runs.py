@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from stackyard.cli._args import RUN_ID, json_option, limit_option, name_type, quiet_option
+from stackyard.cli._remote import api, remote
 from stackyard.cli._render import (
     Markup,
     duration,
@@ -103,10 +104,16 @@ def run(file: Path, param: tuple[str, ...], quiet: bool) -> int:
     return 0 if final == "Succeeded" else 1
 
 
-def summary(run_id: str) -> None:
+def _describe(run_id: str) -> dict[str, Any]:
+    if (server := remote()) is not None:
+        return server.get(api("runs", run_id))
     from stackyard import engine
 
-    d = engine.describe_run(run_id)
+    return engine.describe_run(run_id)
+
+
+def summary(run_id: str) -> None:
+    d = _describe(run_id)
     table(["step", "status", "attempts", "cache", "took"],
           [[s["name"], status(s["status"]), s["attempts"], "hit" if s["cache_hit"] else "",
             duration(s["start_time"], s["end_time"])] for s in d["steps"]],
@@ -121,9 +128,12 @@ def summary(run_id: str) -> None:
 @json_option
 def list_(pipeline: str | None, limit: int, json_: bool) -> None:
     """Recent runs, newest first."""
-    from stackyard import engine
+    if (server := remote()) is not None:
+        rows = server.get(api("runs"), pipeline=pipeline, limit=limit)["runs"]
+    else:
+        from stackyard import engine
 
-    rows = engine.list_runs(pipeline, limit)
+        rows = engine.list_runs(pipeline, limit)
     if json_:
         print_json([{k: r[k] for k in ("run_id", "pipeline", "status", "start_time",
                                        "end_time")} for r in rows])
@@ -138,10 +148,9 @@ def list_(pipeline: str | None, limit: int, json_: bool) -> None:
 @json_option
 def describe(run_id: str, json_: bool) -> None:
     """Status, parameters and every step of one run."""
-    from stackyard import engine
-
-    d = engine.describe_run(run_id)
-    _callbacks(d)
+    d = _describe(run_id)
+    if remote() is None:
+        _callbacks(d)
     if json_:
         print_json(d)
         return
@@ -203,6 +212,11 @@ def _brief(s: dict[str, Any]) -> str:
 @click.argument("step", type=name_type("step"), required=False)
 def logs(run_id: str, step: str | None) -> None:
     """Print the job logs of a run (or of one step), every attempt."""
+    if (server := remote()) is not None:
+        for text in server.lines(api("runs", run_id, "logs"), step=step):
+            sys.stdout.write(text)
+        sys.stdout.flush()
+        return
     from stackyard import engine
 
     for name, n, path in engine.step_logs(run_id, step):
@@ -216,6 +230,15 @@ def logs(run_id: str, step: str | None) -> None:
 @quiet_option
 def resume(run_id: str, quiet: bool) -> int:
     """Finish a run whose runner died or that failed: succeeded steps are kept."""
+    if (server := remote()) is not None:
+        started = server.post(api("runs", run_id, "resume"))
+        err.print(f"run {run_id}: resumed by the server at {server.url} (pid "
+                  f"{started['pid']})", markup=False)
+        for text in server.lines(api("runs", run_id, "logs"), follow="true"):
+            if not quiet:
+                sys.stdout.write(text)
+        summary(run_id)
+        return 0 if _describe(run_id)["status"] == "Succeeded" else 1
     from stackyard import engine
 
     final = engine.resume_run(run_id, on_event=live_events(show_logs=not quiet))
@@ -227,6 +250,10 @@ def resume(run_id: str, quiet: bool) -> int:
 @click.argument("run_id", type=RUN_ID)
 def stop(run_id: str) -> None:
     """Stop a run: its jobs are ended and it is marked Stopped."""
+    if (server := remote()) is not None:
+        out.print(f"{run_id}: {server.post(api('runs', run_id, 'stop'))['status']}",
+                  markup=False)
+        return
     from stackyard import engine
 
     out.print(f"{run_id}: {engine.stop_run(run_id)}", markup=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from stackyard.cli._args import json_option, limit_option, name_type
+from stackyard.cli._remote import api, remote
 from stackyard.cli._render import duration, escape, out, print_json, status, table, when
 
 TUNING_JOB = name_type("tuning job")
@@ -20,9 +21,12 @@ def tuning() -> None:
 @json_option
 def list_(limit: int, json_: bool) -> None:
     """Tuning jobs, newest first."""
-    from stackyard.tuning import list_tuning_jobs
+    if (server := remote()) is not None:
+        rows = server.get(api("tuning-jobs"), limit=limit)
+    else:
+        from stackyard.tuning import list_tuning_jobs
 
-    rows = list_tuning_jobs(limit)
+        rows = list_tuning_jobs(limit)
     if json_:
         print_json(rows)
         return
@@ -36,9 +40,13 @@ def list_(limit: int, json_: bool) -> None:
 @json_option
 def describe(name: str, json_: bool) -> None:
     """A tuning job's trials: hyperparameters, objective and status, best first."""
-    from stackyard.tuning import describe_tuning_job, list_trials
+    if (server := remote()) is not None:
+        s = server.get(api("tuning-jobs", name))
+        trials = s.pop("trials")
+    else:
+        from stackyard.tuning import describe_tuning_job, list_trials
 
-    s, trials = describe_tuning_job(name), list_trials(name)
+        s, trials = describe_tuning_job(name), list_trials(name)
     if json_:
         print_json({**s, "trials": trials})
         return

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from stackyard.engine._api import (
         continue_run,
+        count_runs,
         describe_pipeline,
         describe_run,
         list_pipelines,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "compile_definition",
     "continue_run",
+    "count_runs",
     "describe_pipeline",
     "describe_run",
     "list_pipelines",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from stackyard.engine._params import resolve_parameters
 from stackyard.engine.steps import step_type
-from stackyard.errors import NotFoundError, UsageError
+from stackyard.errors import ConflictError, NotFoundError, UsageError
 from stackyard.store import open_store
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def resume_run(
     definition = json.loads(run["definition"])
     pdef = compile_definition(definition)
     if RunLock(run_id).held_elsewhere():
-        raise UsageError(f"run {run_id} is still being driven by a live process")
+        raise ConflictError(f"run {run_id} is still being driven by a live process")
     store.reopen_run(run_id)
     return Runner(store, run_id, pdef, run["parameters"], _same_code(pdef, functions),
                   on_event).run()
@@ -212,8 +212,16 @@ def describe_run(run_id: str) -> dict[str, Any]:
             "pipeline_version": run["version"], "steps": steps}
 
 
-def list_runs(pipeline: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    return open_store().list_runs(pipeline, limit)
+def list_runs(pipeline: str | None = None, limit: int = 100, **filters: Any
+              ) -> list[dict[str, Any]]:
+    """Runs newest first; ``filters``: ``status``, ``since``/``until`` (start time, epoch
+    seconds) and ``offset`` (a page of ``limit`` rows after it)."""
+    return open_store().list_runs(pipeline, limit, **filters)
+
+
+def count_runs(pipeline: str | None = None, **filters: Any) -> int:
+    """How many runs ``list_runs`` would page through (same filters, no ``offset``)."""
+    return open_store().count_runs(pipeline, **filters)
 
 
 def describe_pipeline(name: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stackyard.errors import UsageError
+from stackyard.errors import ConflictError, UsageError
 
 PENDING, APPROVED, REJECTED = "PendingManualApproval", "Approved", "Rejected"
 STATUSES = (PENDING, APPROVED, REJECTED)
@@ -23,5 +23,5 @@ def check_transition(ref: str, current: str, new: str) -> None:
     check_status(new)
     if new not in ALLOWED[current]:
         allowed = ", ".join(ALLOWED[current]) or "none (register a new version instead)"
-        raise UsageError(f"{ref} is {current}; it cannot become {new}. "
+        raise ConflictError(f"{ref} is {current}; it cannot become {new}. "
                          f"Allowed from {current}: {allowed}")

@@ -20,7 +20,7 @@ from typing import Any
 
 from stackyard import _home, artifacts
 from stackyard._checks import check_name, parse_model_ref, uri_to_path
-from stackyard.errors import IntegrityError, NotFoundError, UsageError
+from stackyard.errors import ConflictError, IntegrityError, NotFoundError, UsageError
 from stackyard.registry._approval import APPROVED, PENDING, check_status, check_transition
 from stackyard.store import open_store
 
@@ -250,7 +250,7 @@ class ModelRegistry:
                                        who or _who(), comment,
                                        {"group": group, "version": version, "ref": ref,
                                         "from": current.approval_status, "to": status}):
-            raise UsageError(f"{ref} changed while approving it; look again and retry")
+            raise ConflictError(f"{ref} changed while approving it; look again and retry")
         pkg = self.describe_package(group, version)
         if status == APPROVED:
             _fire_on_approve(self.store, pkg)

@@ -16,6 +16,16 @@ def _step(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _run_filter(pipeline: str | None, status: str | None, since: float | None,
+                until: float | None) -> tuple[str, tuple]:
+    """A WHERE clause over fixed column names; the values travel as parameters."""
+    terms = [(c, v) for c, v in (("pipeline=?", pipeline), ("status=?", status),
+                                 ("start_time>=?", since), ("start_time<?", until))
+             if v is not None]
+    return ((" WHERE " + " AND ".join(c for c, _ in terms)) if terms else "",
+            tuple(v for _, v in terms))
+
+
 class RunsMixin(Base):
     # ---- pipelines ---------------------------------------------------------------
     def upsert_pipeline(self, name: str, definition: str, digest: str) -> int:
@@ -72,13 +82,20 @@ class RunsMixin(Base):
         r = self._one("SELECT * FROM runs WHERE run_id=?", (run_id,))
         return None if r is None else decode(r, "parameters", empty={})
 
-    def list_runs(self, pipeline: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        sql = "SELECT run_id, pipeline, status, start_time, end_time FROM runs"
-        args: tuple = ()
-        if pipeline:
-            sql += " WHERE pipeline=?"
-            args = (pipeline,)
-        return self._q(sql + " ORDER BY start_time DESC LIMIT ?", (*args, limit))
+    def list_runs(self, pipeline: str | None = None, limit: int = 100, *,
+                  status: str | None = None, since: float | None = None,
+                  until: float | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Runs newest first, filtered (start time in ``[since, until)``), one page of
+        ``limit`` rows after ``offset``."""
+        where, args = _run_filter(pipeline, status, since, until)
+        return self._q("SELECT run_id, pipeline, status, start_time, end_time FROM runs"
+                       f"{where} ORDER BY start_time DESC, run_id DESC LIMIT ? OFFSET ?",
+                       (*args, limit, offset))
+
+    def count_runs(self, pipeline: str | None = None, *, status: str | None = None,
+                   since: float | None = None, until: float | None = None) -> int:
+        where, args = _run_filter(pipeline, status, since, until)
+        return int(self._q(f"SELECT COUNT(*) AS n FROM runs{where}", args)[0]["n"])
 
     def finish_run(self, run_id: str, status: str, failure_reason: str | None = None) -> None:
         with self.tx() as c:
