@@ -23,6 +23,7 @@ from stackyard.cli._pipelines import pipelines
 from stackyard.cli._runs import run, runs
 from stackyard.cli._server import server
 from stackyard.cli._tuning import tuning
+from stackyard.cli._ui import ui
 from stackyard.errors import StackyardError, UsageError
 
 
@@ -32,7 +33,7 @@ def app() -> None:
 
 
 for _command in (run, runs, pipelines, tuning, models, endpoints, serve, monitor,
-                 callback, server):
+                 callback, server, ui):
     app.add_command(_command)
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}
