@@ -21,25 +21,27 @@ SIDE_BY_SIDE = 20
 
 
 def flat_metrics(record: dict[str, Any]) -> dict[str, Any]:
-    """``{"ModelQuality.accuracy": 0.91, ...}``: the numbers of every metrics document
-    (SageMaker's ``{"metric": {"value": x}}`` shape and plain ``{"metric": x}``)."""
+    """The numbers of a version's metrics documents, by name (``accuracy``, ``rmse``):
+    SageMaker's ``{"..._metrics": {"accuracy": {"value": x}}}`` shape and plain JSON.
+    Data-quality baselines are not metrics (they have their own section) and are left out."""
     out: dict[str, Any] = {}
 
     def walk(prefix: str, v: Any) -> None:
         if isinstance(v, dict):
             if "value" in v and not isinstance(v["value"], dict | list):
-                out[prefix] = v["value"]
+                walk(prefix, v["value"])
                 return
             for k, x in v.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), x)
+                name = "" if str(k).endswith("_metrics") else str(k)
+                walk(".".join(p for p in (prefix, name) if p), x)
         elif isinstance(v, int | float) and not isinstance(v, bool):
             out[prefix] = v
 
     for section, sources in (record.get("model_metrics") or {}).items():
-        for kind, src in (sources or {}).items():
-            if isinstance(src, dict):
-                walk(f"{section}.{kind}" if kind != "Statistics" else section,
-                     src.get("content"))
+        if section != "ModelDataQuality" and isinstance(sources, dict):
+            stats = sources.get("Statistics")
+            walk("" if section == "ModelQuality" else section,
+                 stats.get("content") if isinstance(stats, dict) else None)
     return out
 
 

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stackyard._checks import check_name
 from stackyard.errors import NotFoundError, UsageError
+from stackyard.store import open_store
 from stackyard.ui import _svg
 from stackyard.ui._web import Page, int_arg, name_arg, render, run_arg
 
@@ -39,10 +40,9 @@ def tuning_job(request: Request, name: str) -> Any:
     name = check_name(name, "tuning job")
     job = describe_tuning_job(name)
     trials = list_trials(name)
-    cfg = job.get("HyperParameterTuningJobConfig", {}).get(
-        "HyperParameterTuningJobObjective", {})
-    metric = cfg.get("MetricName", "objective")
-    minimize = cfg.get("Type", "Minimize") == "Minimize"
+    objective = open_store().get_tuning_job(name)["config"][
+        "HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    metric, minimize = objective["MetricName"], objective["Type"] == "Minimize"
     by_number = sorted(trials, key=lambda t: t["number"])
     best, curve = None, []
     for t in by_number:
