@@ -23,6 +23,7 @@ from stackyard.ui import _svg
 from stackyard.ui._web import Page, int_arg, name_arg, render, run_arg
 
 router = APIRouter(route_class=Page)
+TIMELINE_FEATURES = 8
 
 
 # ---- tuning --------------------------------------------------------------------------------
@@ -60,7 +61,7 @@ def tuning_job(request: Request, name: str) -> Any:
              "trial": [(t["number"], t["objective"]) for t in by_number
                        if t["objective"] is not None]},
             title=f"best {metric} so far ({'lower' if minimize else 'higher'} is better)",
-            xlabel="trial", steps=True))
+            xlabel="trial", style={"best so far": "step", "trial": "dots"}))
     if any(t["objective"] is not None for t in trials):
         charts.append(_svg.parallel(trials, names, metric, minimize))
     return render(request, "tuning_job.html", job=job, trials=trials, names=names,
@@ -166,16 +167,18 @@ def monitoring(request: Request, source: str | None = None) -> Any:
     rows = list_monitoring_runs(name_arg(source, "endpoint"), 500)
     timeline: dict[str, list[tuple[float, float]]] = {}
     threshold = None
-    for r in sorted(rows, key=lambda r: r["created_at"]):
-        drift = _json((r.get("outputs") or {}).get("drift")) or {}
-        for d in drift.get("features", []):
-            timeline.setdefault(d["feature_name"], []).append(
-                ((r["created_at"] - rows[-1]["created_at"]) / 3600, d["effective"]))
+    checks = [r for r in sorted(rows, key=lambda r: r["created_at"])
+              if (r.get("outputs") or {}).get("drift")]
+    for n, r in enumerate(checks, 1):
+        for d in (_json(r["outputs"]["drift"]) or {}).get("features", []):
+            timeline.setdefault(d["feature_name"], []).append((n, d["effective"]))
             threshold = d["threshold"] if threshold is None else max(threshold, d["threshold"])
+    top = sorted(timeline, key=lambda f: -max(v for _, v in timeline[f]))[:TIMELINE_FEATURES]
     chart = _svg.line_chart(
-        dict(sorted(timeline.items())), title="drift distance per feature across checks",
-        xlabel="hours since the first check", hline=(threshold, "threshold")
-        if threshold is not None else None, w=760, h=280) if timeline else None
+        {f: timeline[f] for f in top}, w=760, h=300, xlabel="check #",
+        title=f"drift distance (after allowance) per check, the {len(top)} most drifted "
+              f"of {len(timeline)} features",
+        hline=(threshold, "threshold") if threshold is not None else None) if top else None
     return render(request, "monitoring.html", runs=rows, chart=chart, source=source or "",
                   sources=sorted({r["source"] for r in rows}))
 

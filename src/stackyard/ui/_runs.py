@@ -115,19 +115,24 @@ def run(request: Request, run_id: str) -> Any:
                    "end_time": s["end_time"]}] if s["start_time"] else [])}
             for s in d["steps"]]
     rows = [r for r in rows if r["attempts"]]
-    charts = []
+    charts, finals = [], []
     for s in d["steps"]:
         series = store.get_metrics(d["run_id"], s["name"])
-        if series:
+        if any(len(v) > 1 for v in series.values()):     # a curve: values over the job
             charts.append(_svg.line_chart(
                 {k: list(enumerate(v, 1)) for k, v in sorted(series.items())},
                 title=f"{s['name']}: metrics", xlabel="report #"))
+        else:                                           # one value each: a table says it
+            finals += [(s["name"], k, v[0]) for k, v in sorted(series.items()) if v]
     return render(
         request, "run.html", d=d, attempts=attempts, waiting=waiting_steps(d["run_id"]),
         dag=_svg.dag(graph, status, link="#step-") if graph else None,
         gantt=_svg.gantt(rows, d["start_time"], now) if rows else None, charts=charts,
+        finals=finals,
         finished=d["status"] in FINISHED,
-        log_steps=sorted({a["step"] for a in store.get_attempts(d["run_id"]) if a["job_dir"]}))
+        log_steps=sorted({a["step"] for a in store.get_attempts(d["run_id"]) if a["job_dir"]}
+                         | (set(graph.nodes) if graph and d["status"] not in FINISHED
+                            else set())))
 
 
 def _snapshot(run_id: str) -> dict[str, Any]:

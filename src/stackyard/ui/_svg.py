@@ -16,7 +16,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-NODE_W, NODE_H, GAP_X, GAP_Y = 168, 34, 64, 18
+NODE_W, NODE_H, GAP_X, GAP_Y = 150, 34, 44, 16
 PALETTE = ("#2f6fde", "#d9480f", "#2b8a3e", "#9c36b5", "#e8590c", "#0b7285", "#c2255c",
            "#5c940d", "#364fc7", "#862e9c")
 
@@ -127,16 +127,16 @@ def dag(g: Graph, status: dict[str, str] | None = None, link: str | None = None)
         body.append(f'<path class="edge edge-{e.kind}" d="M{_n(ax)},{_n(ay)} C{_n(mx)},'
                     f'{_n(ay)} {_n(mx)},{_n(by)} {_n(bx)},{_n(by)}" marker-end="url(#arrow)">'
                     f'<title>{escape(e.src)} → {escape(e.dst)} ({e.kind})</title></path>')
-        if e.label:
-            body.append(f'<text class="edge-label" x="{_n(mx)}" y="{_n((ay + by) / 2 - 4)}" '
-                        f'text-anchor="middle">{escape(e.label)}</text>')
+        if e.label:   # near the arrow's end, where branches have already parted
+            body.append(f'<text class="edge-label" x="{_n(bx - 6)}" y="{_n(by - 5)}" '
+                        f'text-anchor="end">{escape(e.label)}</text>')
     for n, (x, y) in xy.items():
         st = status.get(n, "")
         node = (f'<g class="node st-{escape(st or "none")}" data-step="{escape(n)}">'
                 f'<title>{escape(n)} ({escape(g.nodes[n])}){": " + escape(st) if st else ""}'
                 f'</title><rect x="{_n(x)}" y="{_n(y)}" width="{NODE_W}" height="{NODE_H}" '
                 f'rx="6"/><text x="{_n(x + 10)}" y="{_n(y + 15)}" class="node-name">'
-                f'{escape(_short(n, 22))}</text><text x="{_n(x + 10)}" y="{_n(y + 28)}" '
+                f'{escape(_short(n, 20))}</text><text x="{_n(x + 10)}" y="{_n(y + 28)}" '
                 f'class="node-type">{escape(g.nodes[n])}<tspan class="node-status">'
                 f'{" · " + escape(st) if st else ""}</tspan></text></g>')
         if link is not None:
@@ -176,11 +176,14 @@ def _range(values: Sequence[float]) -> tuple[float, float]:
 
 
 def line_chart(series: dict[str, Sequence[tuple[float, float]]], *, title: str,
-               xlabel: str = "", ylabel: str = "", steps: bool = False,
+               xlabel: str = "", ylabel: str = "", style: dict[str, str] | None = None,
                hline: tuple[float, str] | None = None, w: int = 560, h: int = 240) -> Markup:
-    """One line per series (points marked), shared axes; ``steps``: a step line (best so
-    far); ``hline``: a dashed horizontal line with its label (a threshold)."""
-    left, right, top, bottom = 56, 12, 22, 34
+    """Series on shared axes, each points joined by a line (``style[name]``: ``"step"``, a
+    step line such as best-so-far; ``"dots"``, points only); ``hline``: a dashed
+    horizontal line with its label (a threshold). A legend above the plot names them."""
+    style = style or {}
+    rows = -(-len(series) // 4) if len(series) > 1 else 0
+    left, right, top, bottom = 56, 12, 26 + 14 * rows, 34
     pts = [p for s in series.values() for p in s if math.isfinite(p[1])]
     xs = [p[0] for p in pts] or [0.0, 1.0]
     ys = [p[1] for p in pts] + ([hline[0]] if hline else [])
@@ -221,18 +224,19 @@ def line_chart(series: dict[str, Sequence[tuple[float, float]]], *, title: str,
             continue
         path, last = [], None
         for x, y in good:
-            if steps and last is not None:
+            if style.get(name) == "step" and last is not None:
                 path.append(f"{_n(sx(x))},{_n(sy(last))}")
             path.append(f"{_n(sx(x))},{_n(sy(y))}")
             last = y
-        body.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
-                    f'points="{" ".join(path)}"><title>{escape(name)}</title></polyline>')
+        if style.get(name) != "dots":
+            body.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
+                        f'points="{" ".join(path)}"><title>{escape(name)}</title></polyline>')
         body.extend(f'<circle cx="{_n(sx(x))}" cy="{_n(sy(y))}" r="2.6" fill="{colour}">'
                     f'<title>{escape(name)}: {_fmt(y)} at {_fmt(x)}</title></circle>'
                     for x, y in good[:400])
         if len(series) > 1:
-            lx = left + 8 + (i % 4) * 130
-            ly = top + 12 + (i // 4) * 14
+            lx = left + (i % 4) * 130
+            ly = 34 + (i // 4) * 14
             body.append(f'<rect x="{lx}" y="{ly - 8}" width="10" height="3" fill="{colour}"/>'
                         f'<text class="legend" x="{lx + 14}" y="{ly - 4}">'
                         f'{escape(_short(name, 18))}</text>')

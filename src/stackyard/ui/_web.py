@@ -57,6 +57,19 @@ def badge(status: str | None) -> Markup:
                   f'{escape(s)}">{escape(s)}</span>')
 
 
+def short(path: str | None) -> str:
+    """A long path for a table cell: an artifact as ``trees/<12 hex>…/name``, any other
+    path as its last two parts."""
+    if not path:
+        return NONE
+    text = str(path)
+    if "/artifacts/" in text:
+        kind, digest, *rest = text.split("/artifacts/", 1)[1].split("/")
+        return "/".join([kind, digest[:12] + "\u2026", *rest])
+    parts = text.rstrip("/").split("/")
+    return text if len(parts) <= 3 else "\u2026/" + "/".join(parts[-2:])
+
+
 def number(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
@@ -66,7 +79,7 @@ def number(v: Any) -> str:
 env = Environment(loader=PackageLoader("stackyard.ui", "templates"),
                   autoescape=select_autoescape(default=True, default_for_string=True),
                   trim_blocks=True, lstrip_blocks=True)
-env.filters.update(when=when, badge=badge, number=number,
+env.filters.update(when=when, badge=badge, number=number, short=short,
                    tojson_pretty=lambda v: json.dumps(v, indent=2, sort_keys=True, default=str))
 env.globals.update(took=took, urlencode=urlencode)
 
