@@ -237,7 +237,11 @@ def test_every_view_shows_its_data(tab: Tab, ui: UI, home: Path) -> None:
     assert page.locator("svg.chart .bar.bad").count() == 2
     tab.shot("monitoring-run")
     page.frame_locator("iframe.report").locator("h2", has_text="Features").wait_for()
-    page.locator("iframe.report").screenshot(path=str(SHOTS / "monitoring-report.png"))
+    report = page.locator("iframe.report")
+    report.scroll_into_view_if_needed()
+    # the sandboxed report paints in a process of its own: poll until the shot shows it
+    wait_until(lambda: len(report.screenshot(path=str(SHOTS / "monitoring-report.png")))
+               > 20_000, 30, "the report to paint")
 
     page = tab.open(f"{ui.url}/ui/states")
     assert page.locator("h1").text_content() == "State machines"

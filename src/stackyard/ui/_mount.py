@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from stackyard.errors import UsageError
+from stackyard.errors import NotFoundError, UsageError
 from stackyard.ui import _models, _ops, _runs, _session
 from stackyard.ui._web import Page, form, render
 
@@ -49,6 +49,12 @@ def mount(app: FastAPI, token: str | None) -> None:
 
     for module in (_runs, _models, _ops):
         pages.include_router(module.router, prefix="/ui")
-    app.include_router(pages)
+
+    @pages.get("/ui/{rest:path}")
+    def unknown(rest: str) -> Any:
+        raise NotFoundError(f"no page /ui/{rest}; the sections are in the bar above")
+
+    # the assets first: the catch-all above would answer for them otherwise
     app.mount("/ui/static", StaticFiles(packages=[("stackyard.ui", "static")]),
               name="ui-static")
+    app.include_router(pages)

@@ -204,7 +204,10 @@ def line_chart(series: dict[str, Sequence[tuple[float, float]]], *, title: str,
         body.append(f'<line class="grid" x1="{left}" x2="{w - right}" y1="{_n(sy(t))}" '
                     f'y2="{_n(sy(t))}"/><text class="tick" x="{left - 4}" y="{_n(sy(t) + 4)}" '
                     f'text-anchor="end">{_fmt(t)}</text>')
+    whole = all(float(x).is_integer() for x in xs)     # trial or check numbers
     for t in _ticks(x0, x1):
+        if whole and not float(t).is_integer():
+            continue
         body.append(f'<text class="tick" x="{_n(sx(t))}" y="{h - bottom + 14}" '
                     f'text-anchor="middle">{_fmt(t)}</text>')
     if xlabel:
