@@ -182,3 +182,41 @@ def test_a_data_quality_check_keeps_its_drift_rows(tmp_path: Path) -> None:
     assert set(rows) == {"a", "b"}
     assert rows["a"]["drifted"] and not rows["b"]["drifted"]
     assert rows["a"]["effective"] > rows["a"]["threshold"]
+
+
+CALLBACK = """
+from stackyard.workflow import CallbackOutput, CallbackOutputTypeEnum, CallbackStep, Pipeline
+pipeline = Pipeline("review", steps=[CallbackStep(
+    "Review", "review queue é", inputs={"n": 3},
+    outputs=[CallbackOutput("count", CallbackOutputTypeEnum.Integer)])])
+"""
+
+
+def test_a_waiting_callback_is_answered_from_the_run_page(sy) -> None:
+    """The page shows the waiting step's form; a wrongly typed output is refused naming
+    it; the right answer lets the run succeed with that output."""
+    from stackyard import engine
+
+    runner = sy.cli_popen("run", sy.write("review.py", CALLBACK), "-q")
+    try:
+        run_id = sy.wait_until(lambda: next((r["run_id"] for r in engine.list_runs(
+            "review", 1)), None), 60, what="the run to start")
+        with client() as c:
+            page = sy.wait_until(lambda: (p := c.get(f"/ui/runs/{run_id}").text)
+                                 and "waits for a callback on review queue é" in p and p,
+                                 60, what="the callback to wait")
+            token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+            form = {"csrf": csrf(c, f"/ui/runs/{run_id}"), "token": token,
+                    "answer": "succeed"}
+            bad = c.post(f"/ui/runs/{run_id}/callback", data={**form, "outputs": "count=x"})
+            assert bad.status_code == 400 and "count" in bad.text
+            ok = c.post(f"/ui/runs/{run_id}/callback", data={**form, "outputs": "count=7"})
+            assert ok.status_code == 200 and ok.url.path == f"/ui/runs/{run_id}"
+        assert runner.wait(60) == 0
+        d = engine.describe_run(run_id)
+        assert d["status"] == "Succeeded"
+        assert d["steps"][0]["outputs"] == {"OutputParameters": {"count": 7}}
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
