@@ -45,6 +45,9 @@ NAME_RULES: dict[str, tuple[re.Pattern[str], int, str]] = {
     # a training channel becomes /opt/ml/input/data/<channel> and SM_CHANNEL_<CHANNEL>
     "channel": (re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]*"), 64,
                 "letters, digits, '_', '-' and '.', starting with a letter or digit"),
+    # an event rule (stackyard rules create NAME); a notification channel uses "channel"
+    "rule": (re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]*"), 64,
+             "letters, digits, '_', '-' and '.', starting with a letter or digit"),
 }
 
 
@@ -152,6 +155,26 @@ def check_run_id(value: Any) -> str:
             or not value.replace("-", "").isalnum()):
         raise UsageError(f"run id {value!r}: write an id from `stackyard runs list`")
     return value
+
+
+def check_url(value: Any, what: str = "URL") -> str:
+    """An ``http://`` or ``https://`` URL with a valid host (a webhook, a server), ASCII and
+    free of whitespace and control characters. Credentials in it are allowed (a webhook's
+    secret path) but never echoed: the message names only scheme and host."""
+    if isinstance(value, str) and value.isascii() and 0 < len(value) <= 2048 and not any(
+            ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        parsed = urlparse(value)
+        try:
+            port_ok = parsed.port is None or parsed.port > 0
+            host = parsed.hostname
+        except ValueError:
+            port_ok, host = False, None
+        if parsed.scheme in ("http", "https") and host and port_ok:
+            check_host(host.strip("[]"), what)
+            return value
+    shown = value[:40] if isinstance(value, str) else value
+    raise UsageError(f"{what} {shown!r}: write an http:// or https:// URL "
+                     "(e.g. https://hooks.example.com/path)")
 
 
 # --- model references ----------------------------------------------------------------------

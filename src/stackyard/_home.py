@@ -78,3 +78,17 @@ def server_url() -> str | None:
 def server_token() -> str | None:
     """``STACKYARD_TOKEN``: the bearer token sent to ``STACKYARD_URL`` (never written down)."""
     return os.environ.get("STACKYARD_TOKEN", "").strip() or None
+
+
+def smtp_settings() -> dict[str, str]:
+    """How e-mail notifications are sent, read at each delivery and never stored:
+    ``STACKYARD_SMTP_HOST`` (default localhost), ``STACKYARD_SMTP_PORT`` (25),
+    ``STACKYARD_SMTP_FROM`` (``stackyard@localhost``), ``STACKYARD_SMTP_USER`` and
+    ``STACKYARD_SMTP_PASSWORD`` (log in when both are set), ``STACKYARD_SMTP_STARTTLS=1``."""
+    env = os.environ
+    return {"host": env.get("STACKYARD_SMTP_HOST") or "localhost",
+            "port": env.get("STACKYARD_SMTP_PORT") or "25",
+            "from": env.get("STACKYARD_SMTP_FROM") or "stackyard@localhost",
+            "user": env.get("STACKYARD_SMTP_USER") or "",
+            "password": env.get("STACKYARD_SMTP_PASSWORD") or "",
+            "starttls": env.get("STACKYARD_SMTP_STARTTLS") or ""}

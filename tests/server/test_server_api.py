@@ -214,3 +214,23 @@ def test_two_callers_approving_at_once_one_wins_the_other_gets_409(sy, api):
     assert sorted(answers) == [200, 409, 409, 409]
     history = ModelRegistry().describe("race/1")["approval_history"]
     assert [h["to_status"] for h in history].count("Approved") == 1
+
+
+def test_channels_and_notifications_over_http(api):
+    from stackyard import notify
+
+    c = api.client()
+    r = c.post("/api/channels", json={"name": "ops", "webhook":
+                                      "https://hooks.example.com/secret-path-123"})
+    assert r.status_code == 201 and "secret-path" not in r.text
+    assert [ch["name"] for ch in c.get("/api/channels").json()] == ["ops"]
+    assert c.post("/api/channels", json={"name": "bad", "webhook": "ftp://x"}).status_code == 400
+    assert c.post("/api/channels", json={"name": "ops", "log": True}).status_code == 400
+    c.post("/api/channels", json={"name": "audit", "log": True})
+    notify.publish("audit", "retrained", subject="drift")
+    (n,) = c.get("/api/notifications?channel=audit").json()
+    assert n["channel"] == "audit" and n["status"] == "Delivered"
+    assert c.get("/api/notifications?status=Lost").status_code == 400
+    assert c.request("DELETE", "/api/channels/ops", json={}).json()["deleted"] is True
+    assert c.request("DELETE", "/api/channels/ops", json={}).status_code == 404
+    assert c.get("/api/channels/ops").status_code == 404

@@ -25,6 +25,8 @@ MIXIN_TABLES = {
     "_monitor.py": {"monitoring_runs"},
     "_transform.py": {"models", "transform_jobs"},
     "_callbacks.py": {"callbacks"},
+    "_notify.py": {"notify_channels", "notifications"},
+    "_triggers.py": {"schedules", "rules", "fires", "cursors", "leases"},
 }
 
 

@@ -19,6 +19,7 @@ from stackyard.cli._callbacks import callback
 from stackyard.cli._endpoints import endpoints, serve
 from stackyard.cli._models import models
 from stackyard.cli._monitor import monitor
+from stackyard.cli._notify import channels, notifications
 from stackyard.cli._pipelines import pipelines
 from stackyard.cli._runs import run, runs
 from stackyard.cli._server import server
@@ -33,7 +34,7 @@ def app() -> None:
 
 
 for _command in (run, runs, pipelines, tuning, models, endpoints, serve, monitor,
-                 callback, server, ui):
+                 callback, channels, notifications, server, ui):
     app.add_command(_command)
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}

@@ -41,7 +41,8 @@ def escape(value: Any) -> str:
     return _escape(str(value))
 
 STATUS_STYLE = {"Succeeded": "green", "Failed": "red", "Executing": "cyan", "Skipped": "dim",
-                "Stopped": "yellow", "Stopping": "yellow"}
+                "Stopped": "yellow", "Stopping": "yellow", "Delivered": "green",
+                "Pending": "cyan"}
 
 
 def when(ts: float | None) -> str:

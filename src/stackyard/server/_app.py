@@ -34,7 +34,7 @@ from stackyard.errors import (
     StackyardError,
     UsageError,
 )
-from stackyard.server import _callbacks, _jobs, _registry, _runs
+from stackyard.server import _callbacks, _jobs, _notify, _registry, _runs
 from stackyard.server._auth import Guard
 from stackyard.server._loop import start_loop
 from stackyard.ui import mount as mount_ui
@@ -117,7 +117,7 @@ def create_app(*, token: str | None, with_loop: bool = True) -> FastAPI:
     def health() -> dict[str, Any]:
         return {"status": "ok", "loop": bool(getattr(app.state, "loop_thread", None))}
 
-    for module in (_runs, _registry, _callbacks, _jobs):
+    for module in (_runs, _registry, _callbacks, _jobs, _notify):
         app.include_router(module.router, prefix="/api")
     mount_ui(app, token)
     return app

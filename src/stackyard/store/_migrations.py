@@ -228,4 +228,81 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS callbacks_by_queue ON callbacks(queue, status, created_at);
     """,
+    # 11: schedules and their fire records, event rules and their firings, the event
+    #    cursor, leases (one scheduler per store), notification channels and notifications
+    #    (IF NOT EXISTS against merge renumbering)
+    """
+    CREATE TABLE IF NOT EXISTS schedules (
+        name TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        target TEXT NOT NULL,
+        state TEXT NOT NULL,
+        next_ms INTEGER,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS rules (
+        name TEXT PRIMARY KEY,
+        event TEXT NOT NULL,
+        pattern TEXT NOT NULL,
+        target TEXT NOT NULL,
+        watch TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS fires (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        source TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        key TEXT NOT NULL,
+        due_ms INTEGER NOT NULL,
+        target TEXT NOT NULL,
+        params TEXT NOT NULL,
+        status TEXT NOT NULL,
+        launcher_pid INTEGER,
+        launcher_start TEXT,
+        pid INTEGER,
+        pid_start TEXT,
+        detail TEXT,
+        reason TEXT,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        UNIQUE(source, owner, key)
+    );
+    CREATE INDEX IF NOT EXISTS fires_by_status ON fires(status, id);
+    CREATE INDEX IF NOT EXISTS fires_by_owner ON fires(source, owner, id);
+    CREATE TABLE IF NOT EXISTS cursors (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        acquired_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS notify_channels (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS notifications (
+        id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        subject TEXT,
+        message TEXT NOT NULL,
+        event TEXT,
+        dedupe TEXT UNIQUE,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at REAL NOT NULL,
+        claimed_until REAL NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at REAL NOT NULL,
+        delivered_at REAL
+    );
+    CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(status, next_at);
+    """,
 ]

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from stackyard.store._base import Base, decode
+from stackyard.store._events import insert_event
 
 
 class RegistryMixin(Base):
@@ -32,10 +33,9 @@ class RegistryMixin(Base):
             c.execute("INSERT INTO approvals(grp, version, from_status, to_status, who, comment,"
                       " ts) VALUES(?,?,?,?,?,?,?)", (group, version, None, status, who, comment,
                                                     now))
-            c.execute("INSERT INTO events(ts, kind, payload) VALUES(?,?,?)",
-                      (now, "model.registered", json.dumps({**event, "version": version,
-                                                            "ref": f"{group}/{version}",
-                                                            "approval_status": status})))
+            insert_event(c, "model.registered", {**event, "version": version,
+                                                 "ref": f"{group}/{version}",
+                                                 "approval_status": status}, now)
             return int(version)
 
     def set_approval(self, group: str, version: int, expected: str, status: str, who: str,
@@ -51,8 +51,7 @@ class RegistryMixin(Base):
             c.execute("INSERT INTO approvals(grp, version, from_status, to_status, who, comment,"
                       " ts) VALUES(?,?,?,?,?,?,?)", (group, version, expected, status, who,
                                                     comment, now))
-            c.execute("INSERT INTO events(ts, kind, payload) VALUES(?,?,?)",
-                      (now, "model.approval", json.dumps(event)))
+            insert_event(c, "model.approval", event, now)
             return True
 
     def list_groups(self) -> list[dict[str, Any]]:

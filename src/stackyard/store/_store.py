@@ -14,9 +14,11 @@ from stackyard.store._callbacks import CallbacksMixin
 from stackyard.store._endpoints import EndpointsMixin
 from stackyard.store._events import EventsMixin
 from stackyard.store._monitor import MonitorMixin
+from stackyard.store._notify import NotifyMixin
 from stackyard.store._registry import RegistryMixin
 from stackyard.store._runs import RunsMixin
 from stackyard.store._transform import TransformMixin
+from stackyard.store._triggers import TriggersMixin
 from stackyard.store._tuning import TuningMixin
 
 
@@ -29,6 +31,8 @@ class Store(
     MonitorMixin,
     TransformMixin,
     CallbacksMixin,
+    NotifyMixin,
+    TriggersMixin,
 ):
     """The database of one ``STACKYARD_HOME``: every method commits before it returns."""
 
