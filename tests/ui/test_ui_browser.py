@@ -192,6 +192,9 @@ def test_every_view_shows_its_data(tab: Tab, ui: UI, home: Path) -> None:
     assert page.locator(".dag .node.st-Succeeded").count() >= 6
     assert page.locator(".dag .node.st-Skipped").count() == 1    # the FailStep branch
     assert page.locator("svg.gantt rect.bar").count() >= 6
+    page.get_by_role("link", name=f"registered {ui_fill.GROUP}/1").click()
+    page.wait_for_url(f"**/ui/models/{ui_fill.GROUP}/1#lineage")
+    page.go_back()
     page.locator("#logs .hdr").first.wait_for()
     page.fill("#log-search", "accuracy")
     page.locator("#logs mark").first.wait_for()

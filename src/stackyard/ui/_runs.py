@@ -125,7 +125,8 @@ def run(request: Request, run_id: str) -> Any:
         else:                                           # one value each: a table says it
             finals += [(s["name"], k, v[0]) for k, v in sorted(series.items()) if v]
     return render(
-        request, "run.html", d=d, attempts=attempts, waiting=waiting_steps(d["run_id"]),
+        request, "run.html", d=d, lineage=_lineage(d), attempts=attempts,
+        waiting=waiting_steps(d["run_id"]),
         dag=_svg.dag(graph, status, link="#step-") if graph else None,
         gantt=_svg.gantt(rows, d["start_time"], now) if rows else None, charts=charts,
         finals=finals,
@@ -133,6 +134,25 @@ def run(request: Request, run_id: str) -> Any:
         log_steps=sorted({a["step"] for a in store.get_attempts(d["run_id"]) if a["job_dir"]}
                          | (set(graph.nodes) if graph and d["status"] not in FINISHED
                             else set())))
+
+
+def _lineage(d: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Where this run's results went and came from, as (step, what, link): versions it
+    registered (their lineage is on the registry page), tuning jobs it ran, runs whose
+    outputs a cache hit reused."""
+    out = []
+    for s in d["steps"]:
+        o = s["outputs"] or {}
+        if o.get("ModelPackageRef"):
+            out.append((s["name"], f"registered {o['ModelPackageRef']}",
+                        f"/ui/models/{o['ModelPackageRef']}#lineage"))
+        if o.get("HyperParameterTuningJobName"):
+            out.append((s["name"], f"tuning job {o['HyperParameterTuningJobName']}",
+                        f"/ui/tuning/{o['HyperParameterTuningJobName']}"))
+        if s["cache_hit"] and s["cache_source"]:
+            out.append((s["name"], f"outputs reused from run {s['cache_source']}",
+                        f"/ui/runs/{s['cache_source']}"))
+    return out
 
 
 def _snapshot(run_id: str) -> dict[str, Any]:
