@@ -27,6 +27,7 @@ from stackyard.cli._schedules import schedules
 from stackyard.cli._server import server
 from stackyard.cli._states import states
 from stackyard.cli._tuning import tuning
+from stackyard.cli._ui import ui
 from stackyard.errors import StackyardError, UsageError
 
 
@@ -36,7 +37,7 @@ def app() -> None:
 
 
 for _command in (run, runs, pipelines, tuning, models, endpoints, serve, monitor,
-                 callback, schedules, rules, channels, notifications, server, states):
+                 callback, schedules, rules, channels, notifications, server, states, ui):
     app.add_command(_command)
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}

@@ -23,6 +23,9 @@ from stackyard.errors import UsageError
 DATA_QUALITY, MODEL_QUALITY = "DATA_QUALITY", "MODEL_QUALITY"
 STATISTICS, CONSTRAINTS, VIOLATIONS, REPORT = ("statistics.json", "constraints.json",
                                                "constraint_violations.json", "report.html")
+# stackyard's own addition to a check's outputs: each compared feature's drift distance next
+# to its threshold (what the report draws), kept so a timeline across runs can be drawn.
+DRIFT = "drift.json"
 
 
 def _load(source: Any, what: str) -> dict[str, Any] | None:
@@ -81,6 +84,7 @@ def run_check(kind: str, config: dict[str, Any], baseline_statistics: Any = None
     return {"statistics": str(output_dir / STATISTICS),
             "constraints": str(output_dir / CONSTRAINTS),
             "violations": str(output_dir / VIOLATIONS) if found is not None else None,
+            "drift": str(output_dir / DRIFT) if DRIFT in docs else None,
             "violations_list": found or [], "report": str(output_dir / REPORT)}
 
 
@@ -120,7 +124,8 @@ def _data_quality(config: dict[str, Any], stats: dict[str, Any] | None,
                          f"{list(profiler.columns)[:10]} have nothing in common; check the "
                          "dataset's header (header=...) or the baseline")
     found, drift = compare(stats, checked, profiler, current)
-    return ({STATISTICS: current, CONSTRAINTS: cons, VIOLATIONS: {"violations": found}}, found,
+    return ({STATISTICS: current, CONSTRAINTS: cons, VIOLATIONS: {"violations": found},
+             DRIFT: {"features": drift}}, found,
             _report.data_quality(title, current, stats, found, drift))
 
 

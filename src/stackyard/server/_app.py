@@ -37,6 +37,7 @@ from stackyard.errors import (
 from stackyard.server import _callbacks, _jobs, _notify, _registry, _runs
 from stackyard.server._auth import Guard
 from stackyard.server._loop import start_loop
+from stackyard.ui import mount as mount_ui
 
 log = logging.getLogger("stackyard.server")
 
@@ -118,6 +119,7 @@ def create_app(*, token: str | None, with_loop: bool = True) -> FastAPI:
 
     for module in (_runs, _registry, _callbacks, _jobs, _notify):
         app.include_router(module.router, prefix="/api")
+    mount_ui(app, token)
     return app
 
 
