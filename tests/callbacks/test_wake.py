@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -63,6 +64,18 @@ def _tokens(sy: Any, n: int = 1) -> dict[str, str]:
         return rows if len(rows) == n else None
     return {r["step"]: r["token"] for r in sy.wait_until(all_waiting, timeout=60,
                                                          what="the callbacks")}
+
+
+def _token_of_short_wait(sy: Any) -> str:
+    """The token of a callback with a tiny timeout: read from the store as soon as it exists,
+    since it may time out before a `callback list --waiting` would see it waiting."""
+    def token() -> str | None:
+        try:
+            rows = sy.db_query("SELECT token FROM callbacks")
+        except sqlite3.OperationalError:  # the runner has not created the store yet
+            return None
+        return rows[0][0] if rows else None
+    return sy.wait_until(token, timeout=60, what="the callback's token")
 
 
 def _kill(runner: subprocess.Popen) -> None:
@@ -200,8 +213,8 @@ def test_an_answer_while_a_manual_resume_drives_the_run_wakes_nothing(sy, reaper
 
 @pytest.mark.timeout(180)
 def test_an_expired_token_is_refused_and_wakes_nothing(sy, reaper):
-    runner = _start(sy, timeout=0.5)
-    token = _tokens(sy)["Review0"]
+    runner = _start(sy, timeout=3)  # long enough to kill the runner before it times out
+    token = _token_of_short_wait(sy)
     _kill(runner)                                      # nobody marks it Timeout
     deadline = sy.db_query("SELECT deadline FROM callbacks")[0][0]
     sy.wait_until(lambda: time.time() > deadline, timeout=30, what="the deadline")
@@ -215,7 +228,7 @@ def test_an_expired_token_is_refused_and_wakes_nothing(sy, reaper):
 def test_a_timed_out_step_fails_with_timeout_and_its_token_is_expired(sy, reaper):
     runner = _start(sy, timeout=0.5)
     reaper.watch(runner.pid)
-    token = _tokens(sy)["Review0"]
+    token = _token_of_short_wait(sy)
     run_id = runner.communicate(timeout=60)[0].split()[-1]
     review = {s["name"]: s for s in engine.describe_run(run_id)["steps"]}["Review0"]
     assert review["status"] == "Failed" and "within 0.5 s" in review["failure_reason"]

@@ -12,16 +12,13 @@ that ended meanwhile, and reruns only what never completed.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Self
-
-from filelock import FileLock, Timeout
+from typing import Any
 
 from stackyard import _home, artifacts, runtime
 from stackyard.engine._definition import PipelineDef
@@ -32,7 +29,8 @@ from stackyard.engine._resolve import Context, resolve
 from stackyard.engine._retry import cache_key, next_retry_delay
 from stackyard.engine.steps import step_type
 from stackyard.engine.steps.function import load_result
-from stackyard.errors import StepFailed, UsageError
+from stackyard.errors import StepFailed
+from stackyard.runtime import DriverLock
 from stackyard.store import Store
 
 Event = dict[str, Any]
@@ -53,43 +51,10 @@ def _without_job_names(value: Any) -> Any:
     return value
 
 
-class RunLock:
-    """Exclusive right to drive a run; the kernel drops it when the holder dies.
-
-    The holder writes its pid next to the lock so a refused caller can name it. ``wait``:
-    seconds to wait for a holder to let go before refusing.
-    """
-
-    def __init__(self, run_id: str, wait: float = 0) -> None:
-        d = run_dir(run_id)
-        d.mkdir(parents=True, exist_ok=True)
-        self.lock = FileLock(d / ".lock")
-        self.holder = d / ".driver"
-        self.wait = wait
-
-    def __enter__(self) -> Self:
-        try:
-            self.lock.acquire(timeout=self.wait)
-        except Timeout:
-            try:
-                holder = f"pid {self.holder.read_text().strip()}"
-            except OSError:
-                holder = "another process"
-            raise UsageError(f"this run is being driven by {holder}; "
-                             "wait for it or stop it with `stackyard runs stop`") from None
-        self.holder.write_text(str(os.getpid()))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.lock.release()
-
-    def held_elsewhere(self) -> bool:
-        try:
-            self.lock.acquire(blocking=False)
-        except Timeout:
-            return True
-        self.lock.release()
-        return False
+def RunLock(run_id: str, wait: float = 0) -> DriverLock:
+    """Exclusive right to drive a run (see ``runtime.DriverLock``)."""
+    return DriverLock(run_dir(run_id), "this run",
+                      "wait for it or stop it with `stackyard runs stop`", wait)
 
 
 class Runner:

@@ -5,10 +5,11 @@ from stackyard.runtime._collect import job_metrics, pack_model, training_outputs
 from stackyard.runtime._contract import processing_spec, training_spec
 from stackyard.runtime._job import prepare, run, start, stop, wait
 from stackyard.runtime._metrics import compile_metrics, parse_log
-from stackyard.runtime._process import alive, process_start_time, start_detached
+from stackyard.runtime._process import DriverLock, alive, process_start_time, start_detached
 from stackyard.runtime._spec import JobResult, JobSpec
 
 __all__ = [
+    "DriverLock",
     "JobResult",
     "JobSpec",
     "alive",

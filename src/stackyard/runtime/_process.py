@@ -14,6 +14,11 @@ import select
 import subprocess
 import time
 from pathlib import Path
+from typing import Self
+
+from filelock import FileLock, Timeout
+
+from stackyard.errors import UsageError
 
 
 def process_start_time(pid: int) -> str | None:
@@ -109,3 +114,42 @@ class ExitWatch:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+class DriverLock:
+    """Exclusive right to drive one run or execution from ``folder``; the kernel drops it when
+    the holder dies, so a kill -9 never leaves it stuck.
+
+    The holder writes its pid next to the lock so a refused caller can name it. ``wait``:
+    seconds to wait for a holder to let go before refusing with ``refusal`` (what it is and
+    what to do, e.g. "this run … stop it with `stackyard runs stop`").
+    """
+
+    def __init__(self, folder: Path, what: str, hint: str, wait: float = 0) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.lock = FileLock(folder / ".lock")
+        self.holder = folder / ".driver"
+        self.what, self.hint, self.wait = what, hint, wait
+
+    def __enter__(self) -> Self:
+        try:
+            self.lock.acquire(timeout=self.wait)
+        except Timeout:
+            try:
+                holder = f"pid {self.holder.read_text().strip()}"
+            except OSError:
+                holder = "another process"
+            raise UsageError(f"{self.what} is being driven by {holder}; {self.hint}") from None
+        self.holder.write_text(str(os.getpid()))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+    def held_elsewhere(self) -> bool:
+        try:
+            self.lock.acquire(blocking=False)
+        except Timeout:
+            return True
+        self.lock.release()
+        return False

@@ -27,12 +27,11 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
-
-from filelock import FileLock, Timeout
+from typing import Any
 
 from stackyard import _home
 from stackyard.errors import UsageError
+from stackyard.runtime import DriverLock
 from stackyard.states import _errors as E
 from stackyard.states._choice import next_state
 from stackyard.states._errors import StatesError
@@ -91,32 +90,10 @@ class Aborted(Exception):
     """The thread was cancelled: the execution is stopping, or a sibling branch failed."""
 
 
-class ExecutionLock:
-    """Exclusive right to drive an execution; the kernel drops it when the holder dies."""
-
-    def __init__(self, arn: str) -> None:
-        d = execution_dir(arn)
-        d.mkdir(parents=True, exist_ok=True)
-        self.lock = FileLock(d / ".lock")
-
-    def __enter__(self) -> Self:
-        try:
-            self.lock.acquire(blocking=False)
-        except Timeout:
-            raise UsageError("this execution is being driven by another process; wait "
-                             "for it or stop it with `stackyard states stop`") from None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.lock.release()
-
-    def held_elsewhere(self) -> bool:
-        try:
-            self.lock.acquire(blocking=False)
-        except Timeout:
-            return True
-        self.lock.release()
-        return False
+def ExecutionLock(arn: str) -> DriverLock:
+    """Exclusive right to drive an execution (see ``runtime.DriverLock``)."""
+    return DriverLock(execution_dir(arn), "this execution",
+                      "wait for it or stop it with `stackyard states stop`")
 
 
 class Flow:
