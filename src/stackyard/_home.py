@@ -67,3 +67,15 @@ def unset_defaults(**defaults: str) -> dict[str, str]:
     """The ``defaults`` for variables the user has not set: what a child process should get
     on top of the inherited environment without overriding the user's own choice."""
     return {k: v for k, v in defaults.items() if k not in os.environ}
+
+
+def backend_settings() -> dict[str, str | None]:
+    """Where jobs run, from the environment: ``STACKYARD_BACKEND`` (``local``, the default,
+    or ``ray``), ``STACKYARD_RAY_ADDRESS`` (``auto``, ``HOST:PORT`` or ``ray://…``),
+    ``STACKYARD_ARTIFACTS`` (the artifact store every Ray node reads and writes: an fsspec
+    URI such as ``s3://bucket/prefix``, or a folder all nodes share) and
+    ``STACKYARD_RAY_RESOURCES`` (JSON: instance type, or ``*``, -> Ray resources)."""
+    return {"backend": os.environ.get("STACKYARD_BACKEND") or None,
+            "address": os.environ.get("STACKYARD_RAY_ADDRESS") or None,
+            "artifacts": os.environ.get("STACKYARD_ARTIFACTS") or None,
+            "resources": os.environ.get("STACKYARD_RAY_RESOURCES") or None}
