@@ -51,8 +51,10 @@ def _interpreter(argv0: str, python: str) -> str:
     return python if argv0 in ("python", "python3", sys.executable) else argv0
 
 
-def prepare(spec: JobSpec, job_dir: Path) -> dict:
-    """Lay out the job folder: inputs, code, config files, empty output folders."""
+def prepare(spec: JobSpec, job_dir: Path, die_with_parent: bool = False) -> dict:
+    """Lay out the job folder: inputs, code, config files, empty output folders. With
+    ``die_with_parent`` the job ends when the process that started its launcher dies (a
+    Ray actor whose node went away), instead of running on unwatched."""
     if job_dir.exists():  # a crashed earlier try at this attempt: start clean
         shutil.rmtree(job_dir)
     (job_dir / "ml").mkdir(parents=True)
@@ -83,7 +85,8 @@ def prepare(spec: JobSpec, job_dir: Path) -> dict:
     job = {"argv": argv, "env": {**spec.env, "PYTHONUNBUFFERED": "1"}, "cwd": spec.cwd,
            "log": str(log_path), "exit": str(job_dir / "exit.json"),
            "stash": str(job_dir / ".stash"), "mounts": {OPT_ML: str(job_dir / "ml")},
-           "sandbox": _home.sandbox_mode(), "max_runtime": spec.max_runtime}
+           "sandbox": _home.sandbox_mode(), "max_runtime": spec.max_runtime,
+           "die_with_parent": die_with_parent}
     write_private(job_dir / "job.json", json.dumps(job))
     return job
 

@@ -31,6 +31,7 @@ CLONE_NEWUSER = 0x10000000
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+PR_SET_PDEATHSIG = 1
 
 
 def _libc():
@@ -207,6 +208,10 @@ def main(job_json):
     limit = job.get("max_runtime")
     signal.signal(signal.SIGTERM, lambda *_: end_group("Stopped"))
     signal.signal(signal.SIGALRM, on_alarm)
+    if job.get("die_with_parent"):  # SIGTERM (handled above) when the starter dies
+        _libc().prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() == 1:  # it died before the request took effect
+            end_group("Killed")
     if mode == "auto" and mounts:
         try:
             enter_sandbox(mounts, job["stash"])

@@ -125,7 +125,7 @@ class JobHost:
                 requirements = str(root / "req" / "requirements.txt")
                 store.pull(payload["requirements"], root / "req")
             prepare(JobSpec(**{**spec, "inputs": [], "code": code,
-                               "requirements": requirements}), job_dir)
+                               "requirements": requirements}), job_dir, die_with_parent=True)
             for item in payload["inputs"]:
                 dest = host_path(job_dir, item["container"])
                 try:
