@@ -87,9 +87,8 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     try:
         import boto3
 
-        s3 = boto3.client("s3", endpoint_url=endpoint, **{
-            "aws_access_key_id": "testing", "aws_secret_access_key": "testing",
-            "region_name": "us-east-1"})
+        s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
+                          aws_secret_access_key="testing", region_name="us-east-1")
         bucket = "stackyard-tests"
 
         def up() -> bool:

@@ -168,10 +168,10 @@ def use_backend(name: str | None = None, address: str | None = None,
     except ImportError as e:
         raise UsageError(f"the ray backend needs Ray ({e}); install it with "
                          "pip install 'stackyard[ray]'") from None
-    _ray.connect(sel.address)
     from stackyard.artifacts._remote import SharedStore
 
     SharedStore(sel.artifacts).check()
+    _ray.connect(sel.address)
     _chosen["process"] = sel
     return sel
 

@@ -105,8 +105,9 @@ class JobHost:
         self.stopped = False
         self.done = threading.Event()
 
-    def node(self) -> str:
-        return ray.util.get_node_ip_address()
+    def node(self) -> tuple[str, str]:
+        ctx = ray.get_runtime_context()
+        return ray.util.get_node_ip_address(), ctx.get_node_id()
 
     def run(self, payload: dict[str, Any]) -> None:
         """Lay out the job folder, run the job, record its results in the shared store."""
@@ -180,13 +181,14 @@ class JobHost:
 
 # ---- the driver side ---------------------------------------------------------------------
 def _host_spec(spec: dict[str, Any], host: str, hosts: list[str], res: dict[str, float],
-               ips: dict[str, str]) -> dict[str, Any]:
-    """The spec as one host sees it: its name, the others', and the CPUs and GPUs Ray gave
-    it (``SM_NUM_CPUS``, ``SM_NUM_GPUS`` and thread counts), not the driver's."""
+               ips: dict[str, str], node_id: str) -> dict[str, Any]:
+    """The spec as one host sees it: its name, the others' (``STACKYARD_HOST_IPS`` maps
+    each to its node's address, as SageMaker's DNS would), its Ray node, and the CPUs and
+    GPUs Ray gave it (``SM_NUM_CPUS``, ``SM_NUM_GPUS`` and thread counts)."""
     env = dict(spec["env"])
     cpus, gpus = int(res.get("CPU", 0)) or None, int(res.get("GPU", 0))
     env.update({"SM_CURRENT_HOST": host, "SM_HOSTS": json.dumps(hosts),
-                "STACKYARD_HOST_IPS": json.dumps(ips)})
+                "STACKYARD_HOST_IPS": json.dumps(ips), "STACKYARD_RAY_NODE_ID": node_id})
     resource_config = {"current_host": host, "hosts": hosts}
     if "SM_TRAINING_ENV" in env:
         tenv = json.loads(env["SM_TRAINING_ENV"])
@@ -271,12 +273,12 @@ class RayBackend:
         actors = [JobHost.options(name=name, namespace=NAMESPACE, lifetime="detached",
                                   scheduling_strategy="SPREAD", **_actor_options(res)).remote()
                   for name in marker["actors"]]
-        ips = dict(zip(hosts, ray.get([a.node.remote() for a in actors]), strict=True)) \
-            if len(hosts) > 1 else {}
+        nodes = dict(zip(hosts, ray.get([a.node.remote() for a in actors]), strict=True))
+        ips = {h: ip for h, (ip, _) in nodes.items()}
         base = dataclasses.asdict(spec)
         refs = [a.run.remote({"store": store.uri, "key": key, "host": h,
-                              "spec": _host_spec(base, h, hosts, res, ips), "code": code,
-                              "requirements": requirements, "inputs": inputs})
+                              "spec": _host_spec(base, h, hosts, res, ips, nodes[h][1]),
+                              "code": code, "requirements": requirements, "inputs": inputs})
                 for a, h in zip(actors, hosts, strict=True)]
         return Handle(job_dir, extra={"marker": marker, "actors": actors, "refs": refs})
 
