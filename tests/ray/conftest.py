@@ -54,6 +54,8 @@ class Infra:
         self.endpoint = endpoint
         self.bucket = bucket
 
+    free_port = staticmethod(free_port)
+
     @property
     def address(self) -> str:
         return self.cluster.address
@@ -109,9 +111,14 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
 
 
 @pytest.fixture
-def ray_env(infra: Infra, stackyard_home: Path, monkeypatch: pytest.MonkeyPatch) -> Infra:
-    """This process pointed at the module's cluster and store (for in-process APIs)."""
+def ray_env(infra: Infra, stackyard_home: Path, monkeypatch: pytest.MonkeyPatch
+            ) -> Iterator[Infra]:
+    """This process pointed at the module's cluster and store (for in-process APIs); the
+    process's backend is local again afterwards."""
+    from stackyard.runtime import use_backend
+
     for k, v in {**S3_ENV, "AWS_ENDPOINT_URL": infra.endpoint,
                  "STACKYARD_ARTIFACTS": infra.store_uri()}.items():
         monkeypatch.setenv(k, v)
-    return infra
+    yield infra
+    use_backend("local")
