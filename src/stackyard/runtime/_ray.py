@@ -232,6 +232,11 @@ def _write_marker(job_dir: Path, marker: dict[str, Any]) -> None:
     os.replace(tmp, job_dir / RAY_MARKER)
 
 
+def _first_line(e: BaseException) -> str:
+    lines = [x.strip() for x in str(e).splitlines() if "died" in x or "node" in x]
+    return lines[0] if lines else type(e).__name__
+
+
 def _actor(name: str) -> Any | None:
     try:
         return ray.get_actor(name, namespace=NAMESPACE)
@@ -266,14 +271,21 @@ class RayBackend:
         key = secrets.token_hex(12)
         hosts = [f"algo-{i + 1}" for i in range(max(1, spec.instance_count))]
         marker = {"key": key, "address": sel.address, "store": store.uri, "hosts": hosts,
-                  "actors": [f"stackyard-{key}-{h}" for h in hosts]}
+                  "actors": [f"stackyard-{key}-{h}" for h in hosts],
+                  "outputs": sorted(spec.outputs.values())}
         _write_marker(job_dir, marker)
         if before_start is not None:
             before_start()
         actors = [JobHost.options(name=name, namespace=NAMESPACE, lifetime="detached",
                                   scheduling_strategy="SPREAD", **_actor_options(res)).remote()
                   for name in marker["actors"]]
-        nodes = dict(zip(hosts, ray.get([a.node.remote() for a in actors]), strict=True))
+        try:  # placed (where resources allow) and alive: its node and address
+            nodes = dict(zip(hosts, ray.get([a.node.remote() for a in actors]), strict=True))
+        except RayActorError as e:  # its node died under it: as if during the job
+            for a in actors:
+                ray.kill(a)
+            raise StepFailed(f"the Ray node of a host of the job died before the job "
+                             f"started ({_first_line(e)})", "Killed") from e
         ips = {h: ip for h, (ip, _) in nodes.items()}
         base = dataclasses.asdict(spec)
         refs = [a.run.remote({"store": store.uri, "key": key, "host": h,
@@ -322,7 +334,7 @@ class RayBackend:
             try:
                 ray.get(ref)
             except RayActorError as e:
-                died.append(str(e).splitlines()[0] if str(e) else type(e).__name__)
+                died.append(_first_line(e))
         try:
             return self._collect(job_dir, marker, store, offset - len(partial), on_log, died)
         finally:
@@ -351,6 +363,8 @@ class RayBackend:
                 store.pull(rec["tree"], dest)
             except IntegrityError as e:
                 raise StepFailed(f"the results of {host}: {e}", "IntegrityError") from e
+            for container in marker["outputs"]:  # a tree holds files: empty folders too
+                host_path(dest, container).mkdir(parents=True, exist_ok=True)
             if i == 0 and on_log is not None:  # lines the live stream had not shown yet
                 with open(job_dir / "log.txt", "rb") as f:
                     f.seek(offset)
