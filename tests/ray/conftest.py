@@ -77,15 +77,15 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
                                "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     home = tmp_path_factory.mktemp("ray-node-home")
-    # the nodes' processes inherit this environment: the store's endpoint and keys, and a
-    # STACKYARD_HOME of their own (never the repository's ./.stackyard)
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in {**S3_ENV, "AWS_ENDPOINT_URL": endpoint, "STACKYARD_HOME": str(home),
-                     "RAY_USAGE_STATS_ENABLED": "0"}.items():
-            mp.setenv(k, v)
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
-        cluster.add_node(num_cpus=1)
-        cluster.add_node(num_cpus=1)
+    # the nodes' processes (also those a test adds) inherit this environment: the store's
+    # endpoint and keys, and a STACKYARD_HOME of their own (never the repository's)
+    mp = pytest.MonkeyPatch()
+    for k, v in {**S3_ENV, "AWS_ENDPOINT_URL": endpoint, "STACKYARD_HOME": str(home),
+                 "RAY_USAGE_STATS_ENABLED": "0"}.items():
+        mp.setenv(k, v)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    cluster.add_node(num_cpus=1)
+    cluster.add_node(num_cpus=1)
     try:
         import boto3
 
@@ -108,6 +108,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
         cluster.shutdown()
         server.terminate()
         server.wait(timeout=30)
+        mp.undo()
 
 
 @pytest.fixture

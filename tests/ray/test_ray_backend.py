@@ -128,7 +128,7 @@ def test_a_dead_worker_node_fails_the_attempt_killed_and_the_retry_succeeds(sy, 
     attempts = _attempts(sy.home)
     assert attempts[0] == (1, "Failed", "Killed") and attempts[-1][1:] == ("Succeeded", None)
     assert all(a[1:] == ("Failed", "Killed") for a in attempts[:-1])
-    reason = _rows(sy.home, "SELECT failure_reason FROM attempts WHERE n=1")[0][0]
+    reason = _rows(sy.home, "SELECT reason FROM attempts WHERE n=1")[0][0]
     assert "Ray node" in reason and "died" in reason
     assert sy.lines(marks / "starts") == ["algo-1 1", "algo-1 1"]
 
@@ -205,3 +205,14 @@ def test_no_cluster_and_a_store_without_its_bucket_exit_2_before_anything_runs(s
                timeout=300)
     assert r.returncode == 2 and env["STACKYARD_ARTIFACTS"] in r.stderr, r.stderr
     sy.assert_nothing_written()
+
+
+def test_a_host_no_node_can_hold_fails_at_once_naming_the_instance_type(sy, infra):
+    pipe, marks = _waiting_pipeline(sy)
+    r = sy.cli("run", pipe, "--backend", "ray", "--address", infra.address,
+               env=infra.env(sy.home), timeout=240)   # ml.m5.xlarge: 4 CPUs, 16 GiB
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert _attempts(sy.home) == [(1, "Failed", "InputError")]
+    reason = _rows(sy.home, "SELECT reason FROM attempts")[0][0]
+    assert "ml.m5.xlarge" in reason and "CPU=4" in reason and "--resources" in reason
+    assert not (marks / "starts").exists()

@@ -55,9 +55,8 @@ class SharedStore:
         starts."""
         key = self._path(f"probes/{secrets.token_hex(8)}")
         try:
-            if not is_remote(self.uri):
-                os.makedirs(self.root, exist_ok=True)
-            self.fs.makedirs(self._path("probes"), exist_ok=True)
+            if not is_remote(self.uri):  # a bucket is never created here, only folders
+                os.makedirs(self._path("probes"), exist_ok=True)
             with self.fs.open(key, "wb") as f:
                 f.write(b"stackyard")
             with self.fs.open(key, "rb") as f:
@@ -72,6 +71,8 @@ class SharedStore:
 
     # ---- small JSON records ----------------------------------------------------------
     def put_json(self, key: str, value: Any) -> None:
+        if not is_remote(self.uri):
+            os.makedirs(self._path(key).rsplit("/", 1)[0], exist_ok=True)
         with self.fs.open(self._path(key), "w") as f:
             f.write(json.dumps(value))
 
@@ -109,7 +110,8 @@ class SharedStore:
         return digest
 
     def _upload(self, local: Path, remote: str) -> None:
-        self.fs.makedirs(remote.rsplit("/", 1)[0], exist_ok=True)
+        if not is_remote(self.uri):
+            os.makedirs(remote.rsplit("/", 1)[0], exist_ok=True)
         self.fs.put_file(str(local), remote)
 
     def pull(self, digest: str, dest: Path) -> dict[str, str]:

@@ -43,7 +43,7 @@ from stackyard import artifacts
 from stackyard._checks import is_remote, uri_to_path
 from stackyard.artifacts._remote import SharedStore
 from stackyard.errors import IntegrityError, StepFailed, UsageError
-from stackyard.runtime._backend import RAY_MARKER, Handle, resources_for, selected
+from stackyard.runtime._backend import GIB, RAY_MARKER, Handle, resources_for, selected
 from stackyard.runtime._job import host_path, outcome, prepare
 from stackyard.runtime._job import start as start_launcher
 from stackyard.runtime._process import open_private, write_private
@@ -232,6 +232,22 @@ def _write_marker(job_dir: Path, marker: dict[str, Any]) -> None:
     os.replace(tmp, job_dir / RAY_MARKER)
 
 
+def _check_fits(instance_type: str | None, res: dict[str, float]) -> None:
+    """Ray would wait forever for a host no node can hold: say so instead (``InputError``),
+    naming what was asked and what the largest node has."""
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    if any(all(n.get(k, 0) >= v for k, v in res.items()) for n in nodes):
+        return
+    largest = max(nodes, key=lambda n: (n.get("CPU", 0), n.get("memory", 0)), default={})
+    show = ", ".join(f"{k}={v / GIB:.0f}GiB" if k == "memory" else f"{k}={v:g}"
+                     for k, v in sorted(res.items()))
+    has = ", ".join(f"{k}={largest.get(k, 0) / GIB:.0f}GiB" if k == "memory"
+                    else f"{k}={largest.get(k, 0):g}" for k in sorted(res))
+    raise StepFailed(f"no node of the Ray cluster can hold a {instance_type or 'local'} host "
+                     f"({show}; the largest has {has}); pass resources, e.g. --resources "
+                     f"'{{\"{instance_type or '*'}\": {{\"CPU\": 1}}}}'", "InputError")
+
+
 def _first_line(e: BaseException) -> str:
     lines = [x.strip() for x in str(e).splitlines() if "died" in x or "node" in x]
     return lines[0] if lines else type(e).__name__
@@ -255,6 +271,7 @@ class RayBackend:
             res = resources_for(spec.instance_type, sel.resources)
         except UsageError as e:
             raise StepFailed(str(e), "InputError") from e
+        _check_fits(spec.instance_type, res)
         if job_dir.exists():  # a crashed earlier try at this attempt: start clean
             shutil.rmtree(job_dir)
         job_dir.mkdir(parents=True)
