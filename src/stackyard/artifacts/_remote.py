@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -163,8 +162,3 @@ class SharedStore:
             self.fs.rm(self._path(key), recursive=True)
         except FileNotFoundError:
             pass
-
-
-def copy_tree_into(src: Path, dest: Path) -> None:
-    """Merge a pulled folder's contents into ``dest`` (used for a job's result files)."""
-    shutil.copytree(src, dest, dirs_exist_ok=True)
