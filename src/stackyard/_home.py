@@ -92,3 +92,15 @@ def smtp_settings() -> dict[str, str]:
             "user": env.get("STACKYARD_SMTP_USER") or "",
             "password": env.get("STACKYARD_SMTP_PASSWORD") or "",
             "starttls": env.get("STACKYARD_SMTP_STARTTLS") or ""}
+
+
+def backend_settings() -> dict[str, str | None]:
+    """Where jobs run, from the environment: ``STACKYARD_BACKEND`` (``local``, the default,
+    or ``ray``), ``STACKYARD_RAY_ADDRESS`` (``auto``, ``HOST:PORT`` or ``ray://…``),
+    ``STACKYARD_ARTIFACTS`` (the artifact store every Ray node reads and writes: an fsspec
+    URI such as ``s3://bucket/prefix``, or a folder all nodes share) and
+    ``STACKYARD_RAY_RESOURCES`` (JSON: instance type, or ``*``, -> Ray resources)."""
+    return {"backend": os.environ.get("STACKYARD_BACKEND") or None,
+            "address": os.environ.get("STACKYARD_RAY_ADDRESS") or None,
+            "artifacts": os.environ.get("STACKYARD_ARTIFACTS") or None,
+            "resources": os.environ.get("STACKYARD_RAY_RESOURCES") or None}

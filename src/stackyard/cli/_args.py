@@ -65,3 +65,25 @@ limit_option = click.option("--limit", type=number("--limit", lo=1, hi=MAX_LIMIT
                             default=50, show_default=True,
                             help=f"At most this many rows (1..{MAX_LIMIT}).")
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Hide job logs.")
+
+
+def backend_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--backend local|ray``, ``--address`` and ``--resources`` (where jobs run)."""
+    f = click.option("--resources", metavar="JSON", default=None,
+                     help='Ray resources per instance type, e.g. \'{"*": {"CPU": 1}}\' '
+                          "(default: the instance type table; STACKYARD_RAY_RESOURCES).")(f)
+    f = click.option("--address", metavar="ADDRESS", default=None,
+                     help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT "
+                          "(default: STACKYARD_RAY_ADDRESS, else auto).")(f)
+    return click.option("--backend", type=click.Choice(["local", "ray"]), default=None,
+                        help="Where jobs run (default: STACKYARD_BACKEND, else local).")(f)
+
+
+def choose_backend(backend: str | None, address: str | None, resources: str | None) -> None:
+    """Check and select the backend before anything runs (exit 2 if it cannot work)."""
+    from stackyard import _home
+
+    if backend or address or resources or _home.backend_settings()["backend"]:
+        from stackyard.runtime import use_backend
+
+        use_backend(backend, address, resources)

@@ -9,7 +9,15 @@ from typing import Any
 
 import click
 
-from stackyard.cli._args import RUN_ID, json_option, limit_option, name_type, quiet_option
+from stackyard.cli._args import (
+    RUN_ID,
+    backend_options,
+    choose_backend,
+    json_option,
+    limit_option,
+    name_type,
+    quiet_option,
+)
 from stackyard.cli._remote import api, remote
 from stackyard.cli._render import (
     Markup,
@@ -57,13 +65,16 @@ param_option = click.option("-p", "--param", "param", multiple=True, metavar="NA
 @click.argument("file", type=click.Path(path_type=Path))
 @param_option
 @quiet_option
-def run(file: Path, param: tuple[str, ...], quiet: bool) -> int:
+@backend_options
+def run(file: Path, param: tuple[str, ...], quiet: bool, backend: str | None,
+        address: str | None, resources: str | None) -> int:
     """Run a pipeline to the end; exit 0 if it Succeeded, 1 if not, 2 for bad input.
 
     FILE is a Python file that defines `pipeline`."""
     from stackyard import engine
 
     pipeline = load_pipeline(file)
+    choose_backend(backend, address, resources)
     params = parse_params(param)
     on_event = live_events(show_logs=not quiet)
     holder: dict[str, str] = {}
@@ -206,8 +217,11 @@ def logs(run_id: str, step: str | None) -> None:
 @runs.command()
 @click.argument("run_id", type=RUN_ID)
 @quiet_option
-def resume(run_id: str, quiet: bool) -> int:
-    """Finish a run whose runner died or that failed: succeeded steps are kept."""
+@backend_options
+def resume(run_id: str, quiet: bool, backend: str | None, address: str | None,
+           resources: str | None) -> int:
+    """Finish a run whose runner died or that failed: succeeded steps are kept. Jobs still
+    running (on this machine or on Ray) are adopted; new jobs go to --backend."""
     if (server := remote()) is not None:
         started = server.post(api("runs", run_id, "resume"))
         err.print(f"run {run_id}: resumed by the server at {server.url} (pid "
@@ -219,6 +233,7 @@ def resume(run_id: str, quiet: bool) -> int:
         return 0 if _describe(run_id)["status"] == "Succeeded" else 1
     from stackyard import engine
 
+    choose_backend(backend, address, resources)
     final = engine.resume_run(run_id, on_event=live_events(show_logs=not quiet))
     summary(run_id)
     return 0 if final == "Succeeded" else 1

@@ -167,6 +167,10 @@ def _same_code(pdef: PipelineDef, functions: dict[str, Callable] | None
             if name in pdef.steps and same_code(pdef.steps[name], f)}
 
 
+def _job_dir(attempt: dict[str, Any]) -> Path | None:
+    return Path(attempt["job_dir"]) if attempt.get("job_dir") else None
+
+
 def stop_run(run_id: str) -> str:
     """Ask the run's runner to stop; with no live runner, stop its jobs here."""
     from stackyard import runtime
@@ -184,7 +188,7 @@ def stop_run(run_id: str) -> str:
     with lock:
         for a in store.get_attempts(run_id):
             if a["status"] == "Executing":
-                runtime.stop(a["pid"], a["pid_start"])
+                runtime.stop(a["pid"], a["pid_start"], _job_dir(a))
                 if a["step"] in types:  # the step's own jobs, e.g. a TuningStep's trials
                     step_type(types[a["step"]]).stop(run_id, a["step"], a["n"])
                 store.finish_attempt(run_id, a["step"], a["n"], "Stopped", "Stopped",

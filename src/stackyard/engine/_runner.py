@@ -365,8 +365,9 @@ class Runner:
     def _stop_jobs(self) -> None:
         self.stopping.set()
         for a in self.store.get_attempts(self.run_id):
-            if a["status"] == "Executing" and a["pid"]:
-                runtime.stop(a["pid"], a["pid_start"])
+            if a["status"] == "Executing":  # a job on Ray has no local pid: its folder
+                runtime.stop(a["pid"], a["pid_start"],  # names it
+                             Path(a["job_dir"]) if a.get("job_dir") else None)
 
     def _finish(self, failed: list[str]) -> str:
         if self.stopping.is_set():

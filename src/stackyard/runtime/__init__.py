@@ -1,6 +1,7 @@
 """RUN: one subprocess per job with the SageMaker script-mode contract."""
 
 from stackyard.artifacts import code_hash  # the engine keys its cache on it
+from stackyard.runtime._backend import INSTANCE_TYPES, resources_for, selected, use_backend
 from stackyard.runtime._collect import job_metrics, pack_model, training_outputs
 from stackyard.runtime._contract import processing_spec, training_spec
 from stackyard.runtime._job import prepare, run, start, stop, wait
@@ -9,6 +10,7 @@ from stackyard.runtime._process import DriverLock, alive, process_start_time, st
 from stackyard.runtime._spec import JobResult, JobSpec
 
 __all__ = [
+    "INSTANCE_TYPES",
     "DriverLock",
     "JobResult",
     "JobSpec",
@@ -21,11 +23,14 @@ __all__ = [
     "prepare",
     "process_start_time",
     "processing_spec",
+    "resources_for",
     "run",
+    "selected",
     "start",
     "start_detached",
     "stop",
     "training_outputs",
     "training_spec",
+    "use_backend",
     "wait",
 ]

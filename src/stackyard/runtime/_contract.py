@@ -56,9 +56,12 @@ def processing_spec(name: str, req: dict[str, Any]) -> JobSpec:
     config = {"/opt/ml/config/processingjobconfig.json": {
         "ProcessingJobName": name, **{k: v for k, v in req.items() if k != "Environment"}},
         "/opt/ml/config/resourceconfig.json": {"current_host": HOST, "hosts": [HOST]}}
+    cluster = req.get("ProcessingResources", {}).get("ClusterConfig", {})
     return JobSpec(name=name, kind="Processing", argv=argv, env=env, cwd="/opt/ml/processing",
                    inputs=inputs, outputs=outputs, code=code,
-                   max_runtime=_max_runtime(req), config_files=config)
+                   max_runtime=_max_runtime(req), config_files=config,
+                   instance_type=cluster.get("InstanceType"),
+                   instance_count=int(cluster.get("InstanceCount") or 1))
 
 
 def training_spec(name: str, req: dict[str, Any], num_cpus: int | None = None) -> JobSpec:
@@ -130,4 +133,6 @@ def training_spec(name: str, req: dict[str, Any], num_cpus: int | None = None) -
         max_runtime=_max_runtime(req),
         metric_definitions=req.get("AlgorithmSpecification", {}).get("MetricDefinitions", []),
         config_files=config,
+        instance_type=req.get("ResourceConfig", {}).get("InstanceType"),
+        instance_count=int(req.get("ResourceConfig", {}).get("InstanceCount") or 1),
     )

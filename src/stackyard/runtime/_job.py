@@ -21,6 +21,7 @@ from pathlib import Path
 
 from stackyard import _checks, _home, artifacts
 from stackyard.errors import StepFailed
+from stackyard.runtime._backend import RAY_MARKER, Handle, backend_for
 from stackyard.runtime._process import (
     ExitWatch,
     alive,
@@ -50,8 +51,10 @@ def _interpreter(argv0: str, python: str) -> str:
     return python if argv0 in ("python", "python3", sys.executable) else argv0
 
 
-def prepare(spec: JobSpec, job_dir: Path) -> dict:
-    """Lay out the job folder: inputs, code, config files, empty output folders."""
+def prepare(spec: JobSpec, job_dir: Path, die_with_parent: bool = False) -> dict:
+    """Lay out the job folder: inputs, code, config files, empty output folders. With
+    ``die_with_parent`` the job ends when the process that started its launcher dies (a
+    Ray actor whose node went away), instead of running on unwatched."""
     if job_dir.exists():  # a crashed earlier try at this attempt: start clean
         shutil.rmtree(job_dir)
     (job_dir / "ml").mkdir(parents=True)
@@ -82,7 +85,8 @@ def prepare(spec: JobSpec, job_dir: Path) -> dict:
     job = {"argv": argv, "env": {**spec.env, "PYTHONUNBUFFERED": "1"}, "cwd": spec.cwd,
            "log": str(log_path), "exit": str(job_dir / "exit.json"),
            "stash": str(job_dir / ".stash"), "mounts": {OPT_ML: str(job_dir / "ml")},
-           "sandbox": _home.sandbox_mode(), "max_runtime": spec.max_runtime}
+           "sandbox": _home.sandbox_mode(), "max_runtime": spec.max_runtime,
+           "die_with_parent": die_with_parent}
     write_private(job_dir / "job.json", json.dumps(job))
     return job
 
@@ -96,13 +100,51 @@ def start(job_dir: Path) -> subprocess.Popen:
                            str(job_dir / "job.json")], job_dir / "log.txt")
 
 
-def stop(pid: int | None, start_time: str | None) -> None:
-    """Ask a job's launcher to end the job (it kills the job's group, then records it)."""
-    if alive(pid, start_time):
-        try:
-            os.kill(pid, signal.SIGTERM)  # type: ignore[arg-type]
-        except ProcessLookupError:
-            pass
+def stop(pid: int | None, start_time: str | None, job_dir: Path | None = None) -> None:
+    """Ask a job to end (its launcher kills the job's group, then records it). With
+    ``job_dir``, a job that runs on another backend (its folder says so) is stopped there."""
+    if job_dir is not None and (Path(job_dir) / RAY_MARKER).exists():
+        backend_for(None, Path(job_dir), adopting=True).kill(Path(job_dir), pid, start_time)
+        return
+    LocalBackend().kill(Path(job_dir or "."), pid, start_time)
+
+
+class LocalBackend:
+    """A job as a subprocess of this machine (its launcher detached, in a session of its
+    own): the code path stackyard always had."""
+
+    name = "local"
+
+    def start(self, spec: JobSpec, job_dir: Path,
+              before_start: Callable[[], None] | None) -> Handle:
+        prepare(spec, job_dir)
+        if before_start is not None:
+            before_start()
+        proc = start(job_dir)
+        return Handle(job_dir, proc.pid, process_start_time(proc.pid), proc)
+
+    def wait(self, handle: Handle, on_log: Callable[[str], None] | None) -> JobResult:
+        return wait(handle.job_dir, handle.proc, handle.pid, handle.pid_start, on_log)
+
+    def kill(self, job_dir: Path, pid: int | None, pid_start: str | None) -> None:
+        if alive(pid, pid_start):
+            try:
+                os.kill(pid, signal.SIGTERM)  # type: ignore[arg-type]
+            except ProcessLookupError:
+                pass
+
+    def adopt(self, job_dir: Path, recorded: tuple[int | None, str | None]) -> Handle | None:
+        """Trusts the recorded pid only with its kernel start time; where none was recorded
+        (the caller died between spawning and recording), the launcher's own
+        ``launcher.pid`` names it. None: neither alive nor finished (start it again)."""
+        pid, started_at = recorded
+        pidfile = job_dir / "launcher.pid"
+        if not pid and pidfile.exists():
+            pid_s, started_at = pidfile.read_text().split()
+            pid = int(pid_s)
+        if (job_dir / "exit.json").exists() or alive(pid, started_at):
+            return Handle(job_dir, pid, started_at)
+        return None
 
 
 def run(
@@ -115,31 +157,18 @@ def run(
     before_start: Callable[[], None] | None = None,
     on_log: Callable[[str], None] | None = None,
 ) -> JobResult:
-    """Run a job to its end, or with ``adopt`` finish one a dead caller left behind.
-
-    Adoption trusts the recorded pid only with its kernel start time; where no pid was
-    recorded (the caller died between spawning and recording), the launcher's own
-    ``launcher.pid`` names it. A job that ended meanwhile has its ``exit.json``; only a job
-    that is neither alive nor finished is started again — never a second live copy.
-    ``on_started`` hears the launcher's pid (to record it, or to stop the job later);
-    ``before_start`` may raise to cancel a job whose inputs were still being fetched."""
-    if adopt:
-        pid, started_at = recorded
-        pidfile = job_dir / "launcher.pid"
-        if not pid and pidfile.exists():
-            pid_s, started_at = pidfile.read_text().split()
-            pid = int(pid_s)
-        if (job_dir / "exit.json").exists() or alive(pid, started_at):
-            if on_started is not None and pid:
-                on_started(pid, started_at)
-            return wait(job_dir, None, pid, started_at, on_log)
-    prepare(spec, job_dir)
-    if before_start is not None:
-        before_start()
-    proc = start(job_dir)
-    if on_started is not None:
-        on_started(proc.pid, process_start_time(proc.pid))
-    return wait(job_dir, proc, None, None, on_log)
+    """Run a job to its end on its backend, or with ``adopt`` finish one a dead caller left
+    behind. A job that ended meanwhile is collected; only a job that is neither alive nor
+    finished is started again — never a second live copy. ``on_started`` hears a local
+    launcher's pid (to record it, or to stop the job later); ``before_start`` may raise to
+    cancel a job whose inputs were still being fetched."""
+    backend = backend_for(spec, job_dir, adopting=adopt)
+    handle = backend.adopt(job_dir, recorded) if adopt else None
+    if handle is None:
+        handle = backend.start(spec, job_dir, before_start)
+    if on_started is not None and handle.pid:
+        on_started(handle.pid, handle.pid_start)
+    return backend.wait(handle, on_log)
 
 
 def _log_tail(path: Path, lines: int = 25) -> str:
@@ -161,7 +190,6 @@ def wait(
 
     The wait blocks on the launcher's pidfd, so the job's end is seen at once; with a log
     to stream it wakes every ``LOG_POLL`` seconds to read new lines."""
-    exit_path = job_dir / "exit.json"
     log_path = job_dir / "log.txt"
     if proc is not None:
         pid, pid_start = proc.pid, process_start_time(proc.pid)
@@ -187,6 +215,14 @@ def wait(
         proc.wait()
     if on_log is not None and partial:
         on_log(partial.decode(errors="replace"))
+    return outcome(job_dir)
+
+
+def outcome(job_dir: Path) -> JobResult:
+    """How a finished job ended, from its folder: ``exit.json``, the failure file the job
+    may have written, and its log's tail."""
+    exit_path = job_dir / "exit.json"
+    log_path = job_dir / "log.txt"
     try:
         record = json.loads(exit_path.read_text())
     except (OSError, ValueError):  # missing, or cut short by a power loss

@@ -31,6 +31,7 @@ CLONE_NEWUSER = 0x10000000
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+PR_SET_PDEATHSIG = 1
 
 
 def _libc():
@@ -149,12 +150,15 @@ def _job_env(spec_env):
     return env
 
 
-def _spawn(argv, env, cwd, log_fd):
-    """fork + exec the job as the leader of a new session (its own process group)."""
+def _spawn(argv, env, cwd, log_fd, libc=None):
+    """fork + exec the job as the leader of a new session (its own process group). With
+    ``libc``, the job is killed when the launcher dies (even by SIGKILL)."""
     pid = os.fork()
     if pid == 0:  # the child: only async-signal-safe work until exec
         try:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if libc is not None:
+                libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             os.setsid()
             os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
             os.dup2(log_fd, 1)
@@ -207,6 +211,14 @@ def main(job_json):
     limit = job.get("max_runtime")
     signal.signal(signal.SIGTERM, lambda *_: end_group("Stopped"))
     signal.signal(signal.SIGALRM, on_alarm)
+    # With die_with_parent (a job on a Ray worker): SIGTERM, handled above, when whoever
+    # started the launcher dies, and SIGKILL for the job when the launcher itself is killed
+    # (Ray SIGKILLs a dead worker's children), so no job runs on unwatched.
+    tied = _libc() if job.get("die_with_parent") else None
+    if tied is not None:
+        tied.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() == 1:  # it died before the request took effect
+            end_group("Killed")
     if mode == "auto" and mounts:
         try:
             enter_sandbox(mounts, job["stash"])
@@ -228,7 +240,7 @@ def main(job_json):
     started = time.time()
     # the job gets a process group of its own, so a stop or a timeout ends every process
     # it started, and nothing else
-    state["pid"] = pid = _spawn(argv, env, cwd, log)
+    state["pid"] = pid = _spawn(argv, env, cwd, log, tied)
     if state["term_at"] is not None:  # stopped while the sandbox was being set up
         os.killpg(pid, signal.SIGTERM)
     elif limit:

@@ -23,6 +23,8 @@ class JobSpec:
     max_runtime: float | None = None
     metric_definitions: list[dict[str, str]] = field(default_factory=list)
     config_files: dict[str, Any] = field(default_factory=dict)  # container path -> JSON
+    instance_type: str | None = None            # what a remote backend sizes the job by
+    instance_count: int = 1                     # hosts (algo-1..N) on a remote backend
 
 
 @dataclass

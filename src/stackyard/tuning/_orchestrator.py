@@ -157,7 +157,7 @@ class TuningRun:
                 if trial.should_prune():
                     state["pruned"] = (f"stopped early at report {state['step']}: {metric}="
                                        f"{value:g} was worse than the other trials' at that point")
-                    runtime.stop(state["pid"], state["start"])
+                    runtime.stop(state["pid"], state["start"], job_dir)
                     return
 
         def started(pid: int, start: str | None) -> None:
@@ -233,9 +233,9 @@ class TuningRun:
             return None
         self.expired.set()
         for t in self.store.get_trials(self.name):  # each pass: a trial may start late
-            if t["status"] == "InProgress" and t["pid"] and t["number"] not in self._ended:
+            if t["status"] == "InProgress" and t["number"] not in self._ended:
                 self._ended.add(t["number"])
-                runtime.stop(t["pid"], t["pid_start"])
+                runtime.stop(t["pid"], t["pid_start"], _trial_dir(t))
         return f"reached max_runtime_in_seconds ({self.deadline - self.job['created_at']:g} s)"
 
     def run(self) -> dict[str, Any]:
@@ -372,6 +372,11 @@ class TuningRun:
         return summary(self.name)
 
 
+def _trial_dir(t: dict[str, Any]) -> Path | None:
+    """A trial's job folder (where a job on Ray, which has no local pid, is named)."""
+    return Path(t["job_dir"]) if t.get("job_dir") else None
+
+
 class _StoppedBeforeStart(Exception):
     """A trial cancelled by a stop before its job was launched."""
 
@@ -383,7 +388,7 @@ def stop_trials(name: str, mark: bool = True) -> None:
     store = open_store()
     for t in store.get_trials(name):
         if t["status"] == "InProgress":
-            runtime.stop(t["pid"], t["pid_start"])
+            runtime.stop(t["pid"], t["pid_start"], _trial_dir(t))
             if mark:
                 store.set_trial(name, t["number"], status="Stopped", end_time=time.time(),
                                 failure_reason="the tuning job was stopped")

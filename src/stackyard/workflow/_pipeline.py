@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from stackyard import _home
 from stackyard.errors import DefinitionError
 from stackyard.workflow._expr import DelayedReturn
 from stackyard.workflow._function import FunctionStep
@@ -133,11 +134,23 @@ class Pipeline:
         execution_display_name: str | None = None,
         execution_description: str | None = None,
         parallelism_config: ParallelismConfiguration | None = None,
+        *,
+        backend: str | None = None,
+        address: str | None = None,
+        resources: dict[str, dict[str, float]] | None = None,
     ) -> PipelineExecution:
         """Validate, record and start a run in a background thread of this process.
-        (The display name and description are SageMaker console labels, not kept.)"""
-        from stackyard.engine import start_run
+        (The display name and description are SageMaker console labels, not kept.)
 
+        ``backend="ray"`` runs this process's processing, training and tuning jobs on the
+        Ray cluster at ``address`` (default ``STACKYARD_RAY_ADDRESS``, else ``auto``) with
+        ``resources`` per instance type overriding the table; checked before the run is
+        recorded. Without it, ``STACKYARD_BACKEND`` decides (default ``local``)."""
+        from stackyard.engine import start_run
+        from stackyard.runtime import use_backend
+
+        if backend or address or resources or _home.backend_settings()["backend"]:
+            use_backend(backend, address, resources)
         handle = start_run(self.definition_dict(), parameters, functions=self.functions(),
                            background=True, max_parallel=parallelism_config.
                            max_parallel_execution_steps if parallelism_config else None)
