@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import threading
 import time
 import uuid
@@ -330,7 +329,7 @@ class Tasks:
     def _start_execution(self, params: Any, pattern: str, th: Flow, key: str,
                          watch: Watch) -> Any:
         from stackyard.states._api import create_execution, describe_execution
-        from stackyard.states._executor import Driver, ExecutionLock
+        from stackyard.states._executor import Driver, ExecutionLock, drive_detached
 
         if not isinstance(params, dict) or not params.get("StateMachineArn"):
             raise StatesError("StepFunctions.InvalidArnException",
@@ -353,7 +352,7 @@ class Tasks:
         assert child is not None
         started = {"ExecutionArn": arn, "StartDate": _ms(child["start_time"])}
         if pattern not in (".sync", ".sync:2"):
-            _drive_detached(arn)
+            drive_detached(arn)
             return started
         watch.stops.append(lambda: self.d.store.request_stop_execution(
             arn, "States.Aborted", "the parent execution stopped this one"))
@@ -546,14 +545,3 @@ def _seconds(state: dict[str, Any], field: str, data: Any) -> float | None:
         except UsageError as e:
             raise StatesError(E.RUNTIME, str(e)) from None
     return None
-
-
-def _drive_detached(arn: str) -> None:
-    """Drive an execution in a process of its own (``stackyard states resume``)."""
-    from stackyard import runtime
-    from stackyard.states._executor import execution_dir
-
-    d = execution_dir(arn)
-    d.mkdir(parents=True, exist_ok=True)
-    runtime.start_detached([sys.executable, "-m", "stackyard.cli", "states", "resume", arn],
-                           d / "driver.log")
