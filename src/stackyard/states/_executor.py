@@ -474,6 +474,10 @@ class Driver:
 
     def _map(self, th: Flow, name: str, state: dict[str, Any], data: Any, key: str
              ) -> tuple[Any, list]:
+        from stackyard.states._distributed import DistributedMap, is_distributed
+
+        if is_distributed(state):
+            return DistributedMap(self, th, name, state, data, key).run()
         ctx = self.context(th, name)
         processor = state.get("ItemProcessor") or state["Iterator"]
         if th.row.get("phase") != f"fan:{key}":
