@@ -31,10 +31,11 @@ def test_kill_9_of_a_detached_driver_shows_dead_and_wait_resumes_it(sy, reaper):
     driver = _driver_pid(e.arn)
     assert describe_execution(e.arn)["driver"] == "alive"
     os.kill(driver, signal.SIGKILL)
-    sy.wait_until(lambda: not sy.pid_alive(driver), what="the driver to die")
     for pidfile in (execution_dir(e.arn) / "tasks").glob("**/launcher.pid"):
         reaper.watch(int(pidfile.read_text().split()[0]))   # orphaned: reap as init would
 
+    # a killed process lets go of its lock once its last thread is gone
+    sy.wait_until(lambda: describe_execution(e.arn)["driver"] == "dead", what="no driver")
     desc = describe_execution(e.arn)
     assert desc["status"] == "RUNNING" and desc["driver"] == "dead"
     r = sy.cli("states", "describe", e.arn)
