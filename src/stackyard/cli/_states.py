@@ -101,6 +101,9 @@ def _report(arn: str, json_: bool) -> int:
             out.print(f"output: {escape(d['output'])}")
         if d.get("error") or d.get("cause"):
             out.print(f"error: {escape(d.get('error', ''))}\ncause: {escape(d.get('cause', ''))}")
+        if d.get("driver") == "dead":
+            out.print(f"[yellow]no live driver[/]: run `stackyard states resume "
+                      f"{escape(arn)}` (or wait on it in Python, which resumes it)")
     return _code(d["status"])
 
 

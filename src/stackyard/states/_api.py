@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from stackyard._checks import check_name
-from stackyard.errors import NotFoundError, UsageError
+from stackyard.errors import NotFoundError, StackyardError, UsageError
 from stackyard.states._errors import DATA_LIMIT_EXCEEDED
 from stackyard.states._executor import (
     FINAL,
     MAX_PAYLOAD,
     Driver,
     ExecutionLock,
+    drive_detached,
+    driver_alive,
     dump,
     execution_arn,
     execution_dir,
@@ -32,6 +34,9 @@ from stackyard.states._executor import (
 )
 from stackyard.states._tasks import supported_resource
 from stackyard.store import open_store
+
+DEAD_GRACE = 0.5    # seconds a driver must look dead before a waiter resumes the execution
+MAX_RESUMES = 3     # detached drivers one wait() starts before it gives up
 
 
 def _store():
@@ -142,9 +147,7 @@ def start_execution(machine: str, value: Any = None, name: str | None = None,
     if wait:
         run_execution(arn, on_event)
     else:
-        from stackyard.states._tasks import _drive_detached
-
-        _drive_detached(arn)
+        drive_detached(arn)
     row = _execution(arn)
     return {"executionArn": arn, "startDate": iso(row["start_time"])}
 
@@ -168,6 +171,8 @@ def describe_execution(arn: str) -> dict[str, Any]:
            "stateMachineVersion": row["version"]}
     if row["parent"]:
         out["parentExecutionArn"] = row["parent"]
+    if row["status"] == "RUNNING":   # not AWS's: here a driver process can die
+        out["driver"] = "alive" if driver_alive(arn) else "dead"
     if row["status"] != "SUCCEEDED":
         out.pop("output")
         out.pop("outputDetails")
@@ -219,17 +224,22 @@ def stop_execution(arn: str, error: str | None = None, cause: str | None = None)
         return str(row["status"])
     store = _store()
     store.request_stop_execution(arn, error, cause)
-    lock = ExecutionLock(arn)
-    if lock.held_elsewhere():
+    if driver_alive(arn):
         return "ABORTING"
-    with lock:
-        for pidfile in (execution_dir(arn) / "tasks").glob("**/launcher.pid"):
-            if not (pidfile.parent / "exit.json").exists():
-                pid, started = pidfile.read_text().split()
-                runtime.stop(int(pid), started)
-        store.transition(arn, [("", "ExecutionAborted", {k: v for k, v in (
-            ("error", error), ("cause", cause)) if v is not None})], {"": {"status": "ABORTED"}},
-            {"status": "ABORTED", "stop_time": time.time()})
+    try:
+        with ExecutionLock(arn):
+            row = _execution(arn)
+            if row["status"] in FINAL:   # it ended while we looked
+                return str(row["status"])
+            for pidfile in (execution_dir(arn) / "tasks").glob("**/launcher.pid"):
+                if not (pidfile.parent / "exit.json").exists():
+                    pid, started = pidfile.read_text().split()
+                    runtime.stop(int(pid), started)
+            store.transition(arn, [("", "ExecutionAborted", {k: v for k, v in (
+                ("error", error), ("cause", cause)) if v is not None})],
+                {"": {"status": "ABORTED"}}, {"status": "ABORTED", "stop_time": time.time()})
+    except UsageError:               # a driver took it meanwhile: it sees the request
+        return "ABORTING"
     for child in store.list_executions(None, "RUNNING", 1_000_000):
         if child["parent"] == arn:
             stop_execution(child["arn"], "States.Aborted", "the parent execution was stopped")
@@ -240,13 +250,8 @@ def resume_execution(arn: str, on_event: Callable[[dict[str, Any]], None] | None
                      ) -> str:
     """Carry on an execution whose driver died (or that was stopped): finished states are
     kept, the running ones adopted or rerun. A finished execution is left as it is."""
-    row = _execution(arn)
-    if row["status"] in ("SUCCEEDED", "FAILED", "TIMED_OUT"):
-        return str(row["status"])
-    if ExecutionLock(arn).held_elsewhere():
-        raise UsageError(f"execution {arn} is still being driven by a live process")
-    _store().reopen_execution(arn)
-    return run_execution(arn, on_event)
+    _execution(arn)
+    return Driver(arn, on_event=on_event).run(reopen=True)
 
 
 # ---- task tokens -------------------------------------------------------------------
@@ -343,10 +348,29 @@ class Execution:
         return stop_execution(self.arn, error, cause)
 
     def wait(self, timeout: float | None = None) -> str:
-        """Poll until the execution ends (driven elsewhere); its status."""
+        """Poll until the execution ends (driven elsewhere); its status. AWS never loses
+        an execution, so when its driver process has died (kill -9, a reboot) the
+        execution is resumed in a new detached driver, as `stackyard states resume`
+        would; if drivers keep dying, ``StackyardError`` names the driver's log."""
         end = None if timeout is None else time.monotonic() + timeout
+        dead_since: float | None = None
+        resumed = 0
         while True:
             status = str(_execution(self.arn)["status"])
             if status != "RUNNING" or (end is not None and time.monotonic() > end):
                 return status
+            if driver_alive(self.arn):
+                dead_since = None
+            elif dead_since is None:
+                dead_since = time.monotonic()
+            elif time.monotonic() - dead_since >= DEAD_GRACE:
+                if resumed == MAX_RESUMES:
+                    log = execution_dir(self.arn) / "driver.log"
+                    raise StackyardError(
+                        f"execution {self.arn}: its driver died {resumed + 1} times (see "
+                        f"{log}); run `stackyard states resume {self.arn}` to drive it in "
+                        "the foreground")
+                drive_detached(self.arn)
+                resumed += 1
+                dead_since = None
             time.sleep(0.1)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -91,9 +92,52 @@ class Aborted(Exception):
 
 
 def ExecutionLock(arn: str) -> DriverLock:
-    """Exclusive right to drive an execution (see ``runtime.DriverLock``)."""
+    """Exclusive right to drive an execution (see ``runtime.DriverLock``). Taking it waits up
+    to a second, so a reader probing whether a driver lives (which holds the lock for a
+    moment) never turns a driver that is just starting away."""
     return DriverLock(execution_dir(arn), "this execution",
-                      "wait for it or stop it with `stackyard states stop`")
+                      "wait for it or stop it with `stackyard states stop`", wait=1.0)
+
+
+def drive_detached(arn: str) -> None:
+    """Drive an execution in a process of its own (``drive``); its pid
+    and start time go in ``driver.pid``, so the driver counts as alive while it starts up,
+    before it holds the lock."""
+    from stackyard import runtime
+
+    d = execution_dir(arn)
+    d.mkdir(parents=True, exist_ok=True)
+    proc = runtime.start_detached([sys.executable, "-c", "import sys; from stackyard.states."
+                                   "_executor import drive; sys.exit(drive(sys.argv[1]))", arn],
+                                  d / "driver.log")
+    tmp = d / f"driver.pid.{os.getpid()}"
+    tmp.write_text(f"{proc.pid} {runtime.process_start_time(proc.pid) or ''}")
+    tmp.replace(d / "driver.pid")
+
+
+def drive(arn: str) -> int:
+    """A detached driver's body: drive the execution (never reopening an aborted one, so
+    a stop that came first stays); 0, or 2 when another process drives it already."""
+    try:
+        Driver(arn).run()
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return 2
+    return 0
+
+
+def driver_alive(arn: str) -> bool:
+    """Whether a live process drives the execution: one holds its lock, or the detached
+    driver started for it has not exited yet (it may not have taken the lock so far)."""
+    from stackyard import runtime
+
+    if ExecutionLock(arn).held_elsewhere():
+        return True
+    try:
+        pid, _, started = (execution_dir(arn) / "driver.pid").read_text().partition(" ")
+    except OSError:
+        return False
+    return runtime.alive(int(pid), started.strip() or None)
 
 
 class Flow:
@@ -159,11 +203,16 @@ class Driver:
         th.row.update(fields)
 
     # ---- the driver ----------------------------------------------------------------
-    def run(self) -> str:
-        """Drive the execution to its end; returns its final status."""
-        if self.row["status"] in FINAL:
+    def run(self, reopen: bool = False) -> str:
+        """Drive the execution to its end; returns its final status. ``reopen`` (resume):
+        an aborted execution runs again from where its threads stand; that happens under
+        the lock, so it never touches an execution another process drives."""
+        if self.row["status"] in FINAL and not (reopen and self.row["status"] == "ABORTED"):
             return str(self.row["status"])
         with ExecutionLock(self.arn):
+            if reopen:
+                self.store.reopen_execution(self.arn)
+                self.row = self.store.get_execution(self.arn) or self.row
             (execution_dir(self.arn) / ".driver").write_text(str(os.getpid()))
             watcher = threading.Thread(target=self._watch, daemon=True,
                                        name=f"watch-{self.row['name']}")
@@ -401,6 +450,10 @@ class Driver:
 
     def _map(self, th: Flow, name: str, state: dict[str, Any], data: Any, key: str
              ) -> tuple[Any, list]:
+        from stackyard.states._distributed import DistributedMap, is_distributed
+
+        if is_distributed(state):
+            return DistributedMap(self, th, name, state, data, key).run()
         ctx = self.context(th, name)
         processor = state.get("ItemProcessor") or state["Iterator"]
         if th.row.get("phase") != f"fan:{key}":

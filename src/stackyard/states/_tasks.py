@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
+import os
 import threading
 import time
 import uuid
@@ -41,10 +41,11 @@ STATES = "arn:aws:states:::"
 SAGEMAKER_JOBS = {"createTrainingJob": "Training", "createProcessingJob": "Processing",
                   "createTransformJob": "Transform",
                   "createHyperParameterTuningJob": "HyperParameterTuning"}
-_SYNC = {"sagemaker": (".sync",), "lambda": ("", ".waitForTaskToken"),
+_SYNC = {"sagemaker": ("", ".sync"), "lambda": ("", ".waitForTaskToken"),
          "sns": ("", ".waitForTaskToken"),
          "states": ("", ".sync", ".sync:2", ".waitForTaskToken")}
-_ACTIONS = {"sagemaker": set(SAGEMAKER_JOBS), "lambda": {"invoke"}, "sns": {"publish"},
+_ACTIONS = {"sagemaker": {*SAGEMAKER_JOBS, "createModel"}, "lambda": {"invoke"},
+            "sns": {"publish"},
             "states": {"startExecution"}}
 TOKEN_POLL = 0.1
 
@@ -60,14 +61,16 @@ def parse_resource(resource: str) -> tuple[str, str, str]:
         service, _, rest = resource[len(STATES):].partition(":")
         action, dot, pattern = rest.partition(".")
         pattern = dot + pattern
-        if action in _ACTIONS.get(service, ()) and pattern in _SYNC[service]:
+        if action in _ACTIONS.get(service, ()) and pattern in _SYNC[service] and (
+                service != "sagemaker" or (action == "createModel") == (pattern == "")):
             return service, action, pattern
     raise UsageError(f"unsupported resource {resource!r}")
 
 
 def supported_resource(resource: str) -> bool:
     """What ``validate`` accepts: the resources above (SageMaker jobs only with ``.sync``,
-    as the job runs here, not in a service that could be polled)."""
+    as the job runs here, not in a service that could be polled; ``createModel`` only as
+    a plain call, as AWS offers it)."""
     try:
         parse_resource(resource)
     except UsageError:
@@ -249,6 +252,8 @@ class Tasks:
             return self._publish(params, th, key)
         if service == "states":
             return self._start_execution(params, pattern, th, key, watch)
+        if action == "createModel":
+            return _create_model(params)
         return self._sagemaker(action, params, th, key, watch)
 
     # ---- Lambda --------------------------------------------------------------------
@@ -330,7 +335,7 @@ class Tasks:
     def _start_execution(self, params: Any, pattern: str, th: Flow, key: str,
                          watch: Watch) -> Any:
         from stackyard.states._api import create_execution, describe_execution
-        from stackyard.states._executor import Driver, ExecutionLock
+        from stackyard.states._executor import Driver, ExecutionLock, drive_detached
 
         if not isinstance(params, dict) or not params.get("StateMachineArn"):
             raise StatesError("StepFunctions.InvalidArnException",
@@ -353,7 +358,7 @@ class Tasks:
         assert child is not None
         started = {"ExecutionArn": arn, "StartDate": _ms(child["start_time"])}
         if pattern not in (".sync", ".sync:2"):
-            _drive_detached(arn)
+            drive_detached(arn)
             return started
         watch.stops.append(lambda: self.d.store.request_stop_execution(
             arn, "States.Aborted", "the parent execution stopped this one"))
@@ -402,9 +407,10 @@ class Tasks:
         started = time.time()
         run = open_store().get_run(run_id)
         try:
-            if run is None:
+            if run is None:   # a refused request creates no job: checked before the claim
                 step = {"Name": job, "Type": _STEP_TYPE[kind],
                         "Arguments": self._arguments(kind, req)}
+                _claim_job_name(kind, job, f"{self.d.arn}|{th.path}|{key.split('.')[0]}")
                 definition = {"Version": "2020-12-01", "Name": f"sfn-{job}"[:256],
                               "Parameters": [], "Steps": [step]}
                 watch.stops.append(lambda: engine.stop_run(run_id))
@@ -437,6 +443,74 @@ class Tasks:
             return {**{k: v for k, v in req.items() if k != "HyperParameterTuningJobName"},
                     "TrainingJobDefinition": args}
         return {k: v for k, v in req.items() if k != f"{kind}JobName"}
+
+
+def _claim_job_name(kind: str, job: str, owner: str) -> None:
+    """SageMaker job names are unique per account and kind: the first state to use one
+    owns it (a file created atomically under ``$STACKYARD_HOME/sagemaker-names``);
+    its retries and a resumed driver use it again, anyone else gets SageMaker's
+    ``ResourceInUse`` error. (AWS refuses a retry's reuse too; stackyard lets a Retry
+    rerun the job under its name.) Names compare as AWS's ARNs do: lower-cased."""
+    from stackyard import _home
+
+    folder = _home.home() / "sagemaker-names" / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / job.lower()
+    tmp = folder / f".{job.lower()}.{uuid.uuid4().hex}"
+    tmp.write_text(owner)
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        if target.read_text() != owner:
+            kinds = {"Training": "Training job", "Processing": "Processing job",
+                     "Transform": "Transform job",
+                     "HyperParameterTuning": "Hyper parameter tuning job"}
+            raise StatesError("SageMaker.AmazonSageMakerException", (
+                f"{kinds[kind]} names must be unique within an AWS account and region, and "
+                f"a {kinds[kind].lower()} with this name already exists "
+                f"({_job_arn(kind, job)}) (Service: AmazonSageMaker; Status Code: 400; Error "
+                f"Code: ResourceInUse; Request ID: {uuid.uuid4()}; Proxy: null)")) from None
+    finally:
+        tmp.unlink()
+
+
+def _job_arn(kind: str, job: str) -> str:
+    arn_kind = {"Training": "training-job", "Processing": "processing-job",
+                "Transform": "transform-job", "Model": "model",
+                "HyperParameterTuning": "hyper-parameter-tuning-job"}[kind]
+    return f"arn:aws:sagemaker:local:000000000000:{arn_kind}/{job.lower()}"
+
+
+def _create_model(req: Any) -> dict[str, Any]:
+    """CreateModel: a named model a transform job can run. Framework containers find the
+    inference code through ``SAGEMAKER_PROGRAM`` and ``SAGEMAKER_SUBMIT_DIRECTORY`` (a
+    folder or ``file://`` URI) in the container's environment, so those name it here.
+    The same model created again (a resumed driver) is a no-op; another model under a
+    taken name is refused, as SageMaker refuses it."""
+    from stackyard.transform._models import create_model
+
+    if not isinstance(req, dict):
+        raise _sagemaker_error(f"createModel needs a request object; got {req!r}")
+    container = dict(req.get("PrimaryContainer") or (req.get("Containers") or [{}])[0])
+    env = dict(container.get("Environment") or {})
+    program, submit = env.pop("SAGEMAKER_PROGRAM", None), env.pop(
+        "SAGEMAKER_SUBMIT_DIRECTORY", None)
+    if not container.get("ModelDataUrl"):
+        raise _sagemaker_error("createModel: PrimaryContainer.ModelDataUrl is required")
+    name = req.get("ModelName")
+    try:
+        create_model({"ModelName": name, "PrimaryContainer": {
+            "ModelDataUrl": str(container["ModelDataUrl"]), "EntryPoint": program,
+            "SourceDir": str(_checks.uri_to_path(str(submit))) if submit else None,
+            "Image": container.get("Image"), "Environment": env}})
+    except UsageError as e:
+        if "exists" not in str(e):
+            raise _sagemaker_error(str(e)) from None
+        raise StatesError("SageMaker.AmazonSageMakerException", (
+            f'Cannot create already existing model "{_job_arn("Model", str(name))}". '
+            "(Service: AmazonSageMaker; Status Code: 400; Error Code: ValidationException; "
+            f"Request ID: {uuid.uuid4()}; Proxy: null)")) from None
+    return {"ModelArn": _job_arn("Model", str(name))}
 
 
 _STEP_TYPE = {"Training": "Training", "Processing": "Processing", "Transform": "Transform",
@@ -504,11 +578,7 @@ def _describe(kind: str, job: str, req: dict[str, Any], outputs: dict[str, Any],
               started: float) -> dict[str, Any]:
     """The ``Describe<kind>Job`` response of a finished job (request fields, then what the
     job produced, in the API's shapes)."""
-    arn_kind = {"Training": "training-job", "Processing": "processing-job",
-                "Transform": "transform-job",
-                "HyperParameterTuning": "hyper-parameter-tuning-job"}[kind]
-    out = {**req, f"{kind}JobName": job,
-           f"{kind}JobArn": f"arn:aws:sagemaker:local:000000000000:{arn_kind}/{job.lower()}",
+    out = {**req, f"{kind}JobName": job, f"{kind}JobArn": _job_arn(kind, job),
            f"{kind}JobStatus": "Completed", "CreationTime": _ms(started)}
     if kind == "Training":
         out.update(SecondaryStatus="Completed",
@@ -530,10 +600,33 @@ def _describe(kind: str, job: str, req: dict[str, Any], outputs: dict[str, Any],
                                            "S3Uri": o["S3Output"]["S3Uri"]}}
             for n, o in stored.items()]}
         out["ProcessingEndTime"] = _ms(time.time())
+    elif kind == "Transform":
+        out.update({k: v for k, v in outputs.items() if v is not None and (
+            k not in out or k == "TransformOutput") and k not in ("OutputUri", "InputFiles")})
+        for k in ("TransformStartTime", "TransformEndTime"):   # seconds -> epoch ms
+            if isinstance(out.get(k), float):
+                out[k] = _ms(out[k])
     else:
-        out.update({k: v for k, v in outputs.items() if k not in out
-                    or k.endswith(("Output", "Counters")) or k.startswith("Best")})
+        out.update({k: v for k, v in outputs.items() if v is not None and k not in out})
+        out.update(_tuning_counters(outputs.get("TrainingJobStatusCounters") or {}))
+        best = outputs.get("BestTrainingJob")
+        if best:
+            out["BestTrainingJob"] = {
+                **best, "TrainingJobArn": _job_arn("Training", best["TrainingJobName"]),
+                "TrainingJobStatus": "Completed", "ObjectiveStatus": "Succeeded"}
     return out
+
+
+def _tuning_counters(trials: dict[str, int]) -> dict[str, dict[str, int]]:
+    """The tuning job's trial counts in DescribeHyperParameterTuningJob's two shapes
+    (every key present, as the API returns them)."""
+    done, failed = trials.get("Completed", 0), trials.get("Failed", 0)
+    running = trials.get("InProgress", 0)
+    return {"TrainingJobStatusCounters": {
+                "Completed": done, "InProgress": running, "RetryableError": 0,
+                "NonRetryableError": failed, "Stopped": trials.get("Stopped", 0)},
+            "ObjectiveStatusCounters": {"Succeeded": done, "Pending": running,
+                                        "Failed": failed}}
 
 
 def _seconds(state: dict[str, Any], field: str, data: Any) -> float | None:
@@ -546,14 +639,3 @@ def _seconds(state: dict[str, Any], field: str, data: Any) -> float | None:
         except UsageError as e:
             raise StatesError(E.RUNTIME, str(e)) from None
     return None
-
-
-def _drive_detached(arn: str) -> None:
-    """Drive an execution in a process of its own (``stackyard states resume``)."""
-    from stackyard import runtime
-    from stackyard.states._executor import execution_dir
-
-    d = execution_dir(arn)
-    d.mkdir(parents=True, exist_ok=True)
-    runtime.start_detached([sys.executable, "-m", "stackyard.cli", "states", "resume", arn],
-                           d / "driver.log")

@@ -54,6 +54,9 @@ TOP_LEVEL = {"StartAt", "States", "Comment", "Version", "TimeoutSeconds", "Query
 RETRIER = {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds",
            "JitterStrategy", "Comment"}
 CATCHER = {"ErrorEquals", "Next", "ResultPath", "Comment"}
+S3_READERS = ("arn:aws:states:::s3:listObjectsV2", "arn:aws:states:::s3:getObject")
+S3_WRITER = "arn:aws:states:::s3:putObject"
+S3_INPUT_TYPES = ("CSV", "JSON", "JSONL")       # MANIFEST (S3 inventory) is not read
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -447,6 +450,36 @@ class _Checker:
                          f"{where}/Branches/{i}")
             self.machine(branch, f"{where}/Branches/{i}")
 
+    def _distributed(self, name: str, s: dict, processor: Any, where: str) -> None:
+        """``ItemReader``, ``ItemBatcher`` and ``ResultWriter`` belong to a distributed Map,
+        reading and writing through the S3 resources a local folder stands in for."""
+        mode = ((processor.get("ProcessorConfig") or {}).get("Mode", "INLINE")
+                if isinstance(processor, dict) else "INLINE")
+        for key in ("ItemReader", "ItemBatcher", "ResultWriter"):
+            if key in s and mode != "DISTRIBUTED":
+                raise _fail(f"'{key}' needs ProcessorConfig.Mode DISTRIBUTED", name, key,
+                            f"{where}/{key}")
+            if key in s and not isinstance(s[key], dict):
+                raise _fail(f"'{key}' must be an object", name, key, f"{where}/{key}")
+        reader = s.get("ItemReader")
+        if reader is not None:
+            _unknown(reader, {"Resource", "Parameters", "ReaderConfig"}, name,
+                     f"{where}/ItemReader")
+            if reader.get("Resource") not in S3_READERS:
+                raise _fail(f"ItemReader's Resource must be one of {', '.join(S3_READERS)}",
+                            name, "ItemReader", f"{where}/ItemReader/Resource",
+                            "INVALID_RESOURCE")
+            config = reader.get("ReaderConfig") or {}
+            kind = config.get("InputType")
+            if reader["Resource"].endswith("getObject") and kind not in S3_INPUT_TYPES:
+                raise _fail(f"ReaderConfig.InputType {kind!r} is not supported: one of "
+                            f"{', '.join(S3_INPUT_TYPES)}", name, "ItemReader",
+                            f"{where}/ItemReader/ReaderConfig/InputType")
+        writer = s.get("ResultWriter")
+        if writer is not None and writer.get("Resource") != S3_WRITER:
+            raise _fail(f"ResultWriter's Resource must be {S3_WRITER}", name, "ResultWriter",
+                        f"{where}/ResultWriter/Resource", "INVALID_RESOURCE")
+
     def type_map(self, name: str, s: dict, states: dict, where: str) -> None:
         if ("ItemProcessor" in s) == ("Iterator" in s):
             raise _fail("Exactly one of 'ItemProcessor' and 'Iterator' is required", name,
@@ -464,6 +497,7 @@ class _Checker:
                 raise _fail("'ProcessorConfig.Mode' must be INLINE or DISTRIBUTED", name,
                             "ProcessorConfig", f"{where}/{field}/ProcessorConfig")
         self.machine(processor, f"{where}/{field}")
+        self._distributed(name, s, processor, where)
         if "ItemsPath" in s:
             _path(s["ItemsPath"], name, "ItemsPath", f"{where}/ItemsPath", reference=True)
         for key, lo, hi in (("MaxConcurrency", 0, None), ("ToleratedFailureCount", 0, None),
