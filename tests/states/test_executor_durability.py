@@ -130,7 +130,7 @@ def test_stop_aborts_the_execution_and_its_running_function(sy, reaper):
             proc.wait()
         else:   # a second driver is refused while the first lives
             second = sy.cli("states", "resume", arn)
-            assert second.returncode == 2 and "driven by a live process" in second.stderr
+            assert second.returncode == 2 and "is being driven by pid" in second.stderr
         r = sy.cli("states", "stop", arn, "--error", "Manual", "--cause", "enough")
         assert r.returncode == 0, r.stdout + r.stderr
         if not kill_driver:
