@@ -61,6 +61,9 @@ def test_kill_9_at_random_moments_then_resume_runs_each_state_once(sy, reaper):
     inputs.write_text(json.dumps({"log": str(log), "sleep": 0.3, "items": [1, 2, 3]}))
     proc = sy.cli_popen("states", "start", "durable", "--input", f"@{inputs}", "--name", "x",
                         "--wait")
+    # kill only once the execution exists: a kill before that leaves nothing to resume
+    sy.wait_until(lambda: open_store().get_execution(arn) is not None, timeout=60,
+                  what="the execution to be recorded")
     kills = 0
     for _ in range(4):
         time.sleep(rng.uniform(0.2, 2.0))   # a random moment, not a wait for something
