@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from stackyard.cli._args import json_option, limit_option
+from stackyard.cli._remote import api, remote
 from stackyard.cli._render import escape, out, print_json, table
 from stackyard.errors import UsageError
 
@@ -66,6 +67,12 @@ def _arn(ref: str) -> str:
     return execution_arn(machine, name)
 
 
+def _where(arn: str, *more: str) -> str:
+    """The API path of an execution (``.../state-machines/MACHINE/executions/NAME``)."""
+    machine, name = arn.split(":")[-2:]
+    return api("state-machines", machine, "executions", name, *more)
+
+
 def _code(status: str) -> int:
     return 0 if status in ("SUCCEEDED", "RUNNING") else 1
 
@@ -89,10 +96,12 @@ def _live(json_: bool):
     return on_event
 
 
-def _report(arn: str, json_: bool) -> int:
-    from stackyard.states import describe_execution
+def _report(arn: str, json_: bool, d: dict[str, Any] | None = None) -> int:
+    """Print DescribeExecution ``d`` (read here when not given); the exit code."""
+    if d is None:
+        from stackyard.states import describe_execution
 
-    d = describe_execution(arn)
+        d = describe_execution(arn)
     if json_:
         print_json(d)
     else:
@@ -136,9 +145,12 @@ def update(name: str, definition: str, json_: bool) -> None:
 @json_option
 def list_(json_: bool) -> None:
     """State machines."""
-    from stackyard.states import list_state_machines
+    if (server := remote()) is not None:
+        rows = server.get(api("state-machines"))
+    else:
+        from stackyard.states import list_state_machines
 
-    rows = list_state_machines()
+        rows = list_state_machines()
     if json_:
         print_json(rows)
         return
@@ -191,7 +203,9 @@ def run(file: str, input_: str | None, machine: str | None, exec_name: str | Non
 @json_option
 def describe(execution: str, json_: bool) -> int:
     """Status, input, output, error and cause of EXECUTION (ARN or MACHINE:NAME)."""
-    return _report(_arn(execution), json_)
+    arn = _arn(execution)
+    server = remote()
+    return _report(arn, json_, server.get(_where(arn)) if server else None)
 
 
 @states.command("history")
@@ -199,9 +213,12 @@ def describe(execution: str, json_: bool) -> int:
 @json_option
 def history(execution: str, json_: bool) -> None:
     """The events of EXECUTION, as GetExecutionHistory."""
-    from stackyard.states import get_execution_history
+    if (server := remote()) is not None:
+        events = server.get(_where(_arn(execution), "history"))
+    else:
+        from stackyard.states import get_execution_history
 
-    events = get_execution_history(_arn(execution))
+        events = get_execution_history(_arn(execution))
     if json_:
         print_json({"events": events})
         return
@@ -221,9 +238,13 @@ def history(execution: str, json_: bool) -> None:
 @json_option
 def executions(name: str, status: str | None, limit: int, json_: bool) -> None:
     """Executions of state machine NAME, newest first."""
-    from stackyard.states import list_executions
+    if (server := remote()) is not None:
+        rows = server.get(api("state-machines", name, "executions"), status=status,
+                          limit=limit)
+    else:
+        from stackyard.states import list_executions
 
-    rows = list_executions(name, status, limit)
+        rows = list_executions(name, status, limit)
     if json_:
         print_json(rows)
         return

@@ -149,15 +149,6 @@ async def form(request: Request) -> dict[str, str]:
     return fields
 
 
-def person(value: str | None) -> str:
-    """The name a person gives on a form, as it goes into an audit trail."""
-    name = (value or "").strip()
-    if not name or len(name) > 100 or not name.isprintable():
-        raise UsageError("your name: 1 to 100 printable characters (it is recorded with "
-                         "the change)")
-    return name
-
-
 # ---- query values, through the project's one checker ---------------------------------------
 def name_arg(value: str | None, kind: str) -> str | None:
     return check_name(value, kind) if value not in (None, "") else None
