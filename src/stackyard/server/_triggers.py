@@ -21,7 +21,7 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from stackyard import triggers
-from stackyard._checks import check_timezone, is_remote, parse_schedule_expression, uri_to_path
+from stackyard._checks import check_timezone, is_remote, parse_schedule_expression
 from stackyard.errors import UsageError
 from stackyard.server import _params as P
 
@@ -134,8 +134,11 @@ def _pipeline(file: str, params: dict[str, str], parameter: str | None) -> dict[
         raise UsageError(f"pipeline {file!r} took over {LOAD_TIMEOUT:.0f} s to load") from None
     if r.returncode == 0:
         return json.loads(r.stdout.strip().splitlines()[-1])
-    last = (r.stderr.strip().splitlines() or [f"exit status {r.returncode}"])[-1]
-    raise UsageError(f"pipeline {file!r}: {last}" if r.returncode != 2 else last)
+    last = (r.stderr.strip().splitlines() or [""])[-1]
+    if r.returncode == 2 and last:
+        raise UsageError(last)
+    raise UsageError(f"pipeline {file!r}: loading it ended the process (exit status "
+                     f"{r.returncode}){': ' + last if last else ''}")
 
 
 def _target(t: Target, kinds: tuple[str, ...]) -> dict[str, Any]:
@@ -232,8 +235,9 @@ def describe_rule(name: str) -> dict[str, Any]:
              summary="Create an event rule (the server's loop reacts to it)")
 def create_rule(body: NewRule) -> dict[str, Any]:
     name = P.name("rule", body.name)
-    if body.watch is not None and not is_remote(body.watch) \
-            and not uri_to_path(body.watch).is_absolute():
+    w = body.watch
+    if w is not None and not is_remote(w) and not w.startswith("file:") \
+            and not Path(w).is_absolute():   # relative to the server's folder: a surprise
         raise UsageError(f"watch {body.watch!r}: give an absolute folder path on the "
                          "server's machine, or an fsspec URI")
     if body.on not in triggers.ON:   # before the target: loading a pipeline costs a process
