@@ -31,7 +31,10 @@ STATUS_CLASS = {"Succeeded": "ok", "Completed": "ok", "Approved": "ok", "InServi
                 "Shifting": "run", "Creating": "run", "Updating": "run",
                 "PendingManualApproval": "run", "Failed": "bad", "Rejected": "bad",
                 "CompletedWithViolations": "bad", "RolledBack": "bad", "Stopped": "off",
-                "Skipped": "off", "Stopping": "off"}
+                "Skipped": "off", "Stopping": "off",
+                # state machine executions, schedules and their fires
+                "SUCCEEDED": "ok", "RUNNING": "run", "FAILED": "bad", "TIMED_OUT": "bad",
+                "ABORTED": "off", "ENABLED": "ok", "PAUSED": "off", "Running": "run"}
 
 
 def when(t: float | None) -> str:
