@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from ui_fill import STATES_DEF
 
 from stackyard.server import create_app
 from stackyard.ui import _svg
@@ -223,25 +224,6 @@ def test_a_waiting_callback_is_answered_from_the_run_page(sy) -> None:
 
 
 # ---- state machines, schedules and rules -------------------------------------------------
-DOCS = {"StartAt": "Prepare", "States": {
-    "Prepare": {"Type": "Pass", "Next": "Models"},
-    "Models": {"Type": "Parallel", "Next": "Stack", "Catch": [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Alert"}],
-        "Branches": [
-            {"StartAt": "Text", "States": {"Text": {"Type": "Pass", "End": True}}},
-            {"StartAt": "Skip image?", "States": {
-                "Skip image?": {"Type": "Choice", "Choices": [
-                    {"Variable": "$.broken", "BooleanEquals": True, "Next": "Broken"}],
-                    "Default": "Image"},
-                "Image": {"Type": "Pass", "End": True},
-                "Broken": {"Type": "Fail", "Error": "ImageFailed",
-                           "Cause": "<script>alert(1)</script> pages"}}}]},
-    "Stack": {"Type": "Pass", "Next": "Done"},
-    "Done": {"Type": "Succeed"},
-    "Alert": {"Type": "Pass", "Next": "Failed"},
-    "Failed": {"Type": "Fail", "Error": "Pipeline", "Cause": "a model failed"}}}
-
-
 def _nodes(html: str) -> dict[str, str]:
     """State name -> status class of every node in the page's graph."""
     return {m.group(2): m.group(1) for m in re.finditer(
@@ -251,8 +233,8 @@ def _nodes(html: str) -> dict[str, str]:
 def test_a_state_machine_page_colours_each_executions_path_and_shows_its_history() -> None:
     from stackyard import states
 
-    states.create_state_machine("docs", DOCS)
-    states.start_execution("docs", {"broken": False}, "ok")
+    states.create_state_machine("docs", STATES_DEF)
+    states.start_execution("docs", {}, "ok")
     states.start_execution("docs", {"broken": True}, "bad")
     # a newer definition does not change the picture of executions that ran the old one
     states.create_state_machine("docs", {"StartAt": "Only", "States": {
@@ -263,20 +245,22 @@ def test_a_state_machine_page_colours_each_executions_path_and_shows_its_history
         page = c.get("/ui/states/docs")               # the newest execution: "bad"
         assert page.status_code == 200, page.text
         assert _nodes(page.text) == {
-            "Prepare": "Succeeded", "Models": "Failed", "Text": "Succeeded",
-            "Skip image?": "Succeeded", "Broken": "Failed", "Image": "none",
-            "Stack": "none", "Done": "none", "Alert": "Succeeded", "Failed": "Failed"}
+            "PreparePages": "Succeeded", "BaseModels": "Failed", "TextModel": "Succeeded",
+            "Skip image model?": "Succeeded", "ImageFailed": "Failed", "ReuseImage": "none",
+            "ImageModel": "none", "StackedModel": "none", "Register": "none",
+            "Alert": "Succeeded", "Failed": "Failed"}
         labels = re.findall(r'<text class="edge-label"[^>]*>([^<]+)</text>', page.text)
         assert {"branch 1", "branch 2", "choice", "default", "catch"} <= set(labels)
-        assert "Pipeline: a model failed" in page.text
+        assert "WorkflowFailed: a base model failed" in page.text
         assert page.text.count('<tr class="bad">') == 2   # ParallelStateFailed, ExecutionFailed
-        assert "<script>alert(1)" not in page.text and "&lt;script&gt;alert(1)" in page.text
+        assert "<script>" not in page.text and "&lt;script&gt;" in page.text
         ok = c.get("/ui/states/docs", params={"execution": "ok"})
         assert _nodes(ok.text) == {
-            "Prepare": "Succeeded", "Models": "Succeeded", "Text": "Succeeded",
-            "Skip image?": "Succeeded", "Broken": "none", "Image": "Succeeded",
-            "Stack": "Succeeded", "Done": "Succeeded", "Alert": "none", "Failed": "none"}
-        assert ok.text.count("<td class=\"num\">") == 18         # its 18 events
+            "PreparePages": "Succeeded", "BaseModels": "Succeeded", "TextModel": "Succeeded",
+            "Skip image model?": "Succeeded", "ImageFailed": "none", "ReuseImage": "none",
+            "ImageModel": "Succeeded", "StackedModel": "Succeeded", "Register": "Succeeded",
+            "Alert": "none", "Failed": "none"}
+        assert ok.text.count('<td class="num">') == 18         # its 18 events
         for params, code in (({"execution": "nosuch"}, 404), ({"execution": "a b"}, 400)):
             assert c.get("/ui/states/docs", params=params).status_code == code
         assert c.get("/ui/states/nosuch").status_code == 404
