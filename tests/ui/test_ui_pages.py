@@ -250,7 +250,7 @@ def test_a_state_machine_page_colours_each_executions_path_and_shows_its_history
             "ImageModel": "none", "StackedModel": "none", "Register": "none",
             "Alert": "Succeeded", "Failed": "Failed"}
         labels = re.findall(r'<text class="edge-label"[^>]*>([^<]+)</text>', page.text)
-        assert {"branch 1", "branch 2", "choice", "default", "catch"} <= set(labels)
+        assert {"1", "2", "choice", "default", "catch"} <= set(labels)
         assert "WorkflowFailed: a base model failed" in page.text
         assert page.text.count('<tr class="bad">') == 2   # ParallelStateFailed, ExecutionFailed
         assert "<script>" not in page.text and "&lt;script&gt;" in page.text

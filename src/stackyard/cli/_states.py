@@ -113,32 +113,34 @@ def _report(arn: str, json_: bool, d: dict[str, Any] | None = None) -> int:
     return _code(d["status"])
 
 
+def _save(name: str, definition: str, update: bool, json_: bool) -> None:
+    from stackyard.states import create_state_machine
+
+    r = create_state_machine(name, _definition(definition), update=update)
+    print_json(r) if json_ else out.print(f"{escape(r['stateMachineArn'])} version "
+                                          f"{r['version']}")
+
+
+_definition_option = click.option("--definition", "definition", required=True,
+                                  metavar="FILE", help="The ASL definition (JSON).")
+
+
 @states.command("create")
 @click.argument("name")
-@click.option("--definition", "definition", required=True, metavar="FILE",
-              help="The ASL definition (JSON).")
+@_definition_option
 @json_option
 def create(name: str, definition: str, json_: bool) -> None:
     """Create state machine NAME (refused if it exists with another definition)."""
-    from stackyard.states import create_state_machine
-
-    r = create_state_machine(name, _definition(definition), update=False)
-    print_json(r) if json_ else out.print(f"{escape(r['stateMachineArn'])} version "
-                                          f"{r['version']}")
+    _save(name, definition, False, json_)
 
 
 @states.command("update")
 @click.argument("name")
-@click.option("--definition", "definition", required=True, metavar="FILE",
-              help="The ASL definition (JSON).")
+@_definition_option
 @json_option
 def update(name: str, definition: str, json_: bool) -> None:
     """Give state machine NAME a new definition (a new version)."""
-    from stackyard.states import create_state_machine
-
-    r = create_state_machine(name, _definition(definition), update=True)
-    print_json(r) if json_ else out.print(f"{escape(r['stateMachineArn'])} version "
-                                          f"{r['version']}")
+    _save(name, definition, True, json_)
 
 
 @states.command("list")

@@ -56,16 +56,18 @@ def state_machine(request: Request, name: str, execution: str | None = None) -> 
 
 def state_graph(definition: dict[str, Any]) -> _svg.Graph:
     """An ASL definition's states and transitions: ``Next``, ``Choices`` and ``Default``
-    (labelled), ``Catch`` (a failure edge); a ``Parallel`` state leads into each branch, a
-    ``Map`` into its iteration, and their last states lead on to its ``Next``."""
+    (labelled), ``Catch`` (a failure edge); a ``Parallel`` state leads into each branch
+    (numbered), a ``Map`` into its iteration (``each``), and their last states lead on to
+    its ``Next``."""
     g = _svg.Graph({})
 
     def add(states: dict[str, Any], after: str | None) -> None:
         g.nodes.update({n: s.get("Type", "?") for n, s in states.items()})
         for n, s in states.items():
-            inner = [(f"branch {i}", b) for i, b in enumerate(s.get("Branches", []), 1)]
+            # labels short enough for the gap between columns: branches by number
+            inner = [(str(i), b) for i, b in enumerate(s.get("Branches", []), 1)]
             if s.get("ItemProcessor") or s.get("Iterator"):
-                inner.append(("each item", s.get("ItemProcessor") or s["Iterator"]))
+                inner.append(("each", s.get("ItemProcessor") or s["Iterator"]))
             for label, sub in inner:
                 add(sub.get("States", {}), s.get("Next"))
                 g.edges.append(_svg.Edge(n, sub["StartAt"], "branch", label))
