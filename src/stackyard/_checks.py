@@ -192,6 +192,17 @@ def check_url(value: Any, what: str = "URL") -> str:
                      "(e.g. https://hooks.example.com/path)")
 
 
+def check_person(value: Any, what: str = "who") -> str:
+    """The name a person gives for an audit trail (who approved a model version), stripped:
+    printable text of 1 to 100 characters. One token or browser session may serve many
+    people, so the name is what the caller says; each caller marks where it came from."""
+    if isinstance(value, str) and 0 < len(value.strip()) <= 100 and value.isprintable():
+        return value.strip()
+    shown = value[:120] if isinstance(value, str) else value
+    raise UsageError(f"{what} {shown!r}: a printable name of 1 to 100 characters (it is "
+                     "recorded with the change)")
+
+
 # --- model references ----------------------------------------------------------------------
 _REF = re.compile(r"([A-Za-z0-9](?:-*[A-Za-z0-9_.])*)/([1-9][0-9]{0,8})")
 

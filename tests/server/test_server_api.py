@@ -69,16 +69,22 @@ def test_runs_list_filters_and_pages_describe_steps_attempts(sy, api):
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-def test_retry_and_resume_run_in_their_own_process_and_stop_says_the_state(sy, api):
+def test_retry_and_resume_run_in_their_own_process_and_stop_says_the_state(sy, api,
+                                                                             monkeypatch):
     broken = _run(sy, "broken", fail=True)
     c = api.client()
     assert c.post(f"/api/runs/{broken}/stop", json={}).json()["status"] == "Failed"
     (sy.tmp / "flag-broken").unlink()
+    # a server whose own environment names it (a shell profile's STACKYARD_URL): the
+    # process it starts must drive the run here, not hand the retry back to the server
+    monkeypatch.setenv("STACKYARD_URL", api.url)
     started = c.post(f"/api/runs/{broken}/retry", json={})
     assert started.status_code == 202, started.text
     assert started.json()["action"] == "retry" and started.json()["pid"] > 0
     wait_until(lambda: engine.describe_run(broken)["status"] == "Succeeded", 60,
                "the retried run to succeed")
+    (log,) = (sy.home / "runs" / broken).glob("retry-*.log")
+    wait_until(lambda: f"run {broken} ended: Succeeded" in log.read_text(), 30, "its log")
     for verb in ("retry", "resume"):     # a Succeeded run has nothing to finish
         r = c.post(f"/api/runs/{broken}/{verb}", json={})
         assert r.status_code == 409 and "Succeeded" in r.json()["error"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
@@ -37,7 +38,10 @@ def test_the_docs_load_nothing_from_the_network_and_list_every_route(api):
     paths = c.get("/openapi.json").json()["paths"]
     for p in ("/api/runs", "/api/runs/{run_id}/logs", "/api/models/{group}/{version}/approve",
               "/api/callbacks/{token}/success", "/api/tuning-jobs/{name}",
-              "/api/monitoring/runs/{run_id}/report", "/api/endpoints/{name}"):
+              "/api/monitoring/runs/{run_id}/report", "/api/endpoints/{name}",
+              "/api/schedules/{name}/trigger", "/api/rules/{name}",
+              "/api/state-machines/{name}/executions/{execution}/history",
+              "/api/task-tokens/success"):
         assert p in paths, p
 
 
@@ -69,6 +73,25 @@ def _routes() -> list[tuple[str, str, list[str], list[str]]]:
     return out
 
 
+# Bodies that are well-formed JSON but wrong for the routes that create things.
+BODIES = [json.dumps(b).encode() for b in (
+    {"name": "s1", "expression": "61 * * * *", "target": {"state_machine": "nosuch"}},
+    {"name": "s1", "expression": "rate(1 day)", "target": {}},
+    {"name": "s1", "expression": "rate(1 day)", "timezone": "Mars/Base",
+     "target": {"pipeline": "relative.py"}},
+    {"name": "s1", "expression": "rate(0 seconds)",
+     "target": {"pipeline": "/nonexistent/p.py", "notify": "x"}},
+    {"name": "r1", "on": "never", "target": {"notify": "nosuch"}},
+    {"name": "r1", "on": "run-failed", "filter": {"detail": 5}, "target": {"notify": "x"}},
+    {"name": "r1", "on": "file-arrived", "watch": "relative dir", "target": {"notify": "x"}},
+    {"name": "m1", "definition": "not json"},
+    {"name": "m1", "definition": {"StartAt": "A", "States": {"A": {"Type": "Nope"}}}},
+    {"definition": {"StartAt": 5}}, {"name": "../x", "definition": {}},
+    {"input": "x" * 300_000, "name": "e/1"}, {"name": "٣"},
+    {"token": "nosuch", "output": {"a": 1}}, {"token": "é" * 2000, "error": "E" * 300},
+)]
+
+
 def test_junk_in_every_path_query_and_body_is_an_error_answer_never_a_500(open_api):
     routes = _routes()
     assert len(routes) >= 25
@@ -88,7 +111,8 @@ def test_junk_in_every_path_query_and_body_is_an_error_answer_never_a_500(open_a
 
     for method, path, params, query in routes:
         ok = dict.fromkeys(params, "nosuch-1")
-        body = {"json": {}} if method == "POST" else {}
+        writes = method in ("POST", "PUT", "DELETE")   # past the Content-Type guard
+        body = {"json": {}} if writes else {}
         for p in params:
             for junk in JUNK:
                 url = path.format(**{**ok, p: junk.replace("/", "%2F")})
@@ -96,10 +120,11 @@ def test_junk_in_every_path_query_and_body_is_an_error_answer_never_a_500(open_a
         for q in query:
             for junk in JUNK:
                 check(method, path.format(**ok), params={q: junk}, **body)
-        if method == "POST":
+        if writes:
             for content in (b"not json", b"[1, 2]", b'{"who": ' + b"9" * 400 + b"}",
                             b'{"outputs": {"a": null}}', b'{"reason": ["x"]}',
-                            b"\xff\xfe", b'{"comment": "' + b"c" * 20_000 + b'"}'):
+                            b"\xff\xfe", b'{"comment": "' + b"c" * 20_000 + b'"}',
+                            *BODIES):
                 check(method, path.format(**ok), content=content,
                       headers={"Content-Type": "application/json"})
     assert not failures, "\n".join(failures[:20]) + f"\n({len(failures)} of {n})"

@@ -1,8 +1,10 @@
 """The web UI in a real browser: Playwright driving Debian's Chromium against a real
 ``stackyard ui`` process, on a store filled by running real pipelines (``ui_fill``).
 
-Every view is opened and checked for what it must show, and saved to
-``docs/screenshots/`` (the README shows them). A version is approved through its page and the
+Every view is opened and checked for what it must show, and saved into pytest's cache
+(``.pytest_cache/d/screenshots``; ``make screenshots`` runs these tests and copies them to
+``docs/screenshots/``, which the README shows, so a plain test run leaves tracked files
+alone). A version is approved through its page and the
 registry checked; a run is watched going from Executing to Succeeded with no reload; hostile
 text (a parameter, a log line, a failure reason, metadata) must show as text.
 """
@@ -36,7 +38,6 @@ if CHROMIUM is None:
                 ".ci/run installs it", allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "docs" / "screenshots"
 STACKYARD = str(Path(sys.executable).with_name("stackyard"))
 TOKEN = "ui-test-token-0123456789abcdef"
 
@@ -119,11 +120,18 @@ def home(filled: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return filled
 
 
+@pytest.fixture(scope="session")
+def shots(request: pytest.FixtureRequest) -> Path:
+    """Where the screenshots go (``make screenshots`` copies them from there)."""
+    return request.config.cache.mkdir("screenshots")
+
+
 class Tab:
     """One page with its console errors and dialogs (an ``alert`` means injected script
     ran: none may open)."""
 
-    def __init__(self, browser: Any, **context: Any) -> None:
+    def __init__(self, browser: Any, shots: Path, **context: Any) -> None:
+        self.shots = shots
         self.context = browser.new_context(**{"viewport": {"width": 1280, "height": 800},
                                               **context})
         self.page = self.context.new_page()
@@ -141,8 +149,7 @@ class Tab:
         return self.page
 
     def shot(self, name: str, full: bool = False) -> None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
+        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=full)
 
     def close(self) -> None:
         self.context.close()
@@ -151,8 +158,8 @@ class Tab:
 
 
 @pytest.fixture
-def tab(browser: Any) -> Iterator[Tab]:
-    t = Tab(browser)
+def tab(browser: Any, shots: Path) -> Iterator[Tab]:
+    t = Tab(browser, shots)
     yield t
     t.close()
 
@@ -243,12 +250,33 @@ def test_every_view_shows_its_data(tab: Tab, ui: UI, home: Path) -> None:
     report = page.locator("iframe.report")
     report.scroll_into_view_if_needed()
     # the sandboxed report paints in a process of its own: poll until the shot shows it
-    wait_until(lambda: len(report.screenshot(path=str(SHOTS / "monitoring-report.png")))
+    wait_until(lambda: len(report.screenshot(path=str(tab.shots / "monitoring-report.png")))
                > 20_000, 30, "the report to paint")
 
     page = tab.open(f"{ui.url}/ui/states")
-    assert page.locator("h1").text_content() == "State machines"
-    tab.shot("states")
+    page.get_by_role("link", name=ui_fill.MACHINE).click()
+    page.wait_for_url(f"**/ui/states/{ui_fill.MACHINE}")
+    # the newest execution is the failed one: its path through the branches and the catch
+    for state, st in (("BaseModels", "Failed"), ("ImageFailed", "Failed"),
+                      ("TextModel", "Succeeded"), ("Alert", "Succeeded"),
+                      ("StackedModel", "none"), ("ReuseImage", "none")):
+        assert page.locator(f'.dag .node[data-step="{state}"]').get_attribute("class") == \
+            f"node st-{st}", state
+    assert "a base model failed" in page.locator("#execution-error").text_content()
+    assert page.locator("table.history tr.bad").count() == 2
+    assert XSS_TEXT in page.locator("table.history").text_content()   # the cause, as text
+    tab.shot("states", full=True)
+    page.get_by_role("link", name="reuse").click()
+    page.wait_for_url("**execution=reuse")
+    assert page.locator('.dag .node[data-step="ReuseImage"]').get_attribute("class") == \
+        "node st-Succeeded"
+
+    page = tab.open(f"{ui.url}/ui/schedules")
+    assert page.locator("table.schedules tbody tr").count() == 1
+    assert page.locator("table.rules tbody tr").count() == 1
+    page.get_by_role("link", name="nightly-docs").click()
+    page.locator("table.fires tbody tr").first.wait_for()
+    tab.shot("schedules")
 
 
 XSS_TEXT = ui_fill.XSS
@@ -343,8 +371,8 @@ def test_a_run_goes_from_executing_to_succeeded_without_reload(tab: Tab, ui: UI,
         assert proc.wait(60) == 0
 
 
-def test_phone_width_and_dark_mode(browser: Any, ui: UI, home: Path) -> None:
-    t = Tab(browser, color_scheme="dark", viewport={"width": 390, "height": 844})
+def test_phone_width_and_dark_mode(browser: Any, shots: Path, ui: UI, home: Path) -> None:
+    t = Tab(browser, shots, color_scheme="dark", viewport={"width": 390, "height": 844})
     try:
         for name, url in (("phone-runs", "/ui/runs"),
                           ("phone-run", f"/ui/runs/{run_of('churn-train-baseline')}")):
@@ -358,12 +386,12 @@ def test_phone_width_and_dark_mode(browser: Any, ui: UI, home: Path) -> None:
         t.close()
 
 
-def test_a_server_with_a_token_signs_browsers_in(browser: Any, filled: Path,
+def test_a_server_with_a_token_signs_browsers_in(browser: Any, shots: Path, filled: Path,
                                                  tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
     server = UI(filled, "--token-file", str(token_file))
-    t = Tab(browser)
+    t = Tab(browser, shots)
     try:
         page = t.page
         page.goto(f"{server.url}/ui/runs")

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from ui_fill import STATES_DEF
 
 from stackyard.server import create_app
 from stackyard.ui import _svg
@@ -220,3 +221,98 @@ def test_a_waiting_callback_is_answered_from_the_run_page(sy) -> None:
         if runner.poll() is None:
             runner.kill()
             runner.wait()
+
+
+# ---- state machines, schedules and rules -------------------------------------------------
+def _nodes(html: str) -> dict[str, str]:
+    """State name -> status class of every node in the page's graph."""
+    return {m.group(2): m.group(1) for m in re.finditer(
+        r'<g class="node st-([A-Za-z]+)" data-step="([^"]+)"', html)}
+
+
+def test_a_state_machine_page_colours_each_executions_path_and_shows_its_history() -> None:
+    from stackyard import states
+
+    states.create_state_machine("docs", STATES_DEF)
+    states.start_execution("docs", {}, "ok")
+    states.start_execution("docs", {"broken": True}, "bad")
+    # a newer definition does not change the picture of executions that ran the old one
+    states.create_state_machine("docs", {"StartAt": "Only", "States": {
+        "Only": {"Type": "Succeed"}}}, update=True)
+    with client() as c:
+        listing = c.get("/ui/states")
+        assert listing.status_code == 200 and '/ui/states/docs"' in listing.text
+        page = c.get("/ui/states/docs")               # the newest execution: "bad"
+        assert page.status_code == 200, page.text
+        assert _nodes(page.text) == {
+            "PreparePages": "Succeeded", "BaseModels": "Failed", "TextModel": "Succeeded",
+            "Skip image model?": "Succeeded", "ImageFailed": "Failed", "ReuseImage": "none",
+            "ImageModel": "none", "StackedModel": "none", "Register": "none",
+            "Alert": "Succeeded", "Failed": "Failed"}
+        labels = re.findall(r'<text class="edge-label"[^>]*>([^<]+)</text>', page.text)
+        assert {"1", "2", "choice", "default", "catch"} <= set(labels)
+        assert "WorkflowFailed: a base model failed" in page.text
+        assert page.text.count('<tr class="bad">') == 2   # ParallelStateFailed, ExecutionFailed
+        assert "<script>" not in page.text and "&lt;script&gt;" in page.text
+        ok = c.get("/ui/states/docs", params={"execution": "ok"})
+        assert _nodes(ok.text) == {
+            "PreparePages": "Succeeded", "BaseModels": "Succeeded", "TextModel": "Succeeded",
+            "Skip image model?": "Succeeded", "ImageFailed": "none", "ReuseImage": "none",
+            "ImageModel": "Succeeded", "StackedModel": "Succeeded", "Register": "Succeeded",
+            "Alert": "none", "Failed": "none"}
+        assert ok.text.count('<td class="num">') == 18         # its 18 events
+        for params, code in (({"execution": "nosuch"}, 404), ({"execution": "a b"}, 400)):
+            assert c.get("/ui/states/docs", params=params).status_code == code
+        assert c.get("/ui/states/nosuch").status_code == 404
+
+
+def test_path_status_follows_retries_catches_and_aborts() -> None:
+    from stackyard.ui._states import path_status
+
+    g = _svg.Graph({"Train": "Task", "Wait": "Wait", "Oops": "Pass"})
+
+    def entered(n: str) -> dict:
+        return {"type": "TaskStateEntered" if n == "Train" else "PassStateEntered",
+                "stateEnteredEventDetails": {"name": n}}
+
+    def exited(n: str) -> dict:
+        return {"type": "TaskStateExited", "stateExitedEventDetails": {"name": n}}
+    retried = [entered("Train"), {"type": "TaskFailed"}, {"type": "TaskScheduled"},
+               {"type": "TaskSucceeded"}, exited("Train"), entered("Wait")]
+    assert path_status(retried, g, "RUNNING") == {"Train": "Succeeded", "Wait": "Executing"}
+    assert path_status(retried, g, "ABORTED")["Wait"] == "Stopped"
+    caught = [entered("Train"), {"type": "TaskTimedOut"}, exited("Train"), entered("Oops"),
+              exited("Oops")]
+    assert path_status(caught, g, "SUCCEEDED") == {"Train": "Failed", "Oops": "Succeeded"}
+    assert path_status([entered("Train"), {"type": "TaskFailed"}], g, "FAILED") == {
+        "Train": "Failed"}
+
+
+def test_schedules_and_rules_pages_list_them_and_link_what_each_fire_started(sy) -> None:
+    from stackyard import notify, states, triggers
+
+    states.create_state_machine("greet", {"StartAt": "Hi", "States": {
+        "Hi": {"Type": "Pass", "End": True}}})
+    triggers.create_schedule("hourly", target=triggers.state_machine_target("greet"),
+                             expression="rate(1 hour)")
+    notify.create_channel("ops", log=True)
+    triggers.create_rule("alert", on="run-failed", target=triggers.notify_target("ops"),
+                         pattern={"detail": {"pipeline": ["<b>x</b>"]}})
+    fire = triggers.trigger_schedule("hourly")["id"]
+    sy.wait_until(lambda: next(f for f in triggers.describe_schedule("hourly")["fires"]
+                               if f["id"] == fire)["status"] == "Succeeded", 60,
+                  what="the fire to succeed")
+    with client() as c:
+        page = c.get("/ui/schedules")
+        assert page.status_code == 200
+        assert '/ui/schedules/hourly"' in page.text and '/ui/rules/alert"' in page.text
+        assert "<b>x</b>" not in page.text and "\\u003cb\\u003ex" in page.text   # as text
+        one = c.get("/ui/schedules/hourly")
+        assert one.status_code == 200 and "rate(1 hour)" in one.text
+        (link,) = re.findall(r'href="(/ui/states/greet\?execution=[^"]+)"', one.text)
+        assert c.get(link.replace("&amp;", "&")).status_code == 200
+        assert c.get("/ui/rules/alert").status_code == 200
+        assert "It has not fired yet." in c.get("/ui/rules/alert").text
+        for path, code in (("/ui/schedules/nosuch", 404), ("/ui/rules/nosuch", 404),
+                           ("/ui/schedules/a%20b", 400)):
+            assert c.get(path).status_code == code, path

@@ -7,7 +7,9 @@
 * a small tuning job whose trials print a loss per epoch (early stopping on);
 * a baseline and two monitoring checks, a normal day and a drifted one;
 * a pipeline whose parameter, log line and failure reason carry HTML (it fails);
-* an endpoint with two variants serving the registered version, and a few requests.
+* an endpoint with two variants serving the registered version, and a few requests;
+* a state machine (Parallel, Choice, Catch) with three executions, one failed, a schedule
+  of it fired once and an event rule.
 
 A module of its own, not ``conftest``: several test folders have a ``conftest.py``."""
 
@@ -140,7 +142,62 @@ def endpoint() -> None:
                    headers={"Content-Type": "text/csv"}).raise_for_status()
 
 
+# Seed 003's shape: a Parallel of two models (one behind a Choice), every failure caught
+MACHINE = "document-classification"
+STATES_DEF = {"StartAt": "PreparePages", "States": {
+    "PreparePages": {"Type": "Pass", "Next": "BaseModels"},
+    "BaseModels": {"Type": "Parallel", "Next": "StackedModel", "Catch": [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Alert"}],
+        "Branches": [
+            {"StartAt": "TextModel", "States": {"TextModel": {"Type": "Pass", "End": True}}},
+            {"StartAt": "Skip image model?", "States": {
+                "Skip image model?": {"Type": "Choice", "Choices": [
+                    {"And": [{"Variable": "$.broken", "IsPresent": True},
+                             {"Variable": "$.broken", "BooleanEquals": True}],
+                     "Next": "ImageFailed"},
+                    {"And": [{"Variable": "$.reuse", "IsPresent": True},
+                             {"Variable": "$.reuse", "BooleanEquals": True}],
+                     "Next": "ReuseImage"}],
+                    "Default": "ImageModel"},
+                "ReuseImage": {"Type": "Pass", "End": True},
+                "ImageModel": {"Type": "Pass", "End": True},
+                "ImageFailed": {"Type": "Fail", "Error": "TrainingFailed",
+                                "Cause": f"image model: {XSS}"}}}]},
+    "StackedModel": {"Type": "Pass", "Next": "Register"},
+    "Register": {"Type": "Succeed"},
+    "Alert": {"Type": "Pass", "Next": "Failed"},
+    "Failed": {"Type": "Fail", "Error": "WorkflowFailed", "Cause": "a base model failed"}}}
+
+
+def state_machines() -> None:
+    """The machine, a nightly schedule of it fired once by hand (its execution ends before
+    the others start), then three executions: the happy path, the image model reused, and
+    a failure that the Parallel state's Catch takes."""
+    import time
+
+    from stackyard import notify, states, triggers
+
+    states.create_state_machine(MACHINE, STATES_DEF)
+    triggers.create_schedule("nightly-docs", target=triggers.state_machine_target(MACHINE),
+                             expression="cron(0 2 * * ? *)", timezone="Europe/Berlin")
+    fire = triggers.trigger_schedule("nightly-docs")["id"]
+    end = time.monotonic() + 120
+    while next(f for f in triggers.describe_schedule("nightly-docs")["fires"]
+               if f["id"] == fire)["status"] in ("Pending", "Running"):
+        if time.monotonic() > end:
+            raise RuntimeError("the schedule's fire did not end within 120 s")
+        time.sleep(0.1)
+    for name, value in (("happy", {}), ("reuse", {"reuse": True}),
+                        ("broken", {"broken": True})):
+        states.start_execution(MACHINE, value, name)
+    notify.create_channel("ops", log=True)
+    triggers.create_rule("drift-alert", on="drift-detected",
+                         target=triggers.notify_target("ops"),
+                         pattern={"detail": {"violations": [{"numeric": [">", 0]}]}})
+
+
 def main(work: Path) -> None:
+    state_machines()
     train(work)
     second_version(work)
     tune(work)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from stackyard.cli._args import json_option
+from stackyard.cli._remote import api, remote
 from stackyard.cli._render import out, print_json, table
 from stackyard.cli._schedules import fires_table
 from stackyard.errors import UsageError
@@ -64,9 +65,12 @@ def create(name: str, on: str, filter_: str | None, watch: str | None,
 @json_option
 def list_(json_: bool) -> None:
     """Every rule."""
-    from stackyard import triggers
+    if (server := remote()) is not None:
+        rows = server.get(api("rules"))
+    else:
+        from stackyard import triggers
 
-    rows = triggers.list_rules()
+        rows = triggers.list_rules()
     if json_:
         print_json(rows)
         return
@@ -86,9 +90,12 @@ def _table(rows: list[dict]) -> None:
 @json_option
 def describe(name: str, json_: bool) -> None:
     """A rule and its latest fires."""
-    from stackyard import triggers
+    if (server := remote()) is not None:
+        row = server.get(api("rules", name))
+    else:
+        from stackyard import triggers
 
-    row = triggers.describe_rule(name)
+        row = triggers.describe_rule(name)
     if json_:
         print_json(row)
         return

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from stackyard.cli._args import json_option
+from stackyard.cli._remote import api, remote
 from stackyard.cli._render import out, print_json, status, table, when
 from stackyard.errors import UsageError
 
@@ -104,9 +105,12 @@ def create(name: str, pipeline: Path | None, state_machine: str | None, monitor:
 @json_option
 def list_(json_: bool) -> None:
     """Every schedule and its next fire time."""
-    from stackyard import triggers
+    if (server := remote()) is not None:
+        rows = server.get(api("schedules"))
+    else:
+        from stackyard import triggers
 
-    rows = triggers.list_schedules()
+        rows = triggers.list_schedules()
     if json_:
         print_json(rows)
         return
@@ -118,9 +122,12 @@ def list_(json_: bool) -> None:
 @json_option
 def describe(name: str, json_: bool) -> None:
     """A schedule and its latest fires."""
-    from stackyard import triggers
+    if (server := remote()) is not None:
+        row = server.get(api("schedules", name))
+    else:
+        from stackyard import triggers
 
-    row = triggers.describe_schedule(name)
+        row = triggers.describe_schedule(name)
     if json_:
         print_json(row)
         return

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from stackyard.cli._args import json_option, limit_option
+from stackyard.cli._remote import api, remote
 from stackyard.cli._render import escape, out, print_json, table
 from stackyard.errors import UsageError
 
@@ -66,6 +67,12 @@ def _arn(ref: str) -> str:
     return execution_arn(machine, name)
 
 
+def _where(arn: str, *more: str) -> str:
+    """The API path of an execution (``.../state-machines/MACHINE/executions/NAME``)."""
+    machine, name = arn.split(":")[-2:]
+    return api("state-machines", machine, "executions", name, *more)
+
+
 def _code(status: str) -> int:
     return 0 if status in ("SUCCEEDED", "RUNNING") else 1
 
@@ -89,10 +96,12 @@ def _live(json_: bool):
     return on_event
 
 
-def _report(arn: str, json_: bool) -> int:
-    from stackyard.states import describe_execution
+def _report(arn: str, json_: bool, d: dict[str, Any] | None = None) -> int:
+    """Print DescribeExecution ``d`` (read here when not given); the exit code."""
+    if d is None:
+        from stackyard.states import describe_execution
 
-    d = describe_execution(arn)
+        d = describe_execution(arn)
     if json_:
         print_json(d)
     else:
@@ -107,41 +116,46 @@ def _report(arn: str, json_: bool) -> int:
     return _code(d["status"])
 
 
+def _save(name: str, definition: str, update: bool, json_: bool) -> None:
+    from stackyard.states import create_state_machine
+
+    r = create_state_machine(name, _definition(definition), update=update)
+    print_json(r) if json_ else out.print(f"{escape(r['stateMachineArn'])} version "
+                                          f"{r['version']}")
+
+
+_definition_option = click.option("--definition", "definition", required=True,
+                                  metavar="FILE", help="The ASL definition (JSON).")
+
+
 @states.command("create")
 @click.argument("name")
-@click.option("--definition", "definition", required=True, metavar="FILE",
-              help="The ASL definition (JSON).")
+@_definition_option
 @json_option
 def create(name: str, definition: str, json_: bool) -> None:
     """Create state machine NAME (refused if it exists with another definition)."""
-    from stackyard.states import create_state_machine
-
-    r = create_state_machine(name, _definition(definition), update=False)
-    print_json(r) if json_ else out.print(f"{escape(r['stateMachineArn'])} version "
-                                          f"{r['version']}")
+    _save(name, definition, False, json_)
 
 
 @states.command("update")
 @click.argument("name")
-@click.option("--definition", "definition", required=True, metavar="FILE",
-              help="The ASL definition (JSON).")
+@_definition_option
 @json_option
 def update(name: str, definition: str, json_: bool) -> None:
     """Give state machine NAME a new definition (a new version)."""
-    from stackyard.states import create_state_machine
-
-    r = create_state_machine(name, _definition(definition), update=True)
-    print_json(r) if json_ else out.print(f"{escape(r['stateMachineArn'])} version "
-                                          f"{r['version']}")
+    _save(name, definition, True, json_)
 
 
 @states.command("list")
 @json_option
 def list_(json_: bool) -> None:
     """State machines."""
-    from stackyard.states import list_state_machines
+    if (server := remote()) is not None:
+        rows = server.get(api("state-machines"))
+    else:
+        from stackyard.states import list_state_machines
 
-    rows = list_state_machines()
+        rows = list_state_machines()
     if json_:
         print_json(rows)
         return
@@ -194,7 +208,9 @@ def run(file: str, input_: str | None, machine: str | None, exec_name: str | Non
 @json_option
 def describe(execution: str, json_: bool) -> int:
     """Status, input, output, error and cause of EXECUTION (ARN or MACHINE:NAME)."""
-    return _report(_arn(execution), json_)
+    arn = _arn(execution)
+    server = remote()
+    return _report(arn, json_, server.get(_where(arn)) if server else None)
 
 
 @states.command("history")
@@ -202,9 +218,12 @@ def describe(execution: str, json_: bool) -> int:
 @json_option
 def history(execution: str, json_: bool) -> None:
     """The events of EXECUTION, as GetExecutionHistory."""
-    from stackyard.states import get_execution_history
+    if (server := remote()) is not None:
+        events = server.get(_where(_arn(execution), "history"))
+    else:
+        from stackyard.states import get_execution_history
 
-    events = get_execution_history(_arn(execution))
+        events = get_execution_history(_arn(execution))
     if json_:
         print_json({"events": events})
         return
@@ -224,9 +243,13 @@ def history(execution: str, json_: bool) -> None:
 @json_option
 def executions(name: str, status: str | None, limit: int, json_: bool) -> None:
     """Executions of state machine NAME, newest first."""
-    from stackyard.states import list_executions
+    if (server := remote()) is not None:
+        rows = server.get(api("state-machines", name, "executions"), status=status,
+                          limit=limit)
+    else:
+        from stackyard.states import list_executions
 
-    rows = list_executions(name, status, limit)
+        rows = list_executions(name, status, limit)
     if json_:
         print_json(rows)
         return

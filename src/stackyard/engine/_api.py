@@ -144,6 +144,53 @@ def resume_run(
                   on_event).run()
 
 
+RESUMABLE = ("Executing", "Failed", "Stopped")   # resume: a runner died, or it ended badly
+RETRYABLE = ("Failed", "Stopped")               # retry: it ended badly
+
+
+def resume_detached(run_id: str, *, retry: bool = False) -> int:
+    """``resume_run`` in a process of its own, for callers that must not wait (the HTTP API,
+    the web UI): it outlives the caller, and it reads nothing from ``STACKYARD_URL`` (a
+    server whose environment names itself must not hand the resume back to itself).
+    Refused (``ConflictError``) when the run is not ``RESUMABLE`` (``RETRYABLE`` for a
+    retry) or a live process drives it. Returns the new process's pid; its output goes to
+    ``resume-<time>.log`` in the run's folder."""
+    import sys
+
+    from stackyard.engine._runner import RunLock, run_dir
+    from stackyard.runtime import start_detached
+
+    action, allowed = ("retry", RETRYABLE) if retry else ("resume", RESUMABLE)
+    status = _run_or_raise(run_id)["status"]
+    if status not in allowed:
+        raise ConflictError(f"run {run_id} is {status}; {action} applies to a run that is "
+                            f"{' or '.join(allowed)}")
+    if RunLock(run_id).held_elsewhere():
+        raise ConflictError(f"run {run_id} is still being driven by a live process; stop it "
+                            "first or wait")
+    log = run_dir(run_id) / f"{action}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    proc = start_detached([sys.executable, "-m", "stackyard.engine._api", run_id], log)
+    threading.Thread(target=proc.wait, daemon=True).start()  # reap it when it ends
+    return proc.pid
+
+
+def _resume_main(run_id: str) -> int:
+    """What ``resume_detached`` runs: the resume, its steps as they end, the final status."""
+    def show(e: Event) -> None:   # step and run transitions; job logs have their files
+        if e.get("type") in ("step", "run"):
+            print(f"{time.strftime('%H:%M:%S')} {e.get('step') or 'run'} {e['status']}",
+                  flush=True)
+
+    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} resuming run {run_id}", flush=True)
+    try:
+        status = resume_run(run_id, on_event=show)
+    except (ConflictError, UsageError) as e:   # another process took it meanwhile
+        print(f"not resumed: {e}", flush=True)
+        return 2
+    print(f"run {run_id} ended: {status}", flush=True)
+    return 0 if status == "Succeeded" else 1
+
+
 def continue_run(run_id: str, wait: float = 0) -> str:
     """Drive a run whose runner died on from exactly where it stood, as that runner would
     have: unlike ``resume_run`` nothing failed or stopped is reopened, and a run that ended
@@ -269,3 +316,8 @@ def step_logs(run_id: str, step: str | None = None) -> list[tuple[str, int, Path
         raise NotFoundError(f"run {run_id} has no step {step!r} with attempts")
     return out
 
+
+if __name__ == "__main__":   # resume_detached's process
+    import sys
+
+    sys.exit(_resume_main(sys.argv[1]))

@@ -34,7 +34,7 @@ from stackyard.errors import (
     StackyardError,
     UsageError,
 )
-from stackyard.server import _callbacks, _jobs, _notify, _registry, _runs
+from stackyard.server import _callbacks, _jobs, _notify, _registry, _runs, _states, _triggers
 from stackyard.server._auth import Guard
 from stackyard.server._loop import start_loop
 from stackyard.ui import mount as mount_ui
@@ -82,7 +82,8 @@ def create_app(*, token: str | None, with_loop: bool = True) -> FastAPI:
     app = FastAPIOffline(
         title="stackyard", version="1",
         description="The stackyard HTTP API: runs, pipelines, tuning jobs, the model registry, "
-                    "endpoints, monitoring and callbacks of one STACKYARD_HOME. Send "
+                    "endpoints, monitoring, callbacks, state machines, schedules and "
+                    "event rules of one STACKYARD_HOME. Send "
                     "`Authorization: Bearer <token>` when the server has a token; requests "
                     "that change something must be `Content-Type: application/json`.",
         lifespan=lifespan, default_response_class=SafeJSON)
@@ -117,7 +118,7 @@ def create_app(*, token: str | None, with_loop: bool = True) -> FastAPI:
     def health() -> dict[str, Any]:
         return {"status": "ok", "loop": bool(getattr(app.state, "loop_thread", None))}
 
-    for module in (_runs, _registry, _callbacks, _jobs, _notify):
+    for module in (_runs, _registry, _callbacks, _jobs, _notify, _states, _triggers):
         app.include_router(module.router, prefix="/api")
     mount_ui(app, token)
     return app

@@ -66,16 +66,12 @@ def flag(value: str | None, what: str) -> bool:
 
 def who(value: Any, header: str | None) -> str:
     """The caller's name as it goes into an audit trail: given in the body (``who``) or the
-    ``X-Stackyard-User`` header, printable, at most 100 characters. One token serves every
-    caller, so the name is what the caller says; the record marks it as given over HTTP."""
+    ``X-Stackyard-User`` header, marked as given over HTTP."""
     given = value if value is not None else header
     if given is None:
         raise UsageError("say who you are: a \"who\" field in the body or an "
                          "X-Stackyard-User header (it is recorded with the change)")
-    if not isinstance(given, str) or not given.strip() or len(given) > 100 \
-            or not given.isprintable():
-        raise UsageError(f"who {str(given)[:120]!r}: a printable name of 1 to 100 characters")
-    return f"{given.strip()} (via HTTP API)"
+    return f"{_checks.check_person(given)} (via HTTP API)"
 
 
 class Open(BaseModel):

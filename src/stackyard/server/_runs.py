@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
-import sys
 import threading
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +13,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from stackyard import _home, engine
-from stackyard.errors import ConflictError, NotFoundError
+from stackyard import engine
+from stackyard.errors import NotFoundError
 from stackyard.server import _params as P
 from stackyard.store import open_store
 
@@ -126,35 +124,16 @@ def stop_run(run_id: str) -> dict[str, Any]:
 @router.post("/runs/{run_id}/resume", response_model=Started, status_code=202,
              summary="Finish a run whose runner died, or that failed, in a new process")
 def resume_run(run_id: str) -> dict[str, Any]:
-    return _drive(P.run_id(run_id), "resume", ("Executing", "Failed", "Stopped"))
+    run_id = P.run_id(run_id)
+    return {"run_id": run_id, "action": "resume", "pid": engine.resume_detached(run_id)}
 
 
 @router.post("/runs/{run_id}/retry", response_model=Started, status_code=202,
              summary="Retry a Failed or Stopped run from its failed steps (kept: succeeded)")
 def retry_run(run_id: str) -> dict[str, Any]:
-    return _drive(P.run_id(run_id), "retry", ("Failed", "Stopped"))
-
-
-def _drive(run_id: str, action: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-    """``stackyard runs resume RUN`` in a process of its own: it outlives this request and
-    this server, and a run is driven by one process at a time (its run lock)."""
-    from stackyard.engine._runner import RunLock
-    from stackyard.runtime import start_detached
-
-    status = engine.describe_run(run_id)["status"]
-    if status not in allowed:
-        raise ConflictError(f"run {run_id} is {status}; {action} applies to a run that is "
-                            f"{' or '.join(allowed)}")
-    if RunLock(run_id).held_elsewhere():
-        raise ConflictError(f"run {run_id} is still being driven by a live process; stop it "
-                            "first or wait")
-    folder = _home.home() / "server"
-    folder.mkdir(exist_ok=True, mode=0o700)
-    log = folder / f"{action}-{run_id}-{int(time.time())}.log"
-    proc = start_detached([sys.executable, "-m", "stackyard.cli", "runs", "resume", run_id,
-                           "-q"], log)
-    threading.Thread(target=proc.wait, daemon=True).start()  # reap it; it is not ours to wait
-    return {"run_id": run_id, "action": action, "pid": proc.pid}
+    run_id = P.run_id(run_id)
+    return {"run_id": run_id, "action": "retry",
+            "pid": engine.resume_detached(run_id, retry=True)}
 
 
 # ---- logs ----------------------------------------------------------------------------------

@@ -10,11 +10,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
-from stackyard._checks import check_name
+from stackyard._checks import check_name, check_person
 from stackyard.errors import UsageError
 from stackyard.registry import ModelRegistry
 from stackyard.ui import _session
-from stackyard.ui._web import Page, form, int_arg, person, render
+from stackyard.ui._web import Page, form, int_arg, render
 
 router = APIRouter(route_class=Page)
 SIDE_BY_SIDE = 20
@@ -92,7 +92,7 @@ async def decide(request: Request, group: str, version: str) -> Any:
     status = {"approve": "Approved", "reject": "Rejected"}.get(fields.get("decision", ""))
     if status is None:
         raise UsageError("decision: approve or reject")
-    name = person(fields.get("who"))
+    name = check_person(fields.get("who") or "", "your name")
     comment = fields.get("comment") or None
     if comment is not None and len(comment) > 10_000:
         raise UsageError("comment: at most 10000 characters")

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from stackyard.errors import NotFoundError, UsageError
-from stackyard.ui import _models, _ops, _runs, _session
+from stackyard.ui import _models, _ops, _runs, _session, _states, _triggers
 from stackyard.ui._web import Page, form, render
 
 
@@ -47,7 +47,7 @@ def mount(app: FastAPI, token: str | None) -> None:
                             httponly=True, samesite="strict", path="/")
         return response
 
-    for module in (_runs, _models, _ops):
+    for module in (_runs, _models, _ops, _states, _triggers):
         pages.include_router(module.router, prefix="/ui")
 
     @pages.get("/ui/{rest:path}")

@@ -1,11 +1,10 @@
 """Tuning jobs (trials, best so far, parallel coordinates, early-stopped trials), endpoints
 (variants, live traffic from the endpoint's own ``/metrics`` and ``/variants``, an update in
-progress), monitoring (one run's report, drift per feature across runs) and state machines."""
+progress) and monitoring (one run's report, drift per feature across runs)."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import math
 from pathlib import Path
@@ -17,10 +16,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client.parser import text_string_to_metric_families
 
 from stackyard._checks import check_name
-from stackyard.errors import NotFoundError, UsageError
 from stackyard.store import open_store
 from stackyard.ui import _svg
-from stackyard.ui._web import Page, int_arg, name_arg, render, run_arg
+from stackyard.ui._web import Page, name_arg, render, run_arg
 
 router = APIRouter(route_class=Page)
 TIMELINE_FEATURES = 8
@@ -196,63 +194,3 @@ def monitoring_run(request: Request, run_id: str) -> Any:
                       title="drift distance (after allowance) vs threshold") if drift else None
     return render(request, "monitoring_run.html", r=r, violations=violations, drift=drift,
                   chart=chart, has_report=bool(outputs.get("report")))
-
-
-# ---- state machines ------------------------------------------------------------------------
-def _states() -> Any:
-    """``stackyard.states`` when this installation has its API (issue 13), else None: the
-    views below then say that state machines are not part of it."""
-    try:
-        states = importlib.import_module("stackyard.states")
-    except ImportError:
-        return None
-    return states if hasattr(states, "get_execution_history") else None
-
-
-@router.get("/states")
-def state_machines(request: Request) -> Any:
-    states = _states()
-    return render(request, "states.html", available=states is not None,
-                  machines=states.list_state_machines() if states else [])
-
-
-@router.get("/states/{name}")
-def state_machine(request: Request, name: str, execution: str | None = None) -> Any:
-    """The state graph with one execution's path coloured (the newest unless ``execution``
-    names one of the machine's), and that execution's event history."""
-    states = _states()
-    if states is None:
-        raise NotFoundError("state machines are not part of this installation")
-    name = check_name(name, "state machine")
-    machine = states.describe_state_machine(name)
-    runs = states.list_executions(name, limit=int_arg(None, "limit", 100))
-    arns = [r["executionArn"] for r in runs]
-    if execution is not None and execution not in arns:
-        raise UsageError(f"execution {execution!r} is not one of {name}'s latest executions")
-    shown = next((r for r in runs if r["executionArn"] == (execution or arns[0])), None) \
-        if runs else None
-    history = states.get_execution_history(shown["executionArn"]) if shown else []
-    definition = machine["definition"]
-    graph = _state_graph(json.loads(definition) if isinstance(definition, str) else definition)
-    path = [e["stateEnteredEventDetails"]["name"] for e in history
-            if "stateEnteredEventDetails" in e]
-    status = dict.fromkeys(path, "Succeeded")
-    if path and shown and shown["status"] != "SUCCEEDED":
-        status[path[-1]] = {"RUNNING": "Executing", "FAILED": "Failed"}.get(shown["status"],
-                                                                            "Stopped")
-    return render(request, "state_machine.html", machine=machine, runs=runs, shown=shown,
-                  history=history, dag=_svg.dag(graph, status))
-
-
-def _state_graph(definition: dict[str, Any]) -> _svg.Graph:
-    """An ASL definition's states and transitions (Next, Choices, Default, Catch)."""
-    states = definition.get("States", {})
-    g = _svg.Graph({n: s.get("Type", "?") for n, s in states.items()})
-    for n, s in states.items():
-        targets = [(s.get("Next"), "data", "")]
-        targets += [(c.get("Next"), "branch", "choice") for c in s.get("Choices", [])]
-        targets += [(s.get("Default"), "branch", "default")]
-        targets += [(c.get("Next"), "failure", "catch") for c in s.get("Catch", [])]
-        g.edges.extend(_svg.Edge(n, t, kind, label) for t, kind, label in targets
-                       if t in states)
-    return g

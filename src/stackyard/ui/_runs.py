@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import difflib
 import json
-import sys
-import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,8 +13,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 
-from stackyard import _home, engine
-from stackyard.errors import ConflictError, DefinitionError, UsageError
+from stackyard import engine
+from stackyard.errors import DefinitionError, UsageError
 from stackyard.store import open_store
 from stackyard.ui import _svg
 from stackyard.ui._web import Page, form, int_arg, name_arg, render, run_arg
@@ -190,26 +188,6 @@ async def run_events(request: Request, run_id: str) -> StreamingResponse:
 
 
 # ---- actions -------------------------------------------------------------------------------
-def _drive(run_id: str, action: str, allowed: tuple[str, ...]) -> None:
-    """``stackyard runs resume RUN`` in a process of its own, as the API's resume/retry do:
-    it outlives this request and this server; one process drives a run at a time."""
-    from stackyard.engine._runner import RunLock
-    from stackyard.runtime import start_detached
-
-    status = engine.describe_run(run_id)["status"]
-    if status not in allowed:
-        raise ConflictError(f"run {run_id} is {status}; {action} applies to a run that is "
-                            f"{' or '.join(allowed)}")
-    if RunLock(run_id).held_elsewhere():
-        raise ConflictError(f"run {run_id} is still being driven by a live process; stop it "
-                            "first or wait")
-    folder = _home.home() / "server"
-    folder.mkdir(exist_ok=True, mode=0o700)
-    proc = start_detached([sys.executable, "-m", "stackyard.cli", "runs", "resume", run_id,
-                           "-q"], folder / f"ui-{action}-{run_id}-{int(time.time())}.log")
-    threading.Thread(target=proc.wait, daemon=True).start()
-
-
 @router.post("/runs/{run_id}/{action}")
 async def act(request: Request, run_id: str, action: str) -> Any:
     run_id = run_arg(run_id)
@@ -217,9 +195,9 @@ async def act(request: Request, run_id: str, action: str) -> Any:
     if action == "stop":
         await asyncio.to_thread(engine.stop_run, run_id)
     elif action == "resume":
-        await asyncio.to_thread(_drive, run_id, "resume", ("Executing", "Failed", "Stopped"))
+        await asyncio.to_thread(engine.resume_detached, run_id)
     elif action == "retry":
-        await asyncio.to_thread(_drive, run_id, "retry", ("Failed", "Stopped"))
+        await asyncio.to_thread(engine.resume_detached, run_id, retry=True)
     elif action == "callback":
         await asyncio.to_thread(_answer, fields)
     else:

@@ -31,7 +31,10 @@ STATUS_CLASS = {"Succeeded": "ok", "Completed": "ok", "Approved": "ok", "InServi
                 "Shifting": "run", "Creating": "run", "Updating": "run",
                 "PendingManualApproval": "run", "Failed": "bad", "Rejected": "bad",
                 "CompletedWithViolations": "bad", "RolledBack": "bad", "Stopped": "off",
-                "Skipped": "off", "Stopping": "off"}
+                "Skipped": "off", "Stopping": "off",
+                # state machine executions, schedules and their fires
+                "SUCCEEDED": "ok", "RUNNING": "run", "FAILED": "bad", "TIMED_OUT": "bad",
+                "ABORTED": "off", "ENABLED": "ok", "PAUSED": "off", "Running": "run"}
 
 
 def when(t: float | None) -> str:
@@ -147,15 +150,6 @@ async def form(request: Request) -> dict[str, str]:
         raise UsageError("this form's security token does not match (an old page, or a "
                          "form from another site); reload the page and send it again")
     return fields
-
-
-def person(value: str | None) -> str:
-    """The name a person gives on a form, as it goes into an audit trail."""
-    name = (value or "").strip()
-    if not name or len(name) > 100 or not name.isprintable():
-        raise UsageError("your name: 1 to 100 printable characters (it is recorded with "
-                         "the change)")
-    return name
 
 
 # ---- query values, through the project's one checker ---------------------------------------
