@@ -191,18 +191,8 @@ def stop(name: str, execution: str, body: Stop | None = None) -> dict[str, Any]:
 def resume(name: str, execution: str) -> dict[str, Any]:
     """Finished states are kept; the execution is driven on in a process of its own. An
     execution that succeeded, failed or timed out, or that a live process drives: 409."""
-    from stackyard.states._executor import ExecutionLock
-    from stackyard.states._tasks import _drive_detached
-
     arn = _arn(name, execution)
-    status = states.describe_execution(arn)["status"]
-    if status in ("SUCCEEDED", "FAILED", "TIMED_OUT"):
-        raise ConflictError(f"execution {execution} of {name} is {status}; resume applies "
-                            "to one that is RUNNING or ABORTED")
-    if ExecutionLock(arn).held_elsewhere():
-        raise ConflictError(f"execution {execution} of {name} is being driven by a live "
-                            "process")
-    _drive_detached(arn)
+    states.resume_detached(arn)
     return {"executionArn": arn, "status": "RUNNING"}
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from stackyard._checks import check_name
-from stackyard.errors import NotFoundError, StackyardError, UsageError
+from stackyard.errors import ConflictError, NotFoundError, StackyardError, UsageError
 from stackyard.states._errors import DATA_LIMIT_EXCEEDED
 from stackyard.states._executor import (
     FINAL,
@@ -252,6 +252,18 @@ def resume_execution(arn: str, on_event: Callable[[dict[str, Any]], None] | None
     kept, the running ones adopted or rerun. A finished execution is left as it is."""
     _execution(arn)
     return Driver(arn, on_event=on_event).run(reopen=True)
+
+
+def resume_detached(arn: str) -> None:
+    """``resume_execution`` in a process of its own (what the HTTP API's resume starts).
+    Refused (``ConflictError``) for an execution that ended, or that a live process drives."""
+    status = _execution(arn)["status"]
+    if status in ("SUCCEEDED", "FAILED", "TIMED_OUT"):
+        raise ConflictError(f"execution {arn} is {status}; resume applies to one that is "
+                            "RUNNING or ABORTED")
+    if driver_alive(arn):
+        raise ConflictError(f"execution {arn} is being driven by a live process")
+    drive_detached(arn, reopen=True)
 
 
 # ---- task tokens -------------------------------------------------------------------

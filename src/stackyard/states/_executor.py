@@ -99,8 +99,9 @@ def ExecutionLock(arn: str) -> DriverLock:
                       "wait for it or stop it with `stackyard states stop`", wait=1.0)
 
 
-def drive_detached(arn: str) -> None:
-    """Drive an execution in a process of its own (``drive``); its pid
+def drive_detached(arn: str, reopen: bool = False) -> None:
+    """Drive an execution in a process of its own (``drive``; ``reopen``: also an aborted
+    one, as ``resume`` does); its pid
     and start time go in ``driver.pid``, so the driver counts as alive while it starts up,
     before it holds the lock."""
     from stackyard import runtime
@@ -108,18 +109,19 @@ def drive_detached(arn: str) -> None:
     d = execution_dir(arn)
     d.mkdir(parents=True, exist_ok=True)
     proc = runtime.start_detached([sys.executable, "-c", "import sys; from stackyard.states."
-                                   "_executor import drive; sys.exit(drive(sys.argv[1]))", arn],
-                                  d / "driver.log")
+                                   "_executor import drive; sys.exit(drive(sys.argv[1], "
+                                   "sys.argv[2] == 'reopen'))", arn,
+                                   "reopen" if reopen else "keep"], d / "driver.log")
     tmp = d / f"driver.pid.{os.getpid()}"
     tmp.write_text(f"{proc.pid} {runtime.process_start_time(proc.pid) or ''}")
     tmp.replace(d / "driver.pid")
 
 
-def drive(arn: str) -> int:
-    """A detached driver's body: drive the execution (never reopening an aborted one, so
-    a stop that came first stays); 0, or 2 when another process drives it already."""
+def drive(arn: str, reopen: bool = False) -> int:
+    """A detached driver's body: drive the execution (reopening an aborted one only when
+    asked, so a stop that came first stays); 0, or 2 when another process drives it."""
     try:
-        Driver(arn).run()
+        Driver(arn).run(reopen=reopen)
     except UsageError as e:
         print(e, file=sys.stderr)
         return 2
