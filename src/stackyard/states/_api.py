@@ -261,8 +261,11 @@ def resume_detached(arn: str) -> None:
     if status in ("SUCCEEDED", "FAILED", "TIMED_OUT"):
         raise ConflictError(f"execution {arn} is {status}; resume applies to one that is "
                             "RUNNING or ABORTED")
-    if driver_alive(arn):
-        raise ConflictError(f"execution {arn} is being driven by a live process")
+    deadline = time.monotonic() + 5  # a driver that was just stopped may still be exiting
+    while driver_alive(arn):
+        if time.monotonic() > deadline:
+            raise ConflictError(f"execution {arn} is being driven by a live process")
+        time.sleep(0.1)
     drive_detached(arn, reopen=True)
 
 
