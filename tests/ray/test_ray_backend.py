@@ -93,16 +93,24 @@ pipeline = Pipeline(name="waiting", steps=[TrainingStep("Train", step_args=est.f
 """
 
 
-def _waiting_pipeline(sy, count: int = 1) -> tuple[Path, Path]:
+THEN = """
+then = TrainingStep("Then", step_args=est.fit(), depends_on=[pipeline.steps[0]])
+pipeline = Pipeline(name="waiting", steps=[pipeline.steps[0], then])
+"""
+
+
+def _waiting_pipeline(sy, count: int = 1, then: bool = False) -> tuple[Path, Path]:
     marks = sy.tmp / "marks"
     marks.mkdir()
     code = sy.work / "code"
     sy.write("code/waiter.py", WAITER, MARKS=str(marks))
-    return sy.write("waiting.py", PIPELINE, CODE=str(code), COUNT=count), marks
+    return sy.write("waiting.py", PIPELINE + (THEN if then else ""), CODE=str(code),
+                    COUNT=count), marks
 
 
-def _attempts(home: Path) -> list[tuple]:
-    return _rows(home, "SELECT n, status, error_type FROM attempts ORDER BY n")
+def _attempts(home: Path, step: str = "Train") -> list[tuple]:
+    return _rows(home, f"SELECT n, status, error_type FROM attempts WHERE step='{step}' "
+                 "ORDER BY n")
 
 
 def test_a_dead_worker_node_fails_the_attempt_killed_and_the_retry_succeeds(sy, infra):
@@ -134,7 +142,9 @@ def test_a_dead_worker_node_fails_the_attempt_killed_and_the_retry_succeeds(sy, 
 
 
 def test_a_driver_killed_with_9_is_resumed_and_adopts_the_running_job(sy, infra):
-    pipe, marks = _waiting_pipeline(sy)
+    """The resume names no backend: the run's own (Ray, its address and resources) is
+    used, so the job it adopts and the next step's new job both run on the cluster."""
+    pipe, marks = _waiting_pipeline(sy, then=True)
     env = infra.env(sy.home)
     proc = sy.cli_popen("run", pipe, "--backend", "ray", "--address", infra.address,
                         "--resources", ONE_CPU, env=env)
@@ -147,11 +157,14 @@ def test_a_driver_killed_with_9_is_resumed_and_adopts_the_running_job(sy, infra)
     proc.wait()
     run_id = _rows(sy.home, "SELECT run_id FROM runs")[0][0]
     (marks / "go").write_text("")   # the job goes on without its driver, and finishes
-    r = sy.cli("runs", "resume", run_id, "--backend", "ray", "--address", infra.address,
-               env=env, timeout=240)
+    r = sy.cli("runs", "resume", run_id, env={**env, "STACKYARD_BACKEND": "local"},
+               timeout=240)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert sy.lines(marks / "starts") == ["algo-1 1"]          # adopted, never started again
-    assert _attempts(sy.home) == [(1, "Succeeded", None)]
+    assert _attempts(sy.home) == [(1, "Succeeded", None)]      # adopted, never started again
+    assert _attempts(sy.home, "Then") == [(1, "Succeeded", None)]
+    assert sy.lines(marks / "starts") == ["algo-1 1", "algo-1 1"]
+    then_dir = Path(_rows(sy.home, "SELECT job_dir FROM attempts WHERE step='Then'")[0][0])
+    assert json.loads((then_dir / "ray.json").read_text())["address"] == infra.address
     props = json.loads(_rows(sy.home, "SELECT outputs FROM steps WHERE name='Train'")[0][0])
     assert props["FinalMetricDataList"]["rmse"]["Value"] == 1.5
     with tarfile.open(Path(props["ModelArtifacts"]["S3ModelArtifacts"].removeprefix(

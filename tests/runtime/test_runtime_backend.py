@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -64,6 +65,7 @@ pipeline = Pipeline(name="plain", steps=[ProcessingStep("Hello", step_args=p.run
 
 PROBE = """
 import sys
+from pathlib import Path
 from stackyard.cli import run_cli
 code = run_cli(["run", sys.argv[1], "-q"])
 sys.stderr.write("\\nRESULT " + str(code) + " " + str("ray" in sys.modules) + "\\n")
@@ -90,3 +92,32 @@ def test_ray_backend_without_artifact_store_exits_2_and_writes_nothing(sy):
                env={**env, "STACKYARD_ARTIFACTS": str(sy.tmp / "shared")})
     assert r.returncode == 2 and "CPU" in r.stderr, r.stdout + r.stderr
     sy.assert_nothing_written()
+
+
+def test_a_resume_goes_on_where_the_run_started_unless_told(sy):
+    """A local run records its backend; resumed with STACKYARD_BACKEND=ray in the
+    environment (which once sent the resume to Ray, or refused it for want of a store) it
+    stays local; a flag that contradicts the record is refused before anything runs."""
+    flag = sy.tmp / "fail-once"
+    flag.write_text("")
+    code = sy.write("hello.py", """
+        import pathlib, sys
+        flag = pathlib.Path(FLAG)
+        if flag.exists():
+            flag.unlink()
+            sys.exit(3)
+        print('hello')
+        """, FLAG=str(flag))
+    pipe = sy.write("plain.py", PIPELINE, CODE=str(code))
+    assert sy.cli("run", pipe, "-q").returncode == 1
+    run_id, backend = sy.db_query("SELECT run_id, backend FROM runs")[0]
+    assert json.loads(backend)["name"] == "local"
+    env = {k: v for k, v in sy.cli_env().items() if k != "STACKYARD_ARTIFACTS"}
+    r = sy.cli("runs", "resume", run_id, "--address", "127.0.0.1:1",
+               env={**env, "STACKYARD_BACKEND": "ray"})
+    assert r.returncode == 2 and "--address is for the ray backend" in r.stderr, r.stderr
+    r = sy.cli("runs", "resume", run_id, "-q", env={**env, "STACKYARD_BACKEND": "ray"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sy.db_query("SELECT status FROM runs") == [("Succeeded",)]
+    job_dir = sy.db_query("SELECT job_dir FROM attempts ORDER BY n DESC")[0][0]
+    assert not (Path(job_dir) / "ray.json").exists()

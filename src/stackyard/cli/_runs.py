@@ -221,7 +221,8 @@ def logs(run_id: str, step: str | None) -> None:
 def resume(run_id: str, quiet: bool, backend: str | None, address: str | None,
            resources: str | None) -> int:
     """Finish a run whose runner died or that failed: succeeded steps are kept. Jobs still
-    running (on this machine or on Ray) are adopted; new jobs go to --backend."""
+    running (on this machine or on Ray) are adopted; new jobs go where the run started
+    (its backend, address and resources), or to --backend/--address/--resources."""
     if (server := remote()) is not None:
         started = server.post(api("runs", run_id, "resume"))
         err.print(f"run {run_id}: resumed by the server at {server.url} (pid "
@@ -233,8 +234,8 @@ def resume(run_id: str, quiet: bool, backend: str | None, address: str | None,
         return 0 if _describe(run_id)["status"] == "Succeeded" else 1
     from stackyard import engine
 
-    choose_backend(backend, address, resources)
-    final = engine.resume_run(run_id, on_event=live_events(show_logs=not quiet))
+    final = engine.resume_run(run_id, on_event=live_events(show_logs=not quiet),
+                              backend=backend, address=address, resources=resources)
     summary(run_id)
     return 0 if final == "Succeeded" else 1
 

@@ -84,6 +84,7 @@ def start_run(
     """
     from stackyard.engine._definition import compile_definition
     from stackyard.engine._runner import Runner
+    from stackyard.runtime import selected
 
     pdef = compile_definition(definition)
     params = resolve_parameters(pdef.parameters, parameters)
@@ -95,7 +96,8 @@ def start_run(
     if snapshots:  # recorded with the run, not the pipeline version
         definition = {**definition, "Metadata": {**definition.get("Metadata", {}),
                                                  "CodeSnapshots": snapshots}}
-    store.create_run(run_id, pdef.name, version, json.dumps(definition, sort_keys=True), params)
+    store.create_run(run_id, pdef.name, version, json.dumps(definition, sort_keys=True), params,
+                     backend=selected().record())
     runner = Runner(store, run_id, pdef, params, functions, on_event)
     if max_parallel is not None:  # this execution only; the definition stays as it is
         runner.max_parallel = max(1, int(max_parallel))
@@ -122,12 +124,36 @@ def _run_or_raise(run_id: str) -> dict[str, Any]:
     return run
 
 
+def _resume_backend(run: dict[str, Any], backend: str | None, address: str | None,
+                    resources: Any) -> None:
+    """New jobs of a resumed run go where the run started (its recorded backend, address
+    and resources), unless told otherwise; then the new choice is recorded for the next
+    resume. Checked before anything runs (``UsageError``)."""
+    from stackyard import runtime
+
+    if backend is None and address is None and resources is None:
+        runtime.use_recorded(run.get("backend"))
+        return
+    recorded = run.get("backend") or {}
+    name = backend or recorded.get("name")
+    sel = runtime.use_backend(name, address if address is not None else (
+        recorded.get("address") if name == recorded.get("name") == "ray" else None),
+        resources)
+    open_store().set_run_backend(run["run_id"], sel.record())
+
+
 def resume_run(
     run_id: str,
     on_event: Callable[[Event], None] | None = None,
     functions: dict[str, Callable] | None = None,
+    *,
+    backend: str | None = None,
+    address: str | None = None,
+    resources: Any = None,
 ) -> str:
-    """Finish a run: adopt live jobs, keep what succeeded, rerun what did not finish."""
+    """Finish a run: adopt live jobs, keep what succeeded, rerun what did not finish. New
+    jobs go to the backend the run started on unless ``backend``/``address``/``resources``
+    say otherwise."""
     from stackyard.engine._definition import compile_definition
     from stackyard.engine._runner import RunLock, Runner
 
@@ -139,6 +165,7 @@ def resume_run(
     pdef = compile_definition(definition)
     if RunLock(run_id).held_elsewhere():
         raise ConflictError(f"run {run_id} is still being driven by a live process")
+    _resume_backend(run, backend, address, resources)
     store.reopen_run(run_id)
     return Runner(store, run_id, pdef, run["parameters"], _same_code(pdef, functions),
                   on_event).run()
@@ -198,9 +225,11 @@ def continue_run(run_id: str, wait: float = 0) -> str:
     Waits up to ``wait`` s for another driver to let go; then ``UsageError``."""
     from stackyard.engine._definition import compile_definition
     from stackyard.engine._runner import Runner
+    from stackyard.runtime import use_recorded
 
     run = _run_or_raise(run_id)
     pdef = compile_definition(json.loads(run["definition"]))
+    use_recorded(run.get("backend"))
     return Runner(open_store(), run_id, pdef, run["parameters"]).run(wait, unless_ended=True)
 
 

@@ -1,7 +1,13 @@
 """RUN: one subprocess per job with the SageMaker script-mode contract."""
 
 from stackyard.artifacts import code_hash  # the engine keys its cache on it
-from stackyard.runtime._backend import INSTANCE_TYPES, resources_for, selected, use_backend
+from stackyard.runtime._backend import (
+    INSTANCE_TYPES,
+    resources_for,
+    selected,
+    use_backend,
+    use_recorded,
+)
 from stackyard.runtime._collect import job_metrics, pack_model, training_outputs
 from stackyard.runtime._contract import processing_spec, training_spec
 from stackyard.runtime._job import prepare, run, start, stop, wait
@@ -32,5 +38,6 @@ __all__ = [
     "training_outputs",
     "training_spec",
     "use_backend",
+    "use_recorded",
     "wait",
 ]

@@ -137,12 +137,17 @@ class Selection:
     artifacts: str | None = None
     resources: dict[str, dict[str, float]] = field(default_factory=dict)
 
+    def record(self) -> dict[str, Any]:
+        """What a run keeps of it (``runs.backend``): a resume goes on where it started."""
+        return {"name": self.name, "address": self.address, "artifacts": self.artifacts,
+                "resources": self.resources}
+
 
 _chosen: dict[str, Selection] = {}   # "this process" -> its selection
 
 
 def use_backend(name: str | None = None, address: str | None = None,
-                resources: Any = None) -> Selection:
+                resources: Any = None, artifacts: str | None = None) -> Selection:
     """Choose where this process's jobs run, checked now: an unknown backend, Ray not
     installed, no cluster at the address, or a shared artifact store that is missing,
     unreachable or without credentials is a ``UsageError`` before anything runs. Unset
@@ -157,7 +162,7 @@ def use_backend(name: str | None = None, address: str | None = None,
         _chosen["process"] = Selection()
         return _chosen["process"]
     raw = resources if resources is not None else env["resources"]
-    sel = Selection("ray", address or env["address"] or "auto", env["artifacts"],
+    sel = Selection("ray", address or env["address"] or "auto", artifacts or env["artifacts"],
                     check_resources(raw, "resources") if raw else {})
     if not sel.artifacts:
         raise UsageError("the ray backend needs a shared artifact store every node can "
@@ -174,6 +179,17 @@ def use_backend(name: str | None = None, address: str | None = None,
     _ray.connect(sel.address)
     _chosen["process"] = sel
     return sel
+
+
+def use_recorded(record: dict[str, Any] | None) -> Selection:
+    """Go on where a run started (its ``Selection.record()``); a run recorded before
+    backends were (None) takes this process's choice."""
+    if record is None:
+        return selected()
+    if record["name"] == "local":
+        return use_backend("local")
+    return use_backend(record["name"], record["address"], record["resources"] or None,
+                       record["artifacts"])
 
 
 def selected() -> Selection:

@@ -9,19 +9,23 @@ shared artifact store (hash-checked), and runs the same launcher: the job sees t
 same ``exit.json``. It then pushes its folder's results (outputs, log, exit record) to the
 shared store and records their address under ``jobs/<key>/<host>.json``; the driver pulls
 them into the local job folder, so everything after the job (metrics, model packing,
-outputs into the local store) is the code path of a local job.
+outputs into the local store) is the code path of a local job. A host then stays warm for
+``IDLE`` seconds and takes the next one-host job of its shape (``JobHost.claim``): a new
+actor costs most of a second, a claim milliseconds.
 
-Durability: before any actor exists the driver writes ``ray.json`` in the job folder (the
-cluster address, the shared store, the actors' names). A resumed driver reads it: recorded
-results are collected, live actors are waited for (adopted), and only a job with neither is
-started again. An actor whose node dies (``RayActorError``) without a recorded result makes
-the attempt fail ``Killed``, so a ``RetryPolicy`` applies. The driver's environment is
-never sent: a job sees its worker's environment plus its spec's variables.
+Durability: before a job's actors start (or a warm one runs it) the driver writes
+``ray.json`` in the job folder (the cluster address, the shared store, the job's key and
+its actors' names). A resumed driver reads it: recorded results are collected, live
+actors still on the job are waited for (adopted), and only a job with neither is started
+again. An actor whose node dies (``RayActorError``) without a recorded result makes the
+attempt fail ``Killed``, so a ``RetryPolicy`` applies. The driver's environment is never
+sent: a job sees its worker's environment plus its spec's variables.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -32,6 +36,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,7 +56,8 @@ from stackyard.runtime._spec import JobResult, JobSpec
 
 NAMESPACE = "stackyard"
 LOG_POLL = 0.25     # how often the driver fetches new log lines of a remote job
-LINGER = 30.0       # an actor leaves this long after its job's results are recorded
+IDLE = 15.0         # a host stays warm this long after its job for the next job of its shape
+WARM = "stackyard-host-"  # name prefix of every job host: <shape>-<token>
 _connect_lock = threading.Lock()
 
 
@@ -97,21 +103,65 @@ def _skip_for(job_dir: Path, containers: list[str]) -> Callable[[str, list[str]]
 
 @ray.remote(max_restarts=0, max_concurrency=4)
 class JobHost:
-    """One host of one job on a Ray worker."""
+    """One host of a job on a Ray worker, then of the next job of its shape.
 
-    def __init__(self) -> None:
+    Starting a Ray actor costs most of a second (a new worker process, stackyard and s3fs
+    imported), which was most of a short job's time, so a host that finished its job stays
+    warm for ``IDLE`` seconds: a driver whose job needs the same resources ``claim``s it
+    instead of starting another. It runs one job at a time; every job is known by its key,
+    so a driver (or a resumed one) asking about a job this host has moved past gets its
+    answer from the shared store, where every result is recorded."""
+
+    def __init__(self, key: str) -> None:
+        self.lock = threading.Lock()
+        self.key: str | None = key          # the job this host is for (None: idle)
+        self.ran: dict[str, threading.Event] = {}   # jobs started here -> ended
         self.root: Path | None = None
         self.proc: subprocess.Popen | None = None
         self.stopped = False
-        self.done = threading.Event()
+        self.stores: dict[str, SharedStore] = {}
+        self.deadline = time.monotonic() + IDLE
+        threading.Thread(target=self._leave_when_idle, daemon=True).start()
+
+    def _leave_when_idle(self) -> None:
+        """Exit once idle (or claimed and never started) past the deadline: nobody may
+        come back for this host, and it holds its node's resources."""
+        while True:
+            time.sleep(1.0)
+            with self.lock:
+                busy = self.key is not None and self.key in self.ran and \
+                    not self.ran[self.key].is_set()
+                if not busy and time.monotonic() > self.deadline:
+                    os._exit(0)
+
+    def claim(self, key: str) -> tuple[str, str] | None:
+        """Reserve this idle host for job ``key``: its node's address and id, or None
+        when it is busy."""
+        with self.lock:
+            if self.key is not None and not (self.key in self.ran
+                                             and self.ran[self.key].is_set()):
+                return None
+            self.key, self.stopped, self.proc = key, False, None
+            self.deadline = time.monotonic() + IDLE  # ``run`` must come by then
+        return self.node()
 
     def node(self) -> tuple[str, str]:
         ctx = ray.get_runtime_context()
         return ray.util.get_node_ip_address(), ctx.get_node_id()
 
+    def has(self, key: str) -> bool:
+        """Whether job ``key`` started here (a claim its driver died before using: no)."""
+        return key in self.ran
+
     def run(self, payload: dict[str, Any]) -> None:
         """Lay out the job folder, run the job, record its results in the shared store."""
-        store = SharedStore(payload["store"])
+        key = payload["key"]
+        with self.lock:
+            if self.key != key or key in self.ran:
+                return  # claimed by another job meanwhile: this one was never started
+            self.ran = {k: e for k, e in self.ran.items() if not e.is_set()}
+            self.ran[key] = threading.Event()
+        store = self.stores.setdefault(payload["store"], SharedStore(payload["store"]))
         self.root = root = Path(tempfile.mkdtemp(prefix="stackyard-ray-"))
         job_dir = root / "job"
         spec = payload["spec"]
@@ -150,24 +200,28 @@ class JobHost:
             record = {"error": e.reason, "error_type": e.error_type}
         except Exception as e:  # noqa: BLE001 - the driver reports it as the step's reason
             record = {"error": f"{type(e).__name__}: {e}", "error_type": "InternalError"}
-        store.put_json(f"jobs/{payload['key']}/{payload['host']}.json", record)
+        store.put_json(f"jobs/{key}/{payload['host']}.json", record)
         shutil.rmtree(root, ignore_errors=True)
-        self.done.set()
-        # nobody may collect this actor (its driver died and never resumes): leave soon
-        threading.Timer(LINGER, os._exit, (0,)).start()
+        with self.lock:
+            self.root = None
+            self.deadline = time.monotonic() + IDLE
+            self.ran[key].set()
 
-    def log(self, offset: int) -> bytes:
-        """The job log from ``offset`` on (empty once the job's folder is gone)."""
-        path = (self.root / "job" / "log.txt") if self.root else None
+    def log(self, key: str, offset: int) -> bytes:
+        """Job ``key``'s log from ``offset`` on (empty once the job's folder is gone)."""
+        root = self.root if self.key == key else None
         try:
-            with open(path, "rb") as f:  # type: ignore[arg-type]
+            with open(root / "job" / "log.txt", "rb") as f:  # type: ignore[operator]
                 f.seek(offset)
                 return f.read(1 << 20)
         except (OSError, TypeError):
             return b""
 
-    def stop(self) -> None:
-        """SIGTERM the launcher: it ends the job's group and records ``Stopped``."""
+    def stop(self, key: str) -> None:
+        """SIGTERM job ``key``'s launcher: it ends the job's group and records
+        ``Stopped``."""
+        if self.key != key:
+            return
         self.stopped = True
         if self.proc is not None and self.proc.poll() is None:
             try:
@@ -175,8 +229,22 @@ class JobHost:
             except ProcessLookupError:
                 pass
 
-    def wait(self) -> None:
-        self.done.wait()
+    def wait(self, key: str) -> None:
+        """Until job ``key`` ends here (at once when it never started here)."""
+        ended = self.ran.get(key)
+        if ended is not None:
+            ended.wait()
+
+    def retire(self) -> bool:
+        """Leave now if idle (a job of another shape needs the resources)."""
+        with self.lock:
+            if self.key is not None and not (self.key in self.ran
+                                             and self.ran[self.key].is_set()):
+                return False
+            self.key = "retired"
+            self.ran["retired"] = threading.Event()  # never claimable again
+        threading.Timer(0.1, os._exit, (0,)).start()
+        return True
 
 
 # ---- the driver side ---------------------------------------------------------------------
@@ -260,6 +328,36 @@ def _actor(name: str) -> Any | None:
         return None
 
 
+def _shape(opts: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(opts, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _claim_warm(opts: dict[str, Any], key: str) -> tuple[str, Any, tuple[str, str]] | None:
+    """A warm host of this shape, claimed for job ``key``: (name, actor, its node)."""
+    prefix = f"{WARM}{_shape(opts)}-"
+    for name in ray.util.list_named_actors():
+        if not name.startswith(prefix) or (actor := _actor(name)) is None:
+            continue
+        try:
+            node = ray.get(actor.claim.remote(key), timeout=10)
+        except (RayError, GetTimeoutError):
+            continue
+        if node is not None:
+            return name, actor, tuple(node)  # type: ignore[return-value]
+    return None
+
+
+def _make_room(res: dict[str, float]) -> None:
+    """Warm hosts hold their resources: when a new host would not fit beside them, the
+    idle ones leave (Ray then places the new one as they go)."""
+    free = ray.available_resources()
+    if all(free.get(k, 0) >= v for k, v in res.items() if v):
+        return
+    for name in ray.util.list_named_actors():
+        if name.startswith(WARM) and (actor := _actor(name)) is not None:
+            actor.retire.remote()
+
+
 class RayBackend:
     name = "ray"
 
@@ -287,22 +385,32 @@ class RayBackend:
         requirements = store.push(Path(spec.requirements)) if spec.requirements else None
         key = secrets.token_hex(12)
         hosts = [f"algo-{i + 1}" for i in range(max(1, spec.instance_count))]
+        opts = _actor_options(res)
+        # one host: a warm one of its shape if any is idle; hosts of one job are started
+        # together, spread over distinct nodes
+        warm = _claim_warm(opts, key) if len(hosts) == 1 else None
+        names = [warm[0]] if warm else [f"{WARM}{_shape(opts)}-{secrets.token_hex(6)}"
+                                        for _ in hosts]
         marker = {"key": key, "address": sel.address, "store": store.uri, "hosts": hosts,
-                  "actors": [f"stackyard-{key}-{h}" for h in hosts],
-                  "outputs": sorted(spec.outputs.values())}
+                  "actors": names, "outputs": sorted(spec.outputs.values())}
         _write_marker(job_dir, marker)
         if before_start is not None:
-            before_start()
-        actors = [JobHost.options(name=name, namespace=NAMESPACE, lifetime="detached",
-                                  scheduling_strategy="SPREAD", **_actor_options(res)).remote()
-                  for name in marker["actors"]]
-        try:  # placed (where resources allow) and alive: its node and address
-            nodes = dict(zip(hosts, ray.get([a.node.remote() for a in actors]), strict=True))
-        except RayActorError as e:  # its node died under it: as if during the job
-            for a in actors:
-                ray.kill(a)
-            raise StepFailed(f"the Ray node of a host of the job died before the job "
-                             f"started ({_first_line(e)})", "Killed") from e
+            before_start()  # a claimed host not run goes idle again by itself
+        if warm:
+            actors, nodes = [warm[1]], {hosts[0]: warm[2]}
+        else:
+            _make_room(res)
+            actors = [JobHost.options(name=name, namespace=NAMESPACE, lifetime="detached",
+                                      scheduling_strategy="SPREAD", **opts).remote(key)
+                      for name in names]
+            try:  # placed (where resources allow) and alive: its node and address
+                nodes = dict(zip(hosts, ray.get([a.node.remote() for a in actors]),
+                                 strict=True))
+            except RayActorError as e:  # its node died under it: as if during the job
+                for a in actors:
+                    ray.kill(a)
+                raise StepFailed(f"the Ray node of a host of the job died before the job "
+                                 f"started ({_first_line(e)})", "Killed") from e
         ips = {h: ip for h, (ip, _) in nodes.items()}
         base = dataclasses.asdict(spec)
         refs = [a.run.remote({"store": store.uri, "key": key, "host": h,
@@ -315,12 +423,19 @@ class RayBackend:
         marker = _read_marker(job_dir)
         connect(marker["address"])
         store = SharedStore(marker["store"])
+        key = marker["key"]
         actors = [_actor(n) for n in marker["actors"]]
-        done = [store.get_json(f"jobs/{marker['key']}/{h}.json") is not None
+        for i, a in enumerate(actors):  # a claimed host the dead driver never started
+            try:
+                if a is not None and not ray.get(a.has.remote(key), timeout=30):
+                    actors[i] = None
+            except (RayError, GetTimeoutError):
+                actors[i] = None
+        done = [store.get_json(f"jobs/{key}/{h}.json") is not None
                 for h in marker["hosts"]]
         if not any(done) and all(a is None for a in actors):
             return None  # never started, or gone without a trace: start it again
-        refs = [a.wait.remote() for a in actors if a is not None]
+        refs = [a.wait.remote(key) for a in actors if a is not None]
         return Handle(job_dir, extra={"marker": marker, "actors": actors, "refs": refs})
 
     def wait(self, handle: Handle, on_log: Callable[[str], None] | None) -> JobResult:
@@ -337,7 +452,7 @@ class RayBackend:
                 if first is None:
                     continue
                 try:
-                    chunk = ray.get(first.log.remote(offset), timeout=30)
+                    chunk = ray.get(first.log.remote(marker["key"], offset), timeout=30)
                 except (RayError, GetTimeoutError):
                     chunk = b""
                 offset += len(chunk)
@@ -352,12 +467,9 @@ class RayBackend:
                 ray.get(ref)
             except RayActorError as e:
                 died.append(_first_line(e))
-        try:
+        try:  # the hosts stay warm for the next job of their shape
             return self._collect(job_dir, marker, store, offset - len(partial), on_log, died)
         finally:
-            for a in actors:
-                if a is not None:
-                    ray.kill(a)
             store.remove(f"jobs/{marker['key']}")
 
     def _collect(self, job_dir: Path, marker: dict[str, Any], store: SharedStore,
@@ -401,4 +513,4 @@ class RayBackend:
         for name in marker["actors"]:
             actor = _actor(name)
             if actor is not None:
-                actor.stop.remote()
+                actor.stop.remote(marker["key"])

@@ -397,4 +397,9 @@ MIGRATIONS: list[str] = [
                NULL, CAST(strftime('%s', 'now') AS REAL)
         FROM subscriptions WHERE kind = 'on-approve';
     """,
+    # 12: where a run's jobs go (its backend: name, Ray address, shared artifact store,
+    #    resources as JSON), so a resumed run goes on where it started
+    """
+    ALTER TABLE runs ADD COLUMN backend TEXT;
+    """,
 ]

@@ -69,19 +69,25 @@ class RunsMixin(Base):
 
     # ---- runs --------------------------------------------------------------------
     def create_run(
-        self, run_id: str, pipeline: str, version: int, definition: str, parameters: dict
+        self, run_id: str, pipeline: str, version: int, definition: str, parameters: dict,
+        backend: dict[str, Any] | None = None,
     ) -> None:
         with self.tx() as c:
             c.execute(
                 "INSERT INTO runs(run_id, pipeline, version, definition, parameters, status,"
-                " start_time) VALUES(?,?,?,?,?,?,?)",
+                " start_time, backend) VALUES(?,?,?,?,?,?,?,?)",
                 (run_id, pipeline, version, definition, json.dumps(parameters), "Executing",
-                 time.time()),
+                 time.time(), None if backend is None else json.dumps(backend)),
             )
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         r = self._one("SELECT * FROM runs WHERE run_id=?", (run_id,))
-        return None if r is None else decode(r, "parameters", empty={})
+        return None if r is None else decode(decode(r, "parameters", empty={}), "backend")
+
+    def set_run_backend(self, run_id: str, backend: dict[str, Any]) -> None:
+        """Where the run's new jobs go from now on (a resume told to move it)."""
+        with self.tx() as c:
+            c.execute("UPDATE runs SET backend=? WHERE run_id=?", (json.dumps(backend), run_id))
 
     def list_runs(self, pipeline: str | None = None, limit: int = 100, *,
                   status: str | None = None, since: float | None = None,

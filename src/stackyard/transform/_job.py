@@ -24,7 +24,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from stackyard import _home, artifacts
+from stackyard import _home, artifacts, runtime
 from stackyard._checks import check_name, check_number, json_safe
 from stackyard.errors import StepFailed, UsageError
 from stackyard.transform._inputs import input_files, line_number, units_of
@@ -99,14 +99,17 @@ def check_request(request: dict[str, Any]) -> dict[str, Any]:
         "join_source": check_choice(proc.get("JoinSource"), "JoinSource"),
         "assemble_with": check_choice(out.get("AssembleWith"), "AssembleWith"),
     }
-    workers = (_number(res.get("InstanceCount"), 1, "instance_count")
-               * _number(request.get("MaxConcurrentTransforms"), 1, "max_concurrent_transforms"))
+    hosts = _number(res.get("InstanceCount"), 1, "instance_count")
+    concurrency = _number(request.get("MaxConcurrentTransforms"), 1,
+                          "max_concurrent_transforms")
     env = request.get("Environment") or {}
     if not isinstance(env, dict):
         raise UsageError(f"env {env!r}: a dict of variable names to strings")
     return {"plan": plan, "input": source["S3Uri"], "split_line": split == "Line",
             "gzip": check_choice(inp.get("CompressionType"), "CompressionType") == "Gzip",
-            "output_path": out.get("S3OutputPath"), "workers": workers,
+            "output_path": out.get("S3OutputPath"), "workers": hosts * concurrency,
+            "hosts": hosts, "concurrency": concurrency,
+            "instance_type": res.get("InstanceType"),
             "environment": {str(k): str(v) for k, v in env.items()}}
 
 
@@ -171,9 +174,11 @@ def _assemble(units: list[dict[str, Any]], target: Path) -> None:
 
 
 def _clean(folder: Path) -> None:
-    """Temp files of a killed attempt (a worker's part, an assembly) go: never resumed."""
-    for p in folder.rglob(".*.tmp"):
-        p.unlink(missing_ok=True)
+    """Temp files of a killed attempt (a worker's part, an assembly, a part coming back
+    from a Ray host) go: never resumed."""
+    for pattern in (".*.tmp", ".*.part"):
+        for p in folder.rglob(pattern):
+            p.unlink(missing_ok=True)
 
 
 def _run_units(pending: dict[str, list[dict[str, Any]]], todo: list[dict[str, Any]],
@@ -189,19 +194,31 @@ def _run_units(pending: dict[str, list[dict[str, Any]]], todo: list[dict[str, An
             log(f"{rel}: done (from an earlier attempt's parts)")
     if not todo:
         return []
-    n_workers = min(settings["workers"], len(todo))
-    env = worker_env(model["environment"], settings["environment"], n_workers)
     work: queue.Queue[dict[str, Any]] = queue.Queue()
     for u in todo:
         work.put(u)
     results: queue.Queue[tuple[dict[str, Any], dict[str, Any]]] = queue.Queue()
     fatal: list[str] = []
-    workers = [Worker(env, log.file) for _ in range(n_workers)]
-    log(f"{len(todo)} units of {len(pending)} files on {n_workers} worker process(es)")
+    hosts = None
+    if runtime.selected().name == "ray":  # the same workers, on the cluster's nodes
+        from stackyard.transform._ray import Hosts
 
-    def drive(w: Worker) -> None:
-        w.send({"model": model, "plan": settings["plan"]})
-        hello = w.receive()
+        try:
+            hosts = Hosts(model, settings, todo, log)
+        except UsageError as e:
+            raise TransformError(str(e)) from e
+        workers: list[Any] = hosts.workers
+        where = f"on {len(hosts.actors)} Ray host(s)"
+    else:
+        n_workers = min(settings["workers"], len(todo))
+        env = worker_env(model["environment"], settings["environment"], n_workers)
+        workers = [Worker(env, log.file) for _ in range(n_workers)]
+        where = "on this machine"
+    log(f"{len(todo)} units of {len(pending)} files on {len(workers)} worker process(es) "
+        f"{where}")
+
+    def drive(w: Any) -> None:
+        hello = w.ask({"model": model, "plan": settings["plan"]})
         if not hello or not hello.get("ready"):
             fatal.append(hello["fatal"] if hello else "a worker exited while loading the model")
             return
@@ -213,12 +230,9 @@ def _run_units(pending: dict[str, list[dict[str, Any]]], todo: list[dict[str, An
             if unit["file"] in failures:
                 results.put((unit, {"ok": False, "skipped": True}))
                 continue
-            w.send({"unit": unit})
-            reply = w.receive()
+            reply = w.ask({"unit": unit})
             if reply is None:
-                code = w.proc.wait()
-                results.put((unit, {"ok": False, "index": None,
-                                    "error": f"its worker exited (code {code})"}))
+                results.put((unit, {"ok": False, "index": None, "error": w.gone()}))
                 return
             results.put((unit, reply))
 
@@ -250,6 +264,8 @@ def _run_units(pending: dict[str, list[dict[str, Any]]], todo: list[dict[str, An
     finally:  # an interrupt or a model that cannot load: stop the workers at once
         for w in workers:
             w.close(kill=bool(fatal) or not finished)
+        if hosts is not None:
+            hosts.close(kill=bool(fatal) or not finished)
         for t in threads:
             t.join()
     if fatal:

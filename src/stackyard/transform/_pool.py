@@ -37,6 +37,15 @@ class Worker:
         line = self.proc.stdout.readline()
         return json.loads(line) if line else None
 
+    def ask(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """Send ``message``; its answer, or None when the worker is gone (``gone`` says
+        why)."""
+        self.send(message)
+        return self.receive()
+
+    def gone(self) -> str:
+        return f"its worker exited (code {self.proc.wait()})"
+
     def close(self, kill: bool = False) -> None:
         if kill and self.proc.poll() is None:
             self.proc.kill()
@@ -54,11 +63,12 @@ class Worker:
             self.proc.stdout.close()
 
 
-def worker_env(model_env: dict[str, str], job_env: dict[str, str], workers: int
-               ) -> dict[str, str]:
+def worker_env(model_env: dict[str, str], job_env: dict[str, str], workers: int,
+               cpus: int | None = None) -> dict[str, str]:
     """The parent's environment plus the model's and the job's variables, with native
-    thread pools sized so that workers x threads fits the CPUs this process may use."""
-    threads = str(max(1, _home.cpu_count() // workers))
+    thread pools sized so that workers x threads fits the CPUs this process may use
+    (``cpus``: what a Ray host was given)."""
+    threads = str(max(1, (cpus or _home.cpu_count()) // workers))
     return {**os.environ, **model_env, **job_env, "OMP_NUM_THREADS": threads,
             "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
 

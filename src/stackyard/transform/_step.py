@@ -7,13 +7,15 @@ workers. Its durable state (``run_transform``'s folder: finished ``.out`` files 
 lives beside the attempts, in ``jobs/<step>/transform/``, not in the attempt folder the
 runtime wipes before starting a job again: so a transform killed with ``kill -9`` (runner,
 job and workers at once) resumes on ``runs resume`` without redoing any finished file, and
-a retry after a failed file redoes only that file. The request is the same for every
-attempt of a step (its job name comes from the run and the step), which ``run_transform``
-checks before touching the folder.
+a retry after a failed file redoes only that file. On a run with ``--backend ray`` the job
+itself stays here and its workers run on the cluster (``transform._ray``). The request is
+the same for every attempt of a step (its job name comes from the run and the step), which
+``run_transform`` checks before touching the folder.
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from stackyard import _home, runtime
@@ -58,6 +60,17 @@ def _check_model_name(value: Any) -> None:
         return
     if not isinstance(value, str) or not is_model_ref(value):
         check_name(value, "model")
+
+
+def _backend_env() -> dict[str, str]:
+    """The run's backend for the transform's own process (its coordinator stays here; on
+    Ray its workers go to the cluster): settings only, never credentials."""
+    sel = runtime.selected()
+    if sel.name == "local":
+        return {"STACKYARD_BACKEND": "local"}
+    return {"STACKYARD_BACKEND": sel.name, "STACKYARD_RAY_ADDRESS": sel.address or "auto",
+            "STACKYARD_ARTIFACTS": sel.artifacts or "",
+            "STACKYARD_RAY_RESOURCES": json.dumps(sel.resources)}
 
 
 class TransformStepType(StepType):
@@ -107,8 +120,8 @@ class TransformStepType(StepType):
         spec = runtime.JobSpec(
             name=name, kind="Transform",
             argv=["python3", "-m", "stackyard.transform._main", _REQUEST, str(state), _RESULT],
-            env={"STACKYARD_HOME": str(_home.home())}, cwd="/opt/ml", inputs=[], outputs={},
-            config_files={_REQUEST: req})
+            env={"STACKYARD_HOME": str(_home.home()), **_backend_env()}, cwd="/opt/ml",
+            inputs=[], outputs={}, config_files={_REQUEST: req})
         check_job(run_job(a, spec))
         done = job_json(a, _RESULT, "the transform job's result")
         out = done["TransformOutput"]
