@@ -187,8 +187,10 @@ def check_url(value: Any, what: str = "URL") -> str:
         if parsed.scheme in ("http", "https") and host and port_ok:
             check_host(host.strip("[]"), what)
             return value
-    shown = value[:40] if isinstance(value, str) else value
-    raise UsageError(f"{what} {shown!r}: write an http:// or https:// URL "
+    # only what precedes the path: a webhook's path, query or user info is its secret
+    shown = (re.split(r"[/?#]", value.partition("://")[2], maxsplit=1)[0]
+             .rpartition("@")[2][:40] if isinstance(value, str) else type(value).__name__)
+    raise UsageError(f"{what} (host {shown!r}): write an http:// or https:// URL "
                      "(e.g. https://hooks.example.com/path)")
 
 
