@@ -178,13 +178,13 @@ def check_url(value: Any, what: str = "URL") -> str:
     secret path) but never echoed: the message names only scheme and host."""
     if isinstance(value, str) and value.isascii() and 0 < len(value) <= 2048 and not any(
             ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        parsed = urlparse(value)
-        try:
+        try:  # urlparse itself refuses some junk ("http://[::1": Invalid IPv6 URL)
+            parsed = urlparse(value)
             port_ok = parsed.port is None or parsed.port > 0
             host = parsed.hostname
         except ValueError:
-            port_ok, host = False, None
-        if parsed.scheme in ("http", "https") and host and port_ok:
+            parsed, port_ok, host = None, False, None
+        if parsed is not None and parsed.scheme in ("http", "https") and host and port_ok:
             check_host(host.strip("[]"), what)
             return value
     # only what precedes the path: a webhook's path, query or user info is its secret
