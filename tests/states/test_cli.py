@@ -112,3 +112,22 @@ def test_task_token_answered_from_the_cli(sy):
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert json.loads(json.loads(out)["output"]) == {"answer": 42}
+
+
+def test_json_nested_too_deeply_is_one_line_exit_2(sy, capsys):
+    """json's decoder raised RecursionError: an internal error (exit 1), not a usage error."""
+    from stackyard.cli import run_cli
+
+    deep = "[" * 5000 + "]" * 5000
+    machine = sy.work / "deep ü.json"
+    machine.write_text('{"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": '
+                       + deep + ', "End": true}}}')
+    for argv, needle in ((["states", "start", "nosuch", "--input", deep], "--input"),
+                         (["states", "send-task-success", "t" * 64, "--output", deep],
+                          "--output"),
+                         (["states", "create", "m", "--definition", str(machine)],
+                          "nested too deeply")):
+        assert run_cli(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and needle in err and err.count("\n") == 1, err
+    assert _count(sy, "state_machines") == 0
