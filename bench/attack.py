@@ -479,8 +479,8 @@ def attack_cli(rng: random.Random, n: int = 100) -> dict[str, Any]:
             problems.append(f"{argv!r}: traceback")
         elif r.returncode and (len(lines) != 1 or not lines[0].startswith("error: ")):
             problems.append(f"{argv!r}: stderr {r.stderr[-200:]!r}")
-        elif SECRET in r.stdout + r.stderr:
-            problems.append(f"{argv!r}: echoed the secret")
+        elif param in ("webhook", "smtp") and SECRET in r.stdout + r.stderr:
+            problems.append(f"{argv!r}: echoed the secret")   # (a name may be echoed)
     return {"invocations": n, "exits": dict(sorted(codes.items())), "problems": problems}
 
 
