@@ -10,10 +10,23 @@ b. two ``stackyard run`` of that pipeline at once (two runs, two versions), and 
    ``runs resume`` of one run at once (one drives it, the other refuses in one line);
 c. 100 junk HTTP requests (bad methods, paths, headers, bodies, raw protocol garbage,
    slowloris) to an endpoint serving a version from (a): no 5xx, and it still answers;
-d. 100 junk CLI invocations (the CLI fuzz test's generator): no traceback, exit 0/1/2,
-   one error line.
+d. 100 junk CLI invocations (the CLI fuzz test's generator, plus junk aimed at the newer
+   verbs: JSON nested too deeply, NaN, URLs with secrets, bad cron and time zones): no
+   traceback, exit 0/1/2, one error line, no secret echoed;
+e. a state machine (Map of Waits, then Parallel of a Wait and a Pass) whose driver is
+   killed with SIGKILL at random moments, then ``states resume``d: every execution ends
+   SUCCEEDED with the undisturbed output, each Map item succeeds once; then two
+   ``states resume`` of one execution at once (one drives it, the other refuses);
+f. junk HTTP to ``stackyard server`` with a token: every API route of its OpenAPI document
+   and every UI page, with junk (and real) path values, queries and bodies, no token, a
+   wrong token, a foreign Host, UI forms without their CSRF token: no 5xx, every API
+   answer valid JSON, the token in no answer and no log line; then the server is killed
+   with -9 while a log stream is open and comes back;
+g. two ``stackyard server`` on one store with a 1-second schedule starting a state
+   machine, one of them killed with -9 half-way: every due time fired once (none lost,
+   none doubled), one execution per fire.
 
-Run: ``.venv/bin/python bench/attack.py [--kills 20] [--seed 0]`` (about 5 minutes on 2
+Run: ``.venv/bin/python bench/attack.py [--kills 20] [--seed 0]`` (about 8 minutes on 2
 cores). Exits 1 when a row fails.
 """
 
@@ -46,6 +59,8 @@ from stackyard.store import open_store  # noqa: E402 - after STACKYARD_HOME is s
 
 CODE, MARKS, GATE = WORK / "code dir ü", WORK / "marks.txt", WORK / "gate"
 GROUP = "attack-g"
+SECRET = "s3cr3tPathPart"
+TOKEN = "attack-token-" + "x7Kq9" * 4
 
 PREP = """
 import os, sys, time
@@ -424,7 +439,18 @@ def attack_cli(rng: random.Random, n: int = 100) -> dict[str, Any]:
     import click
 
     sys.path.insert(0, str(ROOT / "tests" / "cli"))
-    from test_cli_junk import CASES, _argv
+    from test_cli_junk import CASES, COMMANDS, _argv
+
+    # junk aimed at the newer verbs (states, schedules, rules, channels, callbacks)
+    extra = ["[" * 3000 + "]" * 3000, '{"a": NaN}', "1e999", "http://[::1",
+             f"https://u:{SECRET}@hooks.example/T0/{SECRET}", f"https://h.example/{SECRET} ",
+             "cron(0 2 ? * 9 *)", "rate(99999999999999999999 days)", "*/0 * * * *",
+             "Europe/../../etc/passwd", "@/nonexistent ü", "arn:aws:states:::execution:x:y"]
+    CASES = CASES + [(path, cmd, p.name, junk) for path, cmd in COMMANDS
+                     if path[0] in ("states", "schedules", "rules", "channels",
+                                    "notifications", "callback")
+                     for p in cmd.params if not getattr(p, "is_flag", False)
+                     and p.name != "help" for junk in extra]
 
     real = {"run_id": min(run_ids()), "ref": f"{GROUP}/1", "group": GROUP,
             "file": str(WORK / "pipé line.py")}
@@ -453,13 +479,276 @@ def attack_cli(rng: random.Random, n: int = 100) -> dict[str, Any]:
             problems.append(f"{argv!r}: traceback")
         elif r.returncode and (len(lines) != 1 or not lines[0].startswith("error: ")):
             problems.append(f"{argv!r}: stderr {r.stderr[-200:]!r}")
+        elif param in ("webhook", "smtp") and SECRET in r.stdout + r.stderr:
+            problems.append(f"{argv!r}: echoed the secret")   # (a name may be echoed)
     return {"invocations": n, "exits": dict(sorted(codes.items())), "problems": problems}
+
+
+# ---- (e) kill -9 a state-machine execution ------------------------------------------------
+MACHINE = {"StartAt": "M", "States": {
+    "M": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2, "ResultPath": "$.mapped",
+          "Iterator": {"StartAt": "W", "States": {
+              "W": {"Type": "Wait", "Seconds": 1, "Next": "Add"},
+              "Add": {"Type": "Pass", "Parameters": {"v.$": "States.MathAdd($, 1)"},
+                      "End": True}}},
+          "Next": "P"},
+    "P": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "W2", "States": {"W2": {"Type": "Wait", "Seconds": 1, "End": True}}},
+        {"StartAt": "X", "States": {"X": {"Type": "Pass", "Result": {"x": 1}, "End": True}}}]}}}
+ITEMS = [1, 2, 3, 4]
+
+
+def _execution_problems(ref: str, expected: str) -> list[str]:
+    d = json.loads(cli("states", "describe", ref, "--json").stdout)
+    events = json.loads(cli("states", "history", ref, "--json").stdout)["events"]
+    kinds = Counter(e["type"] for e in events)
+    bad = []
+    if d["status"] != "SUCCEEDED" or d.get("output") != expected:
+        bad.append(f"{ref}: {d['status']} {d.get('output', d.get('cause'))!r:.200}")
+    if kinds["MapIterationSucceeded"] != len(ITEMS) or kinds["ExecutionSucceeded"] != 1:
+        bad.append(f"{ref}: {kinds['MapIterationSucceeded']} Map items succeeded, "
+                   f"{kinds['ExecutionSucceeded']} ExecutionSucceeded events")
+    return bad
+
+
+def attack_states(kills: int, rng: random.Random) -> dict[str, Any]:
+    definition = write(WORK / "machine ü.json", json.dumps(MACHINE))
+    (WORK / "input ü.json").write_text(json.dumps({"items": ITEMS}))
+    t0 = time.monotonic()
+    first = cli("states", "run", str(definition), "--machine", "sm", "--input",
+                "@" + str(WORK / "input ü.json"), "--name", "undisturbed", "--json")
+    window = time.monotonic() - t0
+    if first.returncode != 0:
+        return {"problems": [f"an undisturbed execution failed: {first.stderr[-300:]}"]}
+    expected = json.loads(first.stdout)["output"]
+    problems: list[str] = []
+    states_at: Counter = Counter()
+    before_start = resumes_failed = 0
+    for i in range(kills):
+        driver = subprocess.Popen([EXE, "states", "start", "sm", "--input",
+                                   "@" + str(WORK / "input ü.json"), "--name", f"k{i}",
+                                   "--wait"], cwd=WORK, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0, window))
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+        d = cli("states", "describe", f"sm:k{i}", "--json")
+        if d.returncode == 2:
+            before_start += 1
+            continue
+        events = json.loads(cli("states", "history", f"sm:k{i}", "--json").stdout)["events"]
+        states_at[next((e["type"].removesuffix("StateEntered") for e in reversed(events)
+                        if e["type"].endswith("StateEntered")), "start")] += 1
+        r = cli("states", "resume", f"sm:k{i}", "--json", timeout=120)
+        if r.returncode != 0 or "Traceback" in r.stderr:
+            resumes_failed += 1
+            problems.append(f"resume k{i}: exit {r.returncode}: {r.stderr.strip()[-300:]}")
+            continue
+        problems += _execution_problems(f"sm:k{i}", expected)
+    # two resumes of one execution at once
+    driver = subprocess.Popen([EXE, "states", "start", "sm", "--input",
+                               "@" + str(WORK / "input ü.json"), "--name", "twice", "--wait"],
+                              cwd=WORK, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: cli("states", "describe", "sm:twice").returncode == 0, 60, "the execution")
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    pair = [subprocess.Popen([EXE, "states", "resume", "sm:twice"], cwd=WORK, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in pair]
+    codes = sorted(p.returncode for p in pair)
+    if codes != [0, 2] or any("Traceback" in e for _, e in outs):
+        problems.append(f"two resumes at once: exits {codes}: {[e[-200:] for _, e in outs]}")
+    problems += _execution_problems("sm:twice", expected)
+    return {"kills": kills, "execution takes (s)": round(window, 1),
+            "killed before it existed": before_start, "resumes failed": resumes_failed,
+            "last state entered": dict(sorted(states_at.items())),
+            "two resumes": codes, "problems": problems}
+
+
+# ---- (f) junk HTTP to the API server -----------------------------------------------------
+def _server(port: int, log: Path) -> subprocess.Popen:
+    token_file = WORK / "token ü.txt"
+    token_file.write_text(TOKEN + "\n")
+    proc = subprocess.Popen([EXE, "server", "--port", str(port), "--token-file",
+                             str(token_file)], cwd=WORK, stdout=log.open("ab"),
+                            stderr=subprocess.STDOUT)
+    import httpx
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited {proc.returncode}") from None
+            return False
+    wait_for(up, 60, "the server")
+    return proc
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def attack_api(rng: random.Random) -> dict[str, Any]:
+    import httpx
+
+    port, log = free_port(), WORK / "server ü.log"
+    proc = _server(port, log)
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    problems: list[str] = []
+    statuses: Counter = Counter()
+    real = {"run_id": min(run_ids()), "group": GROUP, "version": "1", "name": "sm",
+            "ref": f"{GROUP}/1", "token": "0" * 64}
+    junk = ["%FF", "..%2F..", "%00", "-5", "99999999999999999999", "%D9%A1", "a%0Ab", "nan",
+            "x" * 3000, "%5B%2F%5D", "%E2%9C%93", ""]
+    bodies = [b"", b"{", b"null", b"[]", b"5", b'{"a": NaN}', b"\xff\xfe",
+              b"[" * 5000 + b"]" * 5000, b'{"who": "' + b"a" * 100_000 + b'"}',
+              b'{"outputs": {"n": "1e400"}, "reason": 5, "who": "\\u0000", "comment": []}']
+    try:
+        with httpx.Client(base_url=base, headers=auth, timeout=60) as client:
+            spec = client.get("/openapi.json").json()
+            requests: list[tuple[str, str, dict[str, Any]]] = []
+            for path, ops in spec["paths"].items():
+                for method, op in ops.items():
+                    params = op.get("parameters", [])
+                    for value in [*junk, None]:   # None: the real names
+                        url = path
+                        for p in params:
+                            if p["in"] == "path":
+                                url = url.replace("{" + p["name"] + "}",
+                                                  real.get(p["name"], "x") if value is None
+                                                  else value)
+                        query = "&".join(f"{p['name']}={rng.choice(junk)}" for p in params
+                                         if p["in"] == "query" and value is not None)
+                        url += f"?{query}" if query else ""
+                        for body in (rng.sample(bodies, 3) if method != "get" else [None]):
+                            requests.append((method.upper(), url, {"content": body, "headers": {
+                                "Content-Type": "application/json"}} if body is not None
+                                else {}))
+            for page in ("/ui/runs", "/ui/runs/{run_id}", "/ui/models/{group}/{version}",
+                         "/ui/models/{group}/compare", "/ui/pipelines/attack", "/ui/tuning",
+                         "/ui/endpoints", "/ui/monitoring", "/ui/states", "/ui/states/sm"):
+                for value in [*junk[:6], None]:
+                    url = page.format(**{k: (v if value is None else value)
+                                         for k, v in real.items()})
+                    requests.append(("GET", f"{url}?status={rng.choice(junk)}&page="
+                                            f"{rng.choice(junk)}", {}))
+            for url in (f"/ui/runs/{real['run_id']}/stop", f"/ui/runs/{real['run_id']}/resume",
+                        f"/ui/models/{GROUP}/1/decide", "/ui/login"):
+                for body in (b"", b"csrf=nope&who=x", b"\xff=\xfe", b"a=" + b"b" * 70_000):
+                    requests.append(("POST", url, {"content": body, "headers": {
+                        "Content-Type": "application/x-www-form-urlencoded"}}))
+            for method, url, kw in requests:
+                try:
+                    r = client.request(method, url, **kw)
+                except httpx.HTTPError as e:
+                    statuses[type(e).__name__] += 1
+                    problems.append(f"{method} {url[:60]}: {type(e).__name__}")
+                    continue
+                statuses[r.status_code] += 1
+                if r.status_code >= 500:
+                    problems.append(f"{method} {url[:60]}: {r.status_code} {r.text[:100]}")
+                if url.startswith("/api/") and "json" in r.headers.get("content-type", ""):
+                    try:
+                        json.loads(r.text)
+                    except ValueError:
+                        problems.append(f"{method} {url[:60]}: invalid JSON")
+                if TOKEN in r.text:
+                    problems.append(f"{method} {url[:60]}: the token in the answer")
+            # who may call: no token, a wrong token, a foreign Host
+            for headers, want in (({"Authorization": ""}, 401),
+                                  ({"Authorization": "Bearer " + TOKEN[:-1]}, 401),
+                                  ({"Authorization": "Bearer " + TOKEN + "x"}, 401),
+                                  ({"Authorization": "Basic " + TOKEN}, 401)):
+                got = client.get("/api/runs", headers=headers).status_code
+                statuses[got] += 1
+                if got != want:
+                    problems.append(f"GET /api/runs with {headers}: {got}, expected {want}")
+            # kill -9 while a log stream is open, then start it again on the same store
+            with client.stream("GET", f"/api/runs/{real['run_id']}/logs",
+                               params={"follow": "true"}) as stream:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                try:
+                    for _ in stream.iter_bytes():
+                        pass
+                except httpx.HTTPError:
+                    pass
+        proc = _server(port, log)
+        again = httpx.get(f"{base}/api/runs", headers=auth, timeout=30)
+        if again.status_code != 200 or not again.json():
+            problems.append(f"after kill -9 and restart: /api/runs {again.status_code}")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        if proc.wait(timeout=60) != 0:
+            problems.append(f"SIGTERM: the server exited {proc.returncode}")
+    text = log.read_text(errors="replace")
+    if TOKEN in text:
+        problems.append("the token is in the server log")
+    if "Traceback" in text:
+        problems.append(f"{text.count('Traceback')} tracebacks in the server log")
+    return {"requests": sum(statuses.values()),
+            "statuses": dict(sorted(statuses.items(), key=str)), "problems": problems}
+
+
+# ---- (g) two schedulers on one store -------------------------------------------------------
+def attack_schedulers() -> dict[str, Any]:
+    from stackyard import triggers
+
+    machine = write(WORK / "pass ü.json", json.dumps({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "End": True}}}))
+    created = cli("states", "create", "pass", "--definition", str(machine))
+    if created.returncode != 0:
+        return {"problems": [f"states create: {created.stderr.strip()}"]}
+    triggers.create_schedule("every-second", target=triggers.state_machine_target("pass"),
+                             expression="rate(1 second)", catchup="all")
+    logs = [WORK / f"scheduler {i}.log" for i in range(2)]
+    servers = [_server(free_port(), log) for log in logs]
+    problems: list[str] = []
+
+    def fires() -> list[dict[str, Any]]:
+        return sorted(open_store().list_fires(owner="every-second", limit=10**6),
+                      key=lambda f: f["due_ms"])
+    try:
+        wait_for(lambda: len(fires()) >= 5, 120, "five fires")
+        servers[0].send_signal(signal.SIGKILL)   # the lease holder or not: either way
+        servers[0].wait()
+        start = len(fires())
+        wait_for(lambda: len(fires()) >= start + 5, 120, "five more fires")
+        triggers.pause_schedule("every-second")
+    finally:
+        for p in servers[1:]:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=60)
+    done = wait_for(lambda: (f := fires()) and all(x["status"] != "Pending" and
+                                                   x["status"] != "Running" for x in f) and f,
+                    120, "every fire to end")
+    due = [f["due_ms"] for f in done]
+    if len(due) != len(set(due)):
+        problems.append("a time fired twice")
+    if due != list(range(due[0], due[-1] + 1, 1000)):
+        problems.append(f"times were lost: {len(due)} fires over "
+                        f"{(due[-1] - due[0]) // 1000 + 1} seconds")
+    wait_for(lambda: not open_store().list_executions("pass", "RUNNING", 10), 120,
+             "the executions to end")
+    executions = open_store().list_executions("pass", None, 10**6)
+    by_status = Counter(f["status"] for f in done)
+    if len(executions) != len(done) or set(by_status) != {"Succeeded"}:
+        problems.append(f"{len(done)} fires ({dict(by_status)}) started {len(executions)} "
+                        "executions")
+    return {"fires": len(done), "executions": len(executions),
+            "fire statuses": dict(by_status), "problems": problems}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--state-kills", type=int, default=12)
+    ap.add_argument("--only", default="abcdefg", help="the rows to run, e.g. 'ef'")
     opts = ap.parse_args()
     rng = random.Random(opts.seed)
     pipeline = setup()
@@ -471,7 +760,15 @@ def main() -> int:
             ("b. two runs at once; two resumes of one run at once",
              lambda: attack_concurrency(pipeline)),
             ("c. junk HTTP to a running endpoint", attack_http),
-            ("d. junk CLI invocations", lambda: attack_cli(rng))]:
+            ("d. junk CLI invocations", lambda: attack_cli(rng)),
+            ("e. kill -9 a state-machine execution (Map, Parallel, Wait), resume",
+             lambda: attack_states(opts.state_kills, rng)),
+            ("f. junk HTTP to the API server and UI; kill -9 it mid-stream",
+             lambda: attack_api(rng)),
+            ("g. two servers (schedulers) on one store, one killed with -9",
+             attack_schedulers)]:
+        if label[0] not in opts.only:
+            continue
         t0 = time.monotonic()
         try:
             result = attack()

@@ -178,17 +178,19 @@ def check_url(value: Any, what: str = "URL") -> str:
     secret path) but never echoed: the message names only scheme and host."""
     if isinstance(value, str) and value.isascii() and 0 < len(value) <= 2048 and not any(
             ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        parsed = urlparse(value)
-        try:
+        try:  # urlparse itself refuses some junk ("http://[::1": Invalid IPv6 URL)
+            parsed = urlparse(value)
             port_ok = parsed.port is None or parsed.port > 0
             host = parsed.hostname
         except ValueError:
-            port_ok, host = False, None
-        if parsed.scheme in ("http", "https") and host and port_ok:
+            parsed, port_ok, host = None, False, None
+        if parsed is not None and parsed.scheme in ("http", "https") and host and port_ok:
             check_host(host.strip("[]"), what)
             return value
-    shown = value[:40] if isinstance(value, str) else value
-    raise UsageError(f"{what} {shown!r}: write an http:// or https:// URL "
+    # only what precedes the path: a webhook's path, query or user info is its secret
+    shown = (re.split(r"[/?#]", value.partition("://")[2], maxsplit=1)[0]
+             .rpartition("@")[2][:40] if isinstance(value, str) else type(value).__name__)
+    raise UsageError(f"{what} (host {shown!r}): write an http:// or https:// URL "
                      "(e.g. https://hooks.example.com/path)")
 
 

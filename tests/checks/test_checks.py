@@ -121,3 +121,18 @@ def test_kwarg_rules_three_kinds() -> None:
 def test_json_safe() -> None:
     out = c.json_safe({"a": [1.0, math.nan, {"b": math.inf}], "c": (2, -math.inf)})
     assert out == {"a": [1.0, None, {"b": None}], "c": [2, None]}
+
+
+@pytest.mark.parametrize("url", [
+    "https://hooks.example/T0/B0/supersecret99 ",       # a trailing space from a paste
+    "https://hooks.example:99999/T0/supersecret99",     # a bad port
+    "https://hooks.example/T0/supersecret99\n",
+    "ftp://hooks.example/T0/supersecret99",
+    "https://u:supersecret99@/x",
+    "https://hooks.example/T0?token=supersecret99\x00",
+])
+def test_a_refused_url_names_its_host_never_its_secret_path(url: str) -> None:
+    with pytest.raises(UsageError) as e:
+        c.check_url(url, "--webhook")
+    assert "supersecret" not in str(e.value) and "--webhook" in str(e.value)
+    assert "hooks.example" in str(e.value) or "@" in url

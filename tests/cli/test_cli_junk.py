@@ -256,3 +256,30 @@ def test_help_and_no_arguments(sy):
     assert r.returncode == 2 and "list" in r.stdout + r.stderr
     assert "Traceback" not in r.stdout + r.stderr
     assert sys.executable  # the console script next to this interpreter ran
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("url, token, code, message", [
+    ("http://[::1", None, 2, "STACKYARD_URL"),            # was ValueError: internal error
+    ("http://127.0.0.1:notaport", None, 2, "STACKYARD_URL"),   # was InvalidURL
+    ("http://127.0.0.1:99999", None, 2, "STACKYARD_URL"),  # was "cannot reach", exit 1
+    ("http://127.0.0.1:{port}", "tök-0123456789abcdef", 2, "STACKYARD_TOKEN"),  # was
+    ("http://127.0.0.1:{port}", "short", 2, "STACKYARD_TOKEN"),  # UnicodeEncodeError
+    ("http://proxyuser:pr0xyPassw0rd@127.0.0.1:{port}/base", None, 1, "cannot reach"),
+])
+def test_junk_stackyard_url_and_token_are_one_line_and_never_echo_a_password(
+        sy, capsys, monkeypatch, url, token, code, message):
+    monkeypatch.setenv("STACKYARD_URL", url.format(port=_free_port()))
+    if token is not None:
+        monkeypatch.setenv("STACKYARD_TOKEN", token)
+    assert run_cli(["runs", "list", "--json"]) == code
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+    assert "internal error" not in err and "pr0xyPassw0rd" not in err and "tök" not in err

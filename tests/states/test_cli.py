@@ -79,7 +79,11 @@ def test_bad_execution_input_and_input_over_256_kib_exit_2(sy):
     big = sy.work / "big.json"
     big.write_text(json.dumps({"x": "y" * (256 * 1024)}))
     for value, needle in (("{not json", "not valid JSON"), ("@" + str(big), "DataLimitExceeded"),
-                          ("@" + str(sy.work / "nope.json"), "cannot read")):
+                          ("@" + str(sy.work / "nope.json"), "cannot read"),
+                          # Python's json reads these; AWS (and the stored text's readers)
+                          # refuse them: they were stored as the input `{"a":NaN}`
+                          ('{"a": NaN}', "InvalidExecutionInput"),
+                          ("[1e999]", "InvalidExecutionInput")):
         r = sy.cli("states", "start", "m", "--input", value, "--wait")
         assert r.returncode == 2 and needle in r.stderr, (value, r.stderr)
     assert _count(sy, "executions") == 0
@@ -99,6 +103,8 @@ def test_task_token_answered_from_the_cli(sy):
                           and (sy.work / "token").read_text(), what="the token")
     assert sy.cli("states", "send-task-heartbeat", token).returncode == 0
     assert sy.cli("states", "send-task-success", token, "--output", "{bad").returncode == 2
+    nan = sy.cli("states", "send-task-success", token, "--output", '{"answer": NaN}')
+    assert nan.returncode == 2 and "InvalidOutput" in nan.stderr, nan.stderr
     r = sy.cli("states", "send-task-success", token, "--output", '{"answer": 42}')
     assert r.returncode == 0, r.stderr
     again = sy.cli("states", "send-task-success", token, "--output", "{}")
@@ -106,3 +112,22 @@ def test_task_token_answered_from_the_cli(sy):
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert json.loads(json.loads(out)["output"]) == {"answer": 42}
+
+
+def test_json_nested_too_deeply_is_one_line_exit_2(sy, capsys):
+    """json's decoder raised RecursionError: an internal error (exit 1), not a usage error."""
+    from stackyard.cli import run_cli
+
+    deep = "[" * 5000 + "]" * 5000
+    machine = sy.work / "deep ü.json"
+    machine.write_text('{"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": '
+                       + deep + ', "End": true}}}')
+    for argv, needle in ((["states", "start", "nosuch", "--input", deep], "--input"),
+                         (["states", "send-task-success", "t" * 64, "--output", deep],
+                          "--output"),
+                         (["states", "create", "m", "--definition", str(machine)],
+                          "nested too deeply")):
+        assert run_cli(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and needle in err and err.count("\n") == 1, err
+    assert _count(sy, "state_machines") == 0

@@ -61,6 +61,16 @@ def test_wait_end_times() -> None:
                       NOW) == NOW + timedelta(microseconds=123456)
 
 
+@pytest.mark.parametrize("seconds", [365 * 24 * 3600 + 1, 99_999_999_999_999])
+def test_a_literal_wait_beyond_a_year_is_states_runtime_like_seconds_path(seconds) -> None:
+    """`"Seconds": 99999999999999` overflowed timedelta: the driver died with an internal
+    error and left the execution RUNNING for ever."""
+    with pytest.raises(StatesError, match="Wait state delay is too long"):
+        wait_until({"Seconds": seconds}, {}, NOW)
+    with pytest.raises(StatesError, match="Wait state delay is too long"):
+        wait_until({"SecondsPath": "$.s"}, {"s": seconds}, NOW)
+
+
 def test_timestamps_keep_nanoseconds_and_refuse_impossible_dates() -> None:
     a = parse_timestamp("2024-01-01T00:00:00.000000001Z")
     b = parse_timestamp("2024-01-01T00:00:00.000000002Z")

@@ -156,3 +156,39 @@ def test_sns_publish_records_a_notification_once():
     sent = list_notifications("alerting_topic")
     assert [(n["subject"], n["message"]) for n in sent] == [
         ("[ERROR] Model Training failed!", "the text model failed")]
+
+
+def test_map_items_sharing_one_source_archive_unpack_it_once(sy):
+    """Parallel branches / Map items that train from one .tar.gz unpack it at the same time:
+    each used to unpack to its own temp folder and rename it over the winner's, failing
+    with 'Directory not empty'."""
+    import io
+    import threading
+
+    from stackyard.states._tasks import _unpacked
+
+    archive = sy.work / "code ü.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for i in range(200):
+            data = bytes([i]) * 3000
+            info = tarfile.TarInfo(f"f{i}.bin")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    arn = "arn:aws:states:local:000000000000:execution:m:shared"
+    got, errors = [], []
+
+    def unpack():
+        try:
+            got.append(_unpacked(archive, arn))
+        except Exception as e:  # noqa: BLE001 - what the task would have failed with
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=unpack) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(set(got)) == 1
+    (dest,) = set(got)
+    assert sorted(p.name for p in dest.iterdir()) == sorted(f"f{i}.bin" for i in range(200))
+    assert [p.name for p in dest.parent.iterdir() if p.name.endswith(".tmp")] == []

@@ -218,3 +218,12 @@ def test_cli_channels_and_notifications(sy, webhook) -> None:
         assert r.returncode == 2 and r.stderr.startswith("error:"), (bad, r.stderr)
     assert sy.cli("channels", "delete", "ops").returncode == 0
     assert sy.cli_json("channels", "list") == []
+
+
+@pytest.mark.parametrize("smtp", ["me:Passw0rdX@smtp.example:587", "Passw0rdX@smtp.example:25"])
+def test_an_smtp_login_on_the_command_line_is_refused_without_echoing_it(smtp) -> None:
+    """`--smtp USER:PASSWORD@HOST:PORT` was refused quoting the whole host, password and all."""
+    with pytest.raises(UsageError, match="STACKYARD_SMTP_PASSWORD") as e:
+        notify.create_channel("c", email="a@b.co", smtp=smtp)
+    assert "Passw0rdX" not in str(e.value)
+    assert notify.list_channels() == []

@@ -81,3 +81,27 @@ def test_bad_patterns_say_where(text, says) -> None:
 def test_a_non_object_event_matches_nothing() -> None:
     assert not matches({"a": ["b"]}, ["a"])
     assert matches({}, EVENT)  # the empty pattern (no filter) matches every event
+
+
+@pytest.mark.parametrize(("wildcard", "value", "hit"), [
+    ("*", "", True), ("a*", "a", True), ("*a", "ba", True), ("a*a", "a", False),
+    ("a*b*c", "abc", True), ("a*b*c", "acb", False), ("*ab*ab*", "xabyab", True),
+    ("*ab*ab*", "xaby", False), ("exact", "exact", True), ("exact", "exacts", False),
+    ("**", "x\ny", True), ("a*ba", "aba", True), ("a*aa", "aa", False),
+])
+def test_wildcard_semantics(wildcard, value, hit) -> None:
+    assert matches({"v": [{"wildcard": wildcard}]}, {"v": value}) is hit
+
+
+@pytest.mark.timeout(20)
+def test_a_many_star_wildcard_cannot_stall_the_loop() -> None:
+    """The regex of one `.*` per star backtracked exponentially: 13 stars against 40
+    characters took minutes, and the server's triggers loop with it."""
+    pattern = check_pattern({"detail": {"reason": [{"wildcard": "*a" * 200 + "*b"}]}})
+    assert not matches(pattern, {"detail": {"reason": "a" * 5000}})
+    assert matches(pattern, {"detail": {"reason": "a" * 5000 + "b"}})
+
+
+def test_a_filter_nested_too_deeply_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="--filter"):
+        parse_pattern('{"a":' * 5000 + "1" + "}" * 5000)

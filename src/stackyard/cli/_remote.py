@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from stackyard import _home
+from stackyard._checks import check_token, check_url
 from stackyard.errors import ConflictError, NotFoundError, StackyardError, UsageError
 
 if TYPE_CHECKING:
@@ -34,15 +35,14 @@ class Remote:
     def __init__(self, url: str, token: str | None) -> None:
         import httpx
 
+        check_url(url, "STACKYARD_URL")
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise UsageError(f"STACKYARD_URL {url!r}: write the server's address, e.g. "
-                             "http://127.0.0.1:8300")
-        self.url = url.rstrip("/")
+        # what messages show: user info (a proxy's password) and the path stay out
+        self.url = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
         headers = {"X-Stackyard-User": _user()}
         if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        self.client = httpx.Client(base_url=self.url, headers=headers,
+            headers["Authorization"] = f"Bearer {check_token(token, 'STACKYARD_TOKEN')}"
+        self.client = httpx.Client(base_url=url.rstrip("/"), headers=headers,
                                    timeout=httpx.Timeout(60.0, connect=10.0))
 
     def _check(self, r: httpx.Response) -> Any:

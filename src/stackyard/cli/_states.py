@@ -44,7 +44,7 @@ def _json_value(text: str | None, what: str) -> Any:
     raw = _read(text, what)
     try:
         return json.loads(raw)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:   # RecursionError: nested too deeply
         raise UsageError(f"{what} is not valid JSON ({e}); write JSON or @FILE") from None
 
 

@@ -28,6 +28,9 @@ def channel_name(name: Any) -> str:
 def _smtp(value: str | None) -> str | None:
     if value is None:
         return None
+    if "@" in value:  # USER:PASSWORD@HOST:PORT: never echo it, never store it
+        raise UsageError("--smtp takes HOST:PORT only; give the login in "
+                         "STACKYARD_SMTP_USER and STACKYARD_SMTP_PASSWORD (never stored)")
     host, sep, port = value.rpartition(":")
     if not sep:
         raise UsageError(f"--smtp {value!r}: write HOST:PORT (e.g. localhost:25)")

@@ -93,7 +93,17 @@ def list_state_machines() -> list[dict[str, Any]]:
              "creationDate": iso(r["created_at"])} for r in _store().list_state_machines()]
 
 
+def _strict_json(value: Any, error: str, what: str) -> None:
+    """Refuse what JSON cannot carry (NaN, Infinity: Python's json reads and writes them,
+    AWS and every other reader of the stored text refuse them)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"{error}: the {what} is not valid JSON ({e})") from None
+
+
 def _input_text(value: Any) -> str:
+    _strict_json(value, "InvalidExecutionInput", "execution input")
     text = dump(value)
     if len(text.encode()) > MAX_PAYLOAD:
         raise UsageError(f"{DATA_LIMIT_EXCEEDED}: the execution input is "
@@ -296,6 +306,7 @@ def send_task_success(token: str, output: Any) -> None:
             output = json.loads(output)
         except ValueError:
             raise UsageError("InvalidOutput: the output is not valid JSON") from None
+    _strict_json(output, "InvalidOutput", "output")
     if len(dump(output).encode()) > MAX_PAYLOAD:
         raise UsageError(f"InvalidOutput: the output is over {MAX_PAYLOAD} bytes")
     _answer(token, "SUCCEEDED", output=output)

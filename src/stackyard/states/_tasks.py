@@ -558,15 +558,21 @@ def _training_arguments(req: dict[str, Any], arn: str) -> dict[str, Any]:
 
 def _unpacked(archive: Path, arn: str) -> Path:
     """A source ``.tar.gz`` unpacked once per content into the execution's folder (its
-    members checked by the one safe tar reader)."""
+    members checked by the one safe tar reader, over the very bytes that were hashed).
+    Parallel branches and Map items that share one archive take turns on a file lock: the
+    first unpacks, the others reuse its folder."""
+    from filelock import FileLock
+
     from stackyard import artifacts
     from stackyard.states._executor import execution_dir
 
-    dest = execution_dir(arn) / "code" / artifacts.sha256_file(archive)
-    if not dest.is_dir():
-        tmp = dest.with_name(dest.name + f".tmp{uuid.uuid4().hex[:8]}")
-        artifacts.unpack_tar(archive, tmp)
-        tmp.replace(dest)
+    sha = artifacts.sha256_file(archive)
+    dest = execution_dir(arn) / "code" / sha
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(dest.with_name(sha + ".lock")):
+        if not dest.is_dir():
+            with artifacts.building(dest) as tmp:
+                artifacts.unpack_tar(archive, tmp, sha256=sha)
     return dest
 
 

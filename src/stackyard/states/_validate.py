@@ -78,6 +78,9 @@ def validate(definition: str | dict, *, supported_resource: Callable[[str], bool
             raise DefinitionError("INVALID_JSON_DESCRIPTION",
                                   f"Unexpected JSON: {e.msg} (line {e.lineno}, column "
                                   f"{e.colno})") from None
+        except RecursionError:   # json's C decoder recurses once per level of nesting
+            raise DefinitionError("INVALID_JSON_DESCRIPTION",
+                                  "Unexpected JSON: nested too deeply") from None
     else:
         parsed = definition
     if not isinstance(parsed, dict):

@@ -61,7 +61,9 @@ def wait_until(state: dict, data: Any, now: datetime) -> datetime:
     """When a Wait state ends: ``now`` plus Seconds/SecondsPath, or Timestamp/
     TimestampPath. ``data`` is the state's input after InputPath; ``now`` is when it was
     entered (an aware datetime). Bad values raise ``States.Runtime`` with AWS's causes."""
-    if "Seconds" in state:
+    if "Seconds" in state:  # validation checks the type; the bound is the one of SecondsPath
+        if state["Seconds"] > MAX_WAIT_SECONDS:  # (timedelta overflowed past 2.7M years)
+            raise StatesError(RUNTIME, "Wait state delay is too long.")
         return now + timedelta(seconds=state["Seconds"])
     if "Timestamp" in state:
         parsed = parse_timestamp(state["Timestamp"])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
 
 from stackyard.errors import UsageError
@@ -26,11 +25,10 @@ _MISSING = object()
 def parse_pattern(text: str, what: str = "--filter") -> dict[str, Any]:
     """``text`` (JSON) as a checked pattern."""
     try:
-        pattern = json.loads(text)
-    except (TypeError, ValueError) as e:
+        return check_pattern(json.loads(text), what)
+    except (TypeError, ValueError, RecursionError) as e:   # RecursionError: nested too deeply
         raise UsageError(f"{what}: not valid JSON ({e}); write e.g. "
                          '\'{"detail": {"group": ["churn"]}}\'') from None
-    return check_pattern(pattern, what)
 
 
 def check_pattern(pattern: Any, what: str = "pattern") -> dict[str, Any]:
@@ -163,8 +161,27 @@ def _one(m: Any, v: Any) -> bool:
     if op == "equals-ignore-case":
         return v.casefold() == arg.casefold()
     if op == "wildcard":
-        return re.fullmatch(".*".join(map(re.escape, arg.split("*"))), v, re.DOTALL) is not None
+        return _wildcard(arg, v)
     return False
+
+
+def _wildcard(pattern: str, v: str) -> bool:
+    """``*`` matches any run of characters. Greedy, leftmost segment by segment: linear in
+    ``v`` (a regex of ``.*`` per star backtracks exponentially on ``*a*a*a…*b``, and an
+    event's text is not the rule author's to choose)."""
+    first, *middle = pattern.split("*")
+    if not middle:
+        return v == pattern
+    last = middle.pop()
+    if len(first) + len(last) > len(v) or not (v.startswith(first) and v.endswith(last)):
+        return False
+    pos, end = len(first), len(v) - len(last)
+    for part in middle:
+        found = v.find(part, pos, end)
+        if found < 0:
+            return False
+        pos = found + len(part)
+    return True
 
 
 def _anything_but(arg: Any, v: Any) -> bool:
