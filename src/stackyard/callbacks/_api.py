@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from stackyard._checks import check_number
-from stackyard.errors import UsageError
+from stackyard.errors import ConflictError, NotFoundError, UsageError
 from stackyard.store import open_store
 
 
@@ -99,7 +99,8 @@ def _waiting(token: Any) -> dict[str, Any]:
                          "list` or a received message")
     row = open_store().get_callback(token)
     if row is None:
-        raise UsageError(f"callback token {token!r} is unknown; see `stackyard callback list`")
+        raise NotFoundError(f"callback token {token!r} is unknown; see `stackyard callback "
+                            "list`")
     _refuse_answered(row)
     return row
 
@@ -107,11 +108,11 @@ def _waiting(token: Any) -> dict[str, Any]:
 def _refuse_answered(row: dict[str, Any]) -> None:
     if row["status"] == "Timeout" or (row["status"] == "Executing"
                                       and row["deadline"] <= time.time()):
-        raise UsageError(f"callback token {row['token']!r} has expired (its step's timeout "
-                         "passed)")
+        raise ConflictError(f"callback token {row['token']!r} has expired (its step's "
+                            "timeout passed)")
     if row["status"] != "Executing":
-        raise UsageError(f"callback token {row['token']!r} was already answered "
-                         f"({row['status']}); an answer counts once")
+        raise ConflictError(f"callback token {row['token']!r} was already answered "
+                            f"({row['status']}); an answer counts once")
 
 
 def _answer(row: dict[str, Any], status: str, outputs: dict[str, Any] | None,

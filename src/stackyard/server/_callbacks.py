@@ -3,16 +3,13 @@ success (typed outputs, given as text as SageMaker carries them) or failure."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi import APIRouter
 from pydantic import Field
 
 from stackyard import callbacks
-from stackyard.errors import ConflictError, NotFoundError
 from stackyard.server import _params as P
-from stackyard.store import open_store
 
 router = APIRouter(tags=["callbacks"])
 
@@ -48,24 +45,11 @@ def list_callbacks(waiting: str | None = None) -> list[dict[str, Any]]:
     return callbacks.list_callbacks(P.flag(waiting, "waiting"))
 
 
-def _open(token: str) -> None:
-    """Unknown: 404; answered or expired: 409 (the API's own answers name the cause)."""
-    row = open_store().get_callback(token)
-    if row is None:
-        raise NotFoundError(f"callback token {token!r} is unknown; see GET /api/callbacks")
-    if row["status"] != "Executing":
-        raise ConflictError(f"callback token {token!r} was already answered "
-                            f"({row['status']}); an answer counts once")
-    if row["deadline"] <= time.time():
-        raise ConflictError(f"callback token {token!r} has expired (its step's timeout passed)")
-
-
 @router.post("/callbacks/{token}/success", response_model=Answered,
              summary="Answer: the step succeeds with these outputs")
 def succeed(token: str, body: Success) -> dict[str, Any]:
     """``outputs``: ``{"name": "value"}`` for every output the step declares; each value is
     text, converted to the output's declared type (a wrong one is refused, 400)."""
-    _open(token)
     r = callbacks.send_pipeline_execution_step_success(
         CallbackToken=token,
         OutputParameters=[{"Name": k, "Value": v} for k, v in body.outputs.items()])
@@ -75,7 +59,6 @@ def succeed(token: str, body: Success) -> dict[str, Any]:
 @router.post("/callbacks/{token}/failure", response_model=Answered,
              summary="Answer: the step fails with this reason")
 def fail(token: str, body: Failure) -> dict[str, Any]:
-    _open(token)
     r = callbacks.send_pipeline_execution_step_failure(CallbackToken=token,
                                                        FailureReason=body.reason)
     return {"token": token, "status": "Failed", "run_id": r["PipelineExecutionArn"]}

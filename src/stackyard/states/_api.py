@@ -282,20 +282,21 @@ def resume_detached(arn: str) -> None:
 # ---- task tokens -------------------------------------------------------------------
 def _token(token: Any) -> dict[str, Any]:
     if not isinstance(token, str) or not token or not token.isascii() or len(token) > 1024:
-        raise UsageError(f"TaskDoesNotExist: task token {str(token)[:40]!r} is not a token")
+        raise NotFoundError(f"TaskDoesNotExist: task token {str(token)[:40]!r} is not a "
+                            "token")
     row = _store().get_token(token)
     if row is None:
-        raise UsageError(f"TaskDoesNotExist: no task waits for token {token[:40]!r}")
+        raise NotFoundError(f"TaskDoesNotExist: no task waits for token {token[:40]!r}")
     if row["status"] != "WAITING":
-        raise UsageError(f"TaskTimedOut: the task of token {token[:40]!r} is no longer "
-                         f"waiting ({row['status']})")
+        raise ConflictError(f"TaskTimedOut: the task of token {token[:40]!r} is no longer "
+                            f"waiting ({row['status']}); an answer counts once")
     return row
 
 
 def _answer(token: str, status: str, **fields: Any) -> None:
     if not _store().answer_token(token, status, **fields):
-        raise UsageError(f"TaskTimedOut: the task of token {token[:40]!r} is no longer "
-                         "waiting")
+        raise ConflictError(f"TaskTimedOut: the task of token {token[:40]!r} is no longer "
+                            "waiting")
 
 
 def send_task_success(token: str, output: Any) -> None:
