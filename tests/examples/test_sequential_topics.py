@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -227,3 +229,57 @@ def test_demo_trains_three_layers_through_two_callbacks_and_registers_a_model(
     (model_dir / "layer2" / "topics.json").write_text("{}")
     with pytest.raises(ValueError, match="layer2/topics.json: missing or changed"):
         layers.SequentialTopicModel.load(model_dir)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_kill_9_at_the_first_mapping_update_then_the_worker_answer_finishes_the_run(
+        tmp_path: Path, sy: Any, reaper: Any) -> None:
+    """``stackyard run`` killed with -9 while the pipeline waits at FirstMappingUpdate; the
+    mapping worker's answer alone resumes the run (no ``runs resume``), it answers the second
+    callback too, the run registers the model, and no step ran twice."""
+    from stackyard import engine
+
+    data = tmp_path / "dåta with space"
+    source = opportunities.write_jsonl(opportunities.opportunities(300),
+                                       data / "opportunities" / "opportunities.jsonl")
+    queue = "mapping queue é"
+    run = sy.cli_popen("run", str(EXAMPLE / "pipeline.py"), "-q",
+                       "-p", f"InputData={source.parent}", "-p", f"MappingQueue={queue}",
+                       "-p", f"MappingFolder={data / 'mapping'}", "-p", "TuningTrials=1",
+                       "-p", "Embedding=tfidf-svd")
+    waiting = sy.wait_until(lambda: sy.cli_json("callback", "list", "--waiting"),
+                            timeout=400, interval=0.5, what="FirstMappingUpdate to wait")
+    assert [w["step"] for w in waiting] == ["FirstMappingUpdate"]
+    run_id = waiting[0]["run_id"]
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait(10)
+    assert engine.describe_run(run_id)["status"] == "Executing"    # nobody drives it now
+
+    worker = subprocess.Popen([sys.executable, str(EXAMPLE / "mapping_worker.py"), queue,
+                               "--answers", "2", "--wait", "400"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    reaper.watch(worker.pid)
+    wakes = sy.wait_until(lambda: sy.db_query(
+        "SELECT payload FROM events WHERE kind='callback.resumed'"), timeout=120,
+        what="the answer to resume the run")
+    reaper.watch(json.loads(wakes[0][0])["pid"])
+    status = sy.wait_until(
+        lambda: (s := engine.describe_run(run_id)["status"]) != "Executing" and s,
+        timeout=400, interval=0.5, what="the resumed run to end")
+    out = worker.communicate(timeout=60)[0]
+    assert status == "Succeeded", (engine.describe_run(run_id)["failure_reason"], out)
+    assert worker.returncode == 0, out
+    assert "worker: layer 1:" in out and "worker: layer 2:" in out
+    # one resume (the first answer); the second answer went to the resumed runner
+    assert len(sy.db_query("SELECT 1 FROM events WHERE kind='callback.resumed'")) == 1
+    attempts = dict(sy.db_query("SELECT step, COUNT(*) FROM attempts GROUP BY step"))
+    assert attempts == dict.fromkeys(
+        ["DataPreprocessing", "TrainFirstLayerModel", "FirstMappingUpdate",
+         "TrainSecondLayerModel", "SecondMappingUpdate", "TrainThirdLayerModel",
+         "OppUseCaseRegisterModel"], 1), attempts
+    layer1_jobs = sy.home / "runs" / run_id / "jobs" / "TrainFirstLayerModel"
+    assert sorted(p.name for p in layer1_jobs.iterdir()) == ["attempt-1"]
+    from stackyard.registry import ModelRegistry
+
+    assert ModelRegistry().latest("opportunity-topics", approval_status=None) is not None

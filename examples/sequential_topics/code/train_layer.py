@@ -26,6 +26,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import embed
@@ -66,10 +67,16 @@ def tune(texts, args):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     choices = embed.available() if args.embedding == "auto" else [args.embedding]
-    embeddings = {name: embed.embedder(name, texts, args.seed).encode(texts)
-                  for name in choices}
+    embedders, embeddings = {}, {}
+    for name in choices:
+        start = time.process_time()
+        embedders[name] = embed.embedder(name, texts, args.seed)
+        embeddings[name] = embedders[name].encode(texts)
+        print(f"embedding {name}: {len(texts)} documents in "
+              f"{time.process_time() - start:.1f} s of CPU", flush=True)
 
     def objective(trial):
+        start = time.process_time()
         params = {"embedding": trial.suggest_categorical("embedding", choices),
                   "n_neighbors": trial.suggest_int("n_neighbors", 5, 30),
                   "n_components": trial.suggest_int("n_components", 2, 10),
@@ -77,21 +84,22 @@ def tune(texts, args):
                   "n_clusters": trial.suggest_int("n_clusters", args.min_topics,
                                                   args.max_topics)}
         loss = cv_loss(texts, embeddings[params["embedding"]], params, args.folds, args.seed)
-        print(f"trial {trial.number}: {json.dumps(params)} cv-loss {loss:.4f}", flush=True)
+        print(f"trial {trial.number}: {json.dumps(params)} cv-loss {loss:.4f} "
+              f"({time.process_time() - start:.1f} s of CPU)", flush=True)
         return loss
 
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(
         seed=args.seed, n_startup_trials=min(3, args.trials), multivariate=True))
     study.optimize(objective, n_trials=args.trials)
     best = dict(study.best_params)
-    return best, study.best_value, embeddings[best["embedding"]], [
+    return best, study.best_value, embedders[best["embedding"]], [
         {"params": t.params, "loss": t.value} for t in study.trials]
 
 
 def layer_one(docs, args, out: Path):
     texts = [d["text"] for d in docs]
-    params, loss, emb, trials = tune(texts, args)
-    embedder = embed.embedder(params["embedding"], texts, args.seed)
+    params, loss, embedder, trials = tune(texts, args)
+    emb = embedder.encode(texts)             # remembered from the tuning: no second pass
     model, topics = layers.fit_layer(texts, emb, params, args.seed,
                                      topic_range=(args.min_topics, args.max_topics))
     table = layers.topic_table(model, topics)
@@ -133,7 +141,9 @@ def next_layer(docs, args, out: Path):
     params = {**params, "n_clusters": max(2, min(len(marked) * args.clusters_per_topic,
                                                  len(texts) // 10))}
     row = {i: n for n, i in enumerate(json.loads((prev_dir / "doc_ids.json").read_text()))}
-    emb = np.load(prev_dir / "doc_embeddings.npy", allow_pickle=False)[[row[i] for i in ids]]
+    everything = np.load(prev_dir / "doc_embeddings.npy", allow_pickle=False)
+    prev.embedder.remember([by_id[i] for i in row], everything[list(row.values())])
+    emb = everything[[row[i] for i in ids]]
     model, topics = layers.fit_layer(texts, emb, params, args.seed)
     carried = ["tuning.json", "doc_embeddings.npy", "doc_ids.json",
                *(f"layer{i}/assignments.json" for i in range(1, k))]
