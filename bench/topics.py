@@ -22,7 +22,6 @@ Run:  .venv/bin/python bench/topics.py [--embedding tfidf-svd|minilm] [--docs 60
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -41,11 +40,10 @@ PARAMS = {"n_neighbors": 15, "n_components": 5, "threshold": 0.2, "n_clusters": 
 def three_layers(texts, emb):
     """Final topic per document and each final topic's keywords."""
     m1, t1 = layers.fit_layer(texts, emb, PARAMS)
-    tables = [layers.topic_table(m1, t1)]
+    tables = [layers.topic_table(m1, t1, emb)]
     final = [f"1.{t}" for t in t1]
-    typical = statistics.median(e["size"] for e in tables[0].values())
     for k in (2, 3):
-        mapping = revise(tables[-1], typical, 1.5, 20)
+        mapping = revise(tables[-1], tables[0], 1.5, 0.9, 20)
         marked = {t for t, e in mapping.items() if e["split"]}
         idx = [i for i, f in enumerate(final) if f.startswith(f"{k - 1}.")
                and f.split(".")[1] in marked]
@@ -53,7 +51,7 @@ def three_layers(texts, emb):
             break
         params = {**PARAMS, "n_clusters": max(2, min(3 * len(marked), len(idx) // 10))}
         m, t = layers.fit_layer([texts[i] for i in idx], emb[idx], params)
-        tables.append(layers.topic_table(m, t))
+        tables.append(layers.topic_table(m, t, emb[idx]))
         for i, topic in zip(idx, t, strict=True):
             final[i] = f"{k}.{topic}"
     words = {f: tables[int(f.split(".")[0]) - 1][f.split(".")[1]]["keywords"]
@@ -63,7 +61,7 @@ def three_layers(texts, emb):
 def one_layer(texts, emb):
     m, t = layers.fit_layer(texts, emb, PARAMS)
     return [str(x) for x in t], {str(k): e["keywords"]
-                                 for k, e in layers.topic_table(m, t).items()}
+                                 for k, e in layers.topic_table(m, t, emb).items()}
 
 def lda(texts, k, seed=0):
     from gensim.corpora import Dictionary

@@ -134,11 +134,23 @@ def fit_layer(texts: list[str], embeddings: np.ndarray, params: dict[str, Any],
     return model, [int(t) for t in topics]
 
 
-def topic_table(model: Any, topics: list[int]) -> dict[str, dict[str, Any]]:
-    """Each topic's keywords (c-TF-IDF) and size, keyed by topic id as text."""
+def topic_table(model: Any, topics: list[int], embeddings: np.ndarray
+                ) -> dict[str, dict[str, Any]]:
+    """Each topic's keywords (c-TF-IDF), size and cohesion, keyed by topic id as text.
+
+    Cohesion is the mean cosine between the topic's document embeddings and their mean
+    direction: a topic that mixes several use cases (a big generic family) is less cohesive
+    than one use case, however big; the mapping worker uses it to tell the two apart."""
     sizes = Counter(topics)
-    return {str(t): {"keywords": [w for w, _ in model.get_topic(t)][:TOP_WORDS],
-                     "size": sizes[t]} for t in sorted(sizes)}
+    of = np.asarray(topics)
+    table = {}
+    for t in sorted(sizes):
+        members = embeddings[of == t]
+        centre = members.mean(0)
+        centre = centre / (np.linalg.norm(centre) or 1.0)
+        table[str(t)] = {"keywords": [w for w, _ in model.get_topic(t)][:TOP_WORDS],
+                         "size": sizes[t], "cohesion": round(float((members @ centre).mean()), 4)}
+    return table
 
 
 def check_mapping(mapping: Any, table: dict[str, dict[str, Any]], where: str

@@ -12,7 +12,8 @@ count): 0 when all topics are the same size, 1 when one topic takes everything.
 
 ``--layer 2`` and ``--layer 3``: unpack the previous layer's model (channel ``previous``),
 read the revised mapping the callback answered with (channel ``mapping``), and fit a layer
-on the documents of the topics the mapping marks for splitting only. Every layer writes the
+on the documents of the topics the mapping marks for splitting only (fewer than 20 such
+documents: no new layer, the model so far carries on). Every layer writes the
 whole model so far (``layers.SequentialTopicModel.save``) plus each layer's document
 assignments; the last one also writes ``check.json``: texts and the topics the model in
 memory predicts for them, to compare with the saved model after loading.
@@ -102,7 +103,7 @@ def layer_one(docs, args, out: Path):
     emb = embedder.encode(texts)             # remembered from the tuning: no second pass
     model, topics = layers.fit_layer(texts, emb, params, args.seed,
                                      topic_range=(args.min_topics, args.max_topics))
-    table = layers.topic_table(model, topics)
+    table = layers.topic_table(model, topics, emb)
     (out / "tuning.json").write_text(json.dumps({"best": params, "cv_loss": loss,
                                                  "trials": trials}, indent=1))
     # the documents' embeddings, for layers 2 and 3 (no second pass of the model)
@@ -132,9 +133,16 @@ def next_layer(docs, args, out: Path):
     ids = [d["id"] for d in docs if str(parent.get(d["id"])) in marked]
     print(f"layer {k}: {len(ids)} documents of topic(s) {', '.join(marked) or 'none'} "
           f"marked for splitting")
+    carried = ["tuning.json", "doc_embeddings.npy", "doc_ids.json",
+               *(f"layer{i}/assignments.json" for i in range(1, k))]
+    for f in carried:
+        (out / f).parent.mkdir(parents=True, exist_ok=True)
+        (out / f).write_bytes((prev_dir / f).read_bytes())
     if len(ids) < SPLIT_MIN_DOCS:
-        sys.exit(f"layer {k}: the mapping marks {len(ids)} documents for splitting; a layer "
-                 f"needs at least {SPLIT_MIN_DOCS} (mark bigger topics, or stop here)")
+        # nothing generic left to split: the model so far is the answer, not a failure
+        print(f"layer {k}: the mapping marks {len(ids)} documents for splitting, under the "
+              f"{SPLIT_MIN_DOCS} a layer needs; the model keeps its {k - 1} layers")
+        return prev, [], []
     by_id = {d["id"]: d["text"] for d in docs}
     texts = [by_id[i] for i in ids]
     params = json.loads((prev_dir / "tuning.json").read_text())["best"]
@@ -145,14 +153,9 @@ def next_layer(docs, args, out: Path):
     prev.embedder.remember([by_id[i] for i in row], everything[list(row.values())])
     emb = everything[[row[i] for i in ids]]
     model, topics = layers.fit_layer(texts, emb, params, args.seed)
-    carried = ["tuning.json", "doc_embeddings.npy", "doc_ids.json",
-               *(f"layer{i}/assignments.json" for i in range(1, k))]
-    for f in carried:
-        (out / f).parent.mkdir(parents=True, exist_ok=True)
-        (out / f).write_bytes((prev_dir / f).read_bytes())
     model_all = layers.SequentialTopicModel(
         prev.embedder, [*prev.layers, model], [*prev.mappings, mapping],
-        [*prev.tables, layers.topic_table(model, topics)])
+        [*prev.tables, layers.topic_table(model, topics, emb)])
     return model_all, topics, ids
 
 
@@ -181,15 +184,16 @@ def main() -> None:
     else:
         model, topics, ids = next_layer(docs, args, out)
         loss = 0.0
-    (out / f"layer{args.layer}").mkdir(exist_ok=True)
-    (out / f"layer{args.layer}" / "assignments.json").write_text(
-        json.dumps(dict(zip(ids, topics, strict=True))))
+    if ids:
+        (out / f"layer{args.layer}").mkdir(exist_ok=True)
+        (out / f"layer{args.layer}" / "assignments.json").write_text(
+            json.dumps(dict(zip(ids, topics, strict=True))))
     if args.layer == args.last:
         texts = [d["text"] for d in docs[:60]]
         (out / "check.json").write_text(json.dumps(
             {"texts": texts, "topics": model.predict(texts)}))
     model.save(out)
-    for t, e in model.tables[-1].items():
+    for t, e in (model.tables[-1] if ids else {}).items():
         print(f"  topic {t}: {e['size']:4d} docs  {', '.join(e['keywords'][:6])}")
     print(f"layer-topics:{len(set(topics))}; cv-loss:{loss:.4f};")
 
