@@ -91,6 +91,8 @@ def tune(texts, args):
 
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(
         seed=args.seed, n_startup_trials=min(3, args.trials), multivariate=True))
+    for name in choices[:args.trials]:     # each embedding is tried (TPE may never pick one)
+        study.enqueue_trial({"embedding": name})
     study.optimize(objective, n_trials=args.trials)
     best = dict(study.best_params)
     return best, study.best_value, embedders[best["embedding"]], [
