@@ -8,6 +8,8 @@ for splitting (``--split-factor`` times layer 1's median topic size or more, at 
 less: a family of use cases is less cohesive than one use case), writes it as JSON under
 ``output_location`` and answers with its location
 (``send_pipeline_execution_step_success``, outputs ``mapping`` and ``split_topics``).
+A layer the model does not have (an earlier mapping split nothing, so it was not trained)
+gets an empty mapping, and the pipeline finishes with the layers it has.
 A message it cannot handle is answered with a failure naming the problem, so the
 pipeline stops with that reason instead of waiting.
 
@@ -67,9 +69,16 @@ def handle(body: dict, split_factor: float, cohesion_factor: float, min_docs: in
     args = body["arguments"]
     layer = int(args["layer"])
     model = uri_to_path(args["input_location"])
-    table = json.loads(read_member(model, f"layer{layer}/topics.json"))
-    first = json.loads(read_member(model, "layer1/topics.json"))
-    mapping = revise(table, first, split_factor, cohesion_factor, min_docs)
+    built = json.loads(read_member(model, "manifest.json"))["layers"]
+    if built < layer:
+        # an earlier mapping split nothing, so this layer was never trained: an empty
+        # mapping (nothing to name, nothing to split) lets the pipeline finish with the
+        # layers the model has
+        mapping: dict[str, dict] = {}
+    else:
+        table = json.loads(read_member(model, f"layer{layer}/topics.json"))
+        first = json.loads(read_member(model, "layer1/topics.json"))
+        mapping = revise(table, first, split_factor, cohesion_factor, min_docs)
     folder = uri_to_path(args["output_location"])
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"mapping-layer{layer}-{body['token'][:12]}.json"
@@ -78,9 +87,10 @@ def handle(body: dict, split_factor: float, cohesion_factor: float, min_docs: in
         json.dump({"layer": layer, "topics": mapping}, f, indent=1)
     os.replace(tmp, target)
     split = [t for t, e in mapping.items() if e["split"]]
-    print(f"worker: layer {layer}: {len(mapping)} topics named, {len(split)} marked for "
-          f"splitting ({', '.join(mapping[t]['name'] for t in split)}) -> {target}",
-          flush=True)
+    what = (f"{len(mapping)} topics named, {len(split)} marked for splitting "
+            f"({', '.join(mapping[t]['name'] for t in split)})" if built >= layer else
+            f"the model stopped at layer {built} (nothing was split); nothing to name")
+    print(f"worker: layer {layer}: {what} -> {target}", flush=True)
     return {"mapping": to_uri(target), "split_topics": str(len(split))}
 
 

@@ -4,7 +4,8 @@ between layers through callback steps, and the final model registered.
 preprocess -> train layer 1 (tuned: Bayesian search with CV) -> FirstMappingUpdate
 (callback: the mapping worker names the topics and marks the big generic ones) -> train
 layer 2 on the marked topics' documents -> SecondMappingUpdate -> train layer 3 ->
-register the three-layer model (it predicts a final topic for new text).
+register the model (it predicts a final topic for new text). A mapping that marks nothing
+for splitting ends the model at that layer; the later steps carry it on unchanged.
 
 Run it:  stackyard run examples/sequential_topics/pipeline.py -p InputData=DIR
 with ``python examples/sequential_topics/mapping_worker.py opportunity-mapping`` answering
@@ -110,8 +111,9 @@ register = ModelStep(name="OppUseCaseRegisterModel", step_args=model.register(
     content_types=["text/plain", "application/json"], response_types=["application/jsonlines"],
     inference_instances=["ml.m5.xlarge"], transform_instances=["ml.m5.xlarge"],
     model_package_group_name=GROUP, approval_status=approval,
-    description="Three sequential BERTopic layers (UMAP -> BIRCH -> c-TF-IDF) over sales "
-                "opportunities; predicts a final use-case topic for new text"))
+    description="One to three sequential BERTopic layers (UMAP -> BIRCH -> c-TF-IDF) over "
+                "sales opportunities, as many as the mappings split; predicts a final "
+                "use-case topic for new text"))
 
 pipeline = Pipeline(
     name="opportunity-use-cases",

@@ -305,6 +305,59 @@ def test_demo_trains_three_layers_through_two_callbacks_and_registers_a_model(
         layers.SequentialTopicModel.load(model_dir)
 
 
+NOTHING = ["--min-docs", "1000000"]                       # no topic is that big: no split
+EVERYTHING = ["--split-factor", "0", "--cohesion-factor", "100", "--min-docs", "0"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(("knobs", "layer_count"), [([NOTHING, NOTHING], 1),
+                                                    ([EVERYTHING, NOTHING], 2)])
+def test_a_mapping_that_splits_nothing_ends_the_model_at_that_layer(
+        tmp_path: Path, sy: Any, reaper: Any, knobs: list[list[str]], layer_count: int
+) -> None:
+    """When a mapping update marks no topic for splitting, the later training steps carry
+    the model on, the worker answers the second update for a layer the model does not
+    have, and the run registers a 1- or 2-layer model that predicts, keeps the worker's
+    topic names, and loads and saves again. Tiny data (120 documents, 3-8 topics)."""
+    data = tmp_path / "dåta with space"
+    source = opportunities.write_jsonl(opportunities.opportunities(120),
+                                       data / "opportunities" / "opportunities.jsonl")
+    queue = f"mapping é {layer_count}"
+    run = sy.cli_popen("run", str(EXAMPLE / "pipeline.py"), "-q",
+                       "-p", f"InputData={source.parent}", "-p", f"MappingQueue={queue}",
+                       "-p", f"MappingFolder={data / 'mapping'}", "-p", "TuningTrials=1",
+                       "-p", "Embedding=tfidf-svd", "-p", "MinTopics=3", "-p", "MaxTopics=8")
+    reaper.watch(run.pid)
+    said = []
+    for args in knobs:                      # one worker per update, each with its knobs
+        worker = subprocess.run([sys.executable, str(EXAMPLE / "mapping_worker.py"), queue,
+                                 "--answers", "1", "--wait", "200", *args], check=False,
+                                capture_output=True, text=True, timeout=250)
+        said.append(worker.stdout + worker.stderr)
+        assert worker.returncode == 0, said
+    out = run.communicate(timeout=200)[0]
+    assert run.returncode == 0, out[-4000:]
+    second = "the model stopped at layer 1" if layer_count == 1 else "0 marked for splitting"
+    assert "worker: layer 2: " in said[1] and second in said[1], said
+
+    from stackyard.registry import ModelRegistry
+
+    ref = ModelRegistry().latest("opportunity-topics", approval_status=None).ref
+    model_dir = tmp_path / "model"
+    ModelRegistry().download(ref, model_dir)
+    model = layers.SequentialTopicModel.load(model_dir)
+    assert len(model.layers) == len(model.tables) == layer_count
+    assert len(model.mappings) == layer_count          # the last mapping keeps the names
+    check = json.loads((model_dir / "check.json").read_text())
+    assert model.predict(check["texts"]) == check["topics"]
+    assert {t.split(".")[0] for t in check["topics"]} == {str(layer_count)}
+    topic = check["topics"][0]
+    assert model.name(topic) == model.mappings[-1][topic.split(".")[1]]["name"]
+    again = layers.SequentialTopicModel.load(model.save(tmp_path / "saved again"))
+    assert again.predict(check["texts"]) == check["topics"]
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_kill_9_at_the_first_mapping_update_then_the_worker_answer_finishes_the_run(

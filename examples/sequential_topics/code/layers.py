@@ -9,7 +9,9 @@ collapse topics; the layer counts the topics it found, and
 threshold to change.
 
 The three-layer model predicts a final topic for a text: layer 1's topic, unless the
-mapping after layer 1 marks it for splitting, then layer 2's, and likewise layer 3's.
+mapping after layer 1 marks it for splitting, then layer 2's, and likewise layer 3's. A
+mapping that splits nothing ends the model there: it has one or two layers and predicts the
+same way.
 
 Save format (``save``/``load``): each layer's BERTopic as joblib (a pickle: UMAP's
 transform needs its fitted nearest-neighbour index, which has no pickle-free format;
@@ -226,7 +228,9 @@ def diversity(topic_words: list[list[str]]) -> float:
 # ---- the three-layer model ---------------------------------------------------------------
 class SequentialTopicModel:
     """Layers 1-3 with the mappings between them; ``predict`` gives each text a final
-    topic ``"<layer>.<topic>"`` and ``names`` its name."""
+    topic ``"<layer>.<topic>"`` and ``name`` its name. When a mapping splits nothing (or
+    too few documents) the model stops at that layer and keeps the mapping for its topic
+    names, so there may be as many mappings as layers."""
 
     def __init__(self, embedder: Any, layers: list[Any], mappings: list[dict[str, Any]],
                  tables: list[dict[str, Any]]) -> None:
@@ -314,7 +318,7 @@ class SequentialTopicModel:
         tables = [json.loads((folder / f"layer{i}" / "topics.json").read_text())
                   for i in range(1, n + 1)]
         mappings = [json.loads((folder / f"mapping{i}.json").read_text())["topics"]
-                    for i in range(1, n)]
+                    for i in range(1, n + 1) if f"mapping{i}.json" in manifest["files"]]
         return cls(embedder, layers, mappings, tables)
 
 

@@ -13,7 +13,8 @@ count): 0 when all topics are the same size, 1 when one topic takes everything.
 ``--layer 2`` and ``--layer 3``: unpack the previous layer's model (channel ``previous``),
 read the revised mapping the callback answered with (channel ``mapping``), and fit a layer
 on the documents of the topics the mapping marks for splitting only (fewer than 20 such
-documents: no new layer, the model so far carries on). Every layer writes the
+documents, or a previous layer that was never trained: no new layer, the model so far
+carries on with the mapping's topic names). Every layer writes the
 whole model so far (``layers.SequentialTopicModel.save``) plus each layer's document
 assignments; the last one also writes ``check.json``: texts and the topics the model in
 memory predicts for them, to compare with the saved model after loading.
@@ -118,33 +119,40 @@ def layer_one(docs, args, out: Path):
 def next_layer(docs, args, out: Path):
     prev_dir = extract(Path(args.previous) / "model.tar.gz", Path(tempfile.mkdtemp()))
     prev = layers.SequentialTopicModel.load(prev_dir)
-    k = args.layer
-    if len(prev.layers) != k - 1:
-        sys.exit(f"layer {k}: the previous model has {len(prev.layers)} layer(s), "
-                 f"expected {k - 1}")
+    k, built = args.layer, len(prev.layers)
+    if built > k - 1:
+        sys.exit(f"layer {k}: the previous model has {built} layer(s), expected at most "
+                 f"{k - 1}")
     mapping_files = sorted(Path(args.mapping).glob("*.json"))
     if len(mapping_files) != 1:
         sys.exit(f"layer {k}: expected one mapping JSON file in the mapping channel, "
                  f"found {[p.name for p in mapping_files]}")
     try:
-        mapping = layers.read_mapping(mapping_files[0], prev.tables[-1])
+        # a layer that was never trained (an earlier mapping split nothing) has no
+        # topics, so its mapping must be empty
+        mapping = layers.read_mapping(mapping_files[0],
+                                      prev.tables[-1] if built == k - 1 else {})
     except layers.MappingError as e:
         sys.exit(f"layer {k}: {e}")
-    parent = json.loads((prev_dir / f"layer{k - 1}" / "assignments.json").read_text())
     marked = sorted(t for t, e in mapping.items() if e["split"])
+    parent = (json.loads((prev_dir / f"layer{k - 1}" / "assignments.json").read_text())
+              if marked else {})
     ids = [d["id"] for d in docs if str(parent.get(d["id"])) in marked]
     print(f"layer {k}: {len(ids)} documents of topic(s) {', '.join(marked) or 'none'} "
           f"marked for splitting")
     carried = ["tuning.json", "doc_embeddings.npy", "doc_ids.json",
-               *(f"layer{i}/assignments.json" for i in range(1, k))]
+               *(f"layer{i}/assignments.json" for i in range(1, built + 1))]
     for f in carried:
         (out / f).parent.mkdir(parents=True, exist_ok=True)
         (out / f).write_bytes((prev_dir / f).read_bytes())
     if len(ids) < SPLIT_MIN_DOCS:
-        # nothing generic left to split: the model so far is the answer, not a failure
+        # nothing generic left to split: the model so far is the answer, not a failure;
+        # it keeps the mapping's topic names
         print(f"layer {k}: the mapping marks {len(ids)} documents for splitting, under the "
-              f"{SPLIT_MIN_DOCS} a layer needs; the model keeps its {k - 1} layers")
-        return prev, [], []
+              f"{SPLIT_MIN_DOCS} a layer needs; the model keeps its {built} layer(s)")
+        names = [mapping] if built == k - 1 else []
+        return layers.SequentialTopicModel(prev.embedder, prev.layers,
+                                           [*prev.mappings, *names], prev.tables), [], []
     by_id = {d["id"]: d["text"] for d in docs}
     texts = [by_id[i] for i in ids]
     params = json.loads((prev_dir / "tuning.json").read_text())["best"]
