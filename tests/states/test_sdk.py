@@ -1,16 +1,25 @@
 """The Data Science SDK builders compile to the ASL the ``stepfunctions`` package writes for
 the same calls (expected JSON written from that SDK's source and unit tests), and refuse
-what it refuses. Compile-only: nothing here runs an execution."""
+what it refuses. Compile-only, but for two runs through ``Workflow.execute()``: a chain of
+Pass states, and TrainingStep -> ModelStep -> TransformStep on tiny data."""
 
 from __future__ import annotations
 
 import json
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from stackyard.errors import DefinitionError, UsageError
-from stackyard.jobs import ProcessingInput, ProcessingOutput, SKLearn, SKLearnProcessor
+from stackyard.jobs import (
+    Model,
+    ProcessingInput,
+    ProcessingOutput,
+    SKLearn,
+    SKLearnProcessor,
+    Transformer,
+)
 from stackyard.states.sdk import (
     Catch,
     Chain,
@@ -21,6 +30,7 @@ from stackyard.states.sdk import (
     Graph,
     LambdaStep,
     Map,
+    ModelStep,
     Parallel,
     Pass,
     ProcessingStep,
@@ -30,6 +40,7 @@ from stackyard.states.sdk import (
     Succeed,
     Task,
     TrainingStep,
+    TransformStep,
     Wait,
     Workflow,
 )
@@ -367,3 +378,152 @@ def test_workflow_create_execute_attach_round_trip() -> None:
     assert len(wf.list_executions()) == 1
     with pytest.raises(UsageError, match="create"):
         Workflow("never-created", Pass("P")).execute()
+
+
+# ---- ModelStep ------------------------------------------------------------------------------
+ARTIFACTS = "$['ModelArtifacts']['S3ModelArtifacts']"
+
+
+def test_model_step_after_training_is_the_sdks_create_model_request(tmp_path: Path) -> None:
+    """The SDK's ``ModelStep(.., training_step.get_expected_model(...))``: the framework
+    container's shape (image, environment naming the code, artifact placeholder), without
+    ``ExecutionRoleArn``."""
+    src = _code(tmp_path)
+    est = SKLearn(entry_point="train.py", source_dir=str(src), image_uri="sklearn:1",
+                  environment={"MODE": "fast"})
+    train = TrainingStep("Training", estimator=est, job_name="TrainingJob")
+    save = ModelStep("Training - Save Model",
+                     train.get_expected_model(model_name=train.output()["TrainingJobName"]))
+    Graph(Chain([train, save]))                       # the placeholder is the state before's
+    d = save.to_dict()
+    assert d == {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createModel",
+                 "Parameters": {
+                     "ModelName.$": "$['TrainingJobName']",
+                     "PrimaryContainer": {
+                         "Image": "sklearn:1",
+                         "Environment": {
+                             "MODE": "fast", "SAGEMAKER_PROGRAM": "train.py",
+                             "SAGEMAKER_SUBMIT_DIRECTORY": src.resolve().as_uri(),
+                             "SAGEMAKER_CONTAINER_LOG_LEVEL": "20"},
+                         "ModelDataUrl.$": ARTIFACTS}},
+                 "End": True}
+    assert list(d["Parameters"]) == ["ModelName.$", "PrimaryContainer"]
+    assert list(d["Parameters"]["PrimaryContainer"]) == ["Image", "Environment",
+                                                          "ModelDataUrl.$"]
+    # without model_name the model is named after the training job, as the SDK names it
+    assert ModelStep("M", train.get_expected_model()).to_dict()["Parameters"][
+        "ModelName"] == "TrainingJob"
+
+
+def test_model_step_for_a_model_tags_placeholders_and_refusals(tmp_path: Path) -> None:
+    src = _code(tmp_path)
+    ei = ExecutionInput(schema={"Environment": str, "Tags": str})
+    model = Model(model_data=str(tmp_path / "model é.tar.gz"), entry_point=str(src / "train.py"))
+    step = ModelStep("Create model", model=model, model_name=StepInput()["ModelName"],
+                     tags=ei["Tags"], instance_type="ml.m5.xlarge",
+                     parameters={"PrimaryContainer": {"Environment": ei["Environment"]}})
+    assert step.to_dict()["Parameters"] == {
+        "ModelName.$": "$['ModelName']",
+        "PrimaryContainer": {"Environment.$": "$$.Execution.Input['Environment']",
+                             "ModelDataUrl": (tmp_path / "model é.tar.gz").as_uri()},
+        "Tags.$": "$$.Execution.Input['Tags']"}
+    # the entry point alone (no source_dir) names the file itself, as SageMaker uploads it
+    env = ModelStep("M", model, model_name="m").to_dict()["Parameters"]["PrimaryContainer"][
+        "Environment"]
+    assert env["SAGEMAKER_SUBMIT_DIRECTORY"] == (src / "train.py").resolve().as_uri()
+    # a model without inference code: the SDK's plain Model (environment, image, data)
+    plain = ModelStep("P", Model(model_data="s3://b/m.tar.gz", image_uri="xgboost:1",
+                                 env={"A": "1"}, name="pca-model"), tags={"K": "V"})
+    assert plain.to_dict()["Parameters"] == {
+        "ModelName": "pca-model",
+        "PrimaryContainer": {"Environment": {"A": "1"}, "Image": "xgboost:1",
+                             "ModelDataUrl": "s3://b/m.tar.gz"},
+        "Tags": [{"Key": "K", "Value": "V"}]}
+    with pytest.raises(DefinitionError, match="stackyard Model"):
+        ModelStep("M", model=object())  # type: ignore[arg-type]
+    with pytest.raises(DefinitionError, match="give model_name="):
+        ModelStep("M", model=Model(model_data="s3://b/m.tar.gz"))
+    with pytest.raises(DefinitionError, match="'bad name!'"):
+        ModelStep("M", model=model, model_name="bad name!")
+    with pytest.raises(TypeError, match="unknown_field"):
+        ModelStep("M", model=model, model_name="m", unknown_field=1)
+
+
+SERVE_AND_TRAIN = """
+import json, os, pathlib
+import numpy as np
+
+
+def model_fn(model_dir):
+    return json.loads(pathlib.Path(model_dir, "mean.json").read_text())
+
+
+def predict_fn(data, model):
+    return np.asarray(data, dtype=float).sum(axis=1) + model["mean"]
+
+
+if __name__ == "__main__":
+    rows = np.loadtxt(pathlib.Path(os.environ["SM_CHANNEL_TRAIN"], "rows.csv"), delimiter=",")
+    pathlib.Path(os.environ["SM_MODEL_DIR"], "mean.json").write_text(
+        json.dumps({"mean": float(rows.mean())}))
+"""
+
+
+@pytest.mark.timeout(180)
+def test_training_model_and_transform_steps_run_through_workflow_execute(sy) -> None:
+    """TrainingStep -> ModelStep (the expected model) -> TransformStep, run as the SDK's
+    Workflow: the transform scores with the model the state machine created from the
+    artifact the training job wrote."""
+    src = sy.work / "cöde dir"
+    sy.write("cöde dir/train.py", SERVE_AND_TRAIN)
+    sy.write("tiny data/rows.csv", "1,3\n5,7\n")                 # mean 4
+    sy.write("to score/a.csv", "1,2\n10,20\n")
+    ei = ExecutionInput(schema={"Job": str, "Model": str, "Score": str})
+    train = TrainingStep("Train", estimator=SKLearn(entry_point="train.py",
+                                                    source_dir=str(src)),
+                         job_name=ei["Job"], data={"train": str(sy.work / "tiny data")})
+    save = ModelStep("Save", train.get_expected_model(), model_name=ei["Model"],
+                     result_path="$.model")
+    score = TransformStep("Score", Transformer(model_name=ei["Model"],
+                                               output_path=str(sy.work / "scored"),
+                                               assemble_with="Line"),
+                          job_name=ei["Score"], model_name=ei["Model"],
+                          data=str(sy.work / "to score"), content_type="text/csv",
+                          split_type="Line")
+    wf = Workflow("train-model-score", Chain([train, save, score]), execution_input=ei)
+    wf.create()
+    execution = wf.execute(inputs={"Job": "tiny-train", "Model": "tiny-model",
+                                   "Score": "tiny-score"})
+    out = execution.get_output(wait=True)
+    assert execution.describe()["status"] == "SUCCEEDED", execution.describe()
+    assert out["TransformJobStatus"] == "Completed" and out["ModelName"] == "tiny-model"
+    assert (sy.work / "scored" / "a.csv.out").read_text().split() == ["7.0", "34.0"]
+    events = [e["type"] for e in execution.list_events()]
+    assert events.count("TaskSucceeded") == 3
+
+
+@pytest.mark.timeout(120)
+def test_a_model_step_with_the_entry_point_alone_serves_a_transform(sy) -> None:
+    """A ``Model`` without ``source_dir``: ``SAGEMAKER_SUBMIT_DIRECTORY`` names the script
+    file, and ``createModel`` stores that file alone (it used to refuse it as "not a
+    folder")."""
+    script = sy.write("só code/serve.py", SERVE_AND_TRAIN)
+    sy.write("model/mean.json", '{"mean": 1}')
+    with tarfile.open(sy.work / "model.tar.gz", "w:gz") as t:
+        t.add(sy.work / "model" / "mean.json", "mean.json")
+    sy.write("to score/a.csv", "1,2\n")
+    ei = ExecutionInput(schema={"Model": str})
+    save = ModelStep("Save", Model(model_data=str(sy.work / "model.tar.gz"),
+                                   entry_point=str(script)), model_name="alone")
+    score = TransformStep("Score", Transformer(model_name=ei["Model"],
+                                               output_path=str(sy.work / "scored")),
+                          job_name="alone-score", model_name=ei["Model"],
+                          data=str(sy.work / "to score"), content_type="text/csv",
+                          split_type="Line")
+    wf = Workflow("alone", Chain([save, score]))
+    wf.create()
+    execution = wf.execute(inputs={"Model": "alone"})
+    execution.get_output(wait=True)
+    desc = execution.describe()
+    assert desc["status"] == "SUCCEEDED", desc
+    assert (sy.work / "scored" / "a.csv.out").read_text().split() == ["4.0"]

@@ -19,7 +19,7 @@ from typing import Any
 
 from stackyard._checks import check_name, container_path, is_remote, to_uri, uri_to_path
 from stackyard.errors import DefinitionError, UsageError
-from stackyard.jobs import Estimator, ProcessingInput, ProcessingOutput, TrainingInput
+from stackyard.jobs import Estimator, Model, ProcessingInput, ProcessingOutput, TrainingInput
 from stackyard.jobs._common import destination
 from stackyard.states._sdk_blocks import Placeholder, Task
 
@@ -95,6 +95,17 @@ class TrainingStep(Task):
         _finish(self, state_id, request, kwargs,
                 {"ExperimentConfig": experiment_config, "Tags": tags})
 
+    def get_expected_model(self, model_name: str | Placeholder | None = None) -> Model:
+        """The model this step will train, for a ``ModelStep`` right after it: the
+        estimator's code, image and environment, the job's artifact
+        (``$['ModelArtifacts']['S3ModelArtifacts']``), named ``model_name`` or else after the
+        training job, as the SDK names it."""
+        est = self.estimator
+        return Model(model_data=self.output()["ModelArtifacts"]["S3ModelArtifacts"],
+                     image_uri=est.image_uri, entry_point=est.entry_point,
+                     source_dir=est.source_dir, name=model_name or self.job_name,
+                     env=est.environment)
+
     @staticmethod
     def _request(estimator: Estimator, job_name: Any, data: Any, output: Any
                  ) -> dict[str, Any]:
@@ -127,6 +138,49 @@ class TrainingStep(Task):
             request["Environment"] = estimator.environment
         request["TrainingJobName"] = job_name
         return request
+
+
+class ModelStep(Task):
+    """``createModel`` for a stackyard ``Model`` (e.g. ``TrainingStep.get_expected_model()``)
+    that a ``TransformStep`` then names. A model with inference code gets the framework
+    container's shape: ``SAGEMAKER_PROGRAM`` and ``SAGEMAKER_SUBMIT_DIRECTORY`` (the
+    ``file://`` URI of ``source_dir``, or of the entry point file alone) in
+    ``PrimaryContainer.Environment``. ``ExecutionRoleArn`` is left out; ``instance_type``
+    only picks an AWS serving image, so it is accepted and unused."""
+
+    def __init__(self, state_id: str, model: Model, model_name: str | Placeholder | None = None,
+                 instance_type: Any = None, tags: Any = None, **kwargs: Any) -> None:
+        if not isinstance(model, Model):
+            raise DefinitionError(f"ModelStep {state_id!r}: model must be a stackyard Model "
+                                  f"(or TrainingStep.get_expected_model()), got {model!r}")
+        name = model_name or model.name
+        if name is None:
+            raise DefinitionError(f"ModelStep {state_id!r}: give model_name= (or "
+                                  "Model(name=)); a placeholder such as "
+                                  "ExecutionInput(...)['ModelName'] works too")
+        if isinstance(name, str):
+            try:
+                check_name(name, "model")
+            except UsageError as e:
+                raise DefinitionError(f"ModelStep {state_id!r}: {e}") from None
+        self.model, self.model_name = model, name
+        kwargs["resource"] = service_arn("sagemaker", "createModel")
+        container: dict[str, Any] = {}
+        if model.entry_point is None:            # the SDK's plain Model: env, image, data
+            container["Environment"] = model.env
+            if model.image_uri is not None:
+                container["Image"] = model.image_uri
+        else:                                    # a framework model: image, env, data
+            if model.image_uri is not None:
+                container["Image"] = model.image_uri
+            code = model.source_dir or model.entry_point
+            container["Environment"] = {
+                **model.env, "SAGEMAKER_PROGRAM": Path(model.entry_point).name,
+                "SAGEMAKER_SUBMIT_DIRECTORY": to_uri(code),
+                "SAGEMAKER_CONTAINER_LOG_LEVEL": str(_LOG_LEVEL)}
+        container["ModelDataUrl"] = _uri(model.model_data)
+        _finish(self, state_id, {"ModelName": name, "PrimaryContainer": container}, kwargs,
+                {"Tags": tags})
 
 
 def _channels(data: Any) -> list[dict[str, Any]]:

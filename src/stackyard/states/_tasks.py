@@ -484,7 +484,8 @@ def _job_arn(kind: str, job: str) -> str:
 def _create_model(req: Any) -> dict[str, Any]:
     """CreateModel: a named model a transform job can run. Framework containers find the
     inference code through ``SAGEMAKER_PROGRAM`` and ``SAGEMAKER_SUBMIT_DIRECTORY`` (a
-    folder or ``file://`` URI) in the container's environment, so those name it here.
+    folder or ``file://`` URI, or the entry point file alone) in the container's
+    environment, so those name it here.
     The same model created again (a resumed driver) is a no-op; another model under a
     taken name is refused, as SageMaker refuses it."""
     from stackyard.transform._models import create_model
@@ -498,10 +499,13 @@ def _create_model(req: Any) -> dict[str, Any]:
     if not container.get("ModelDataUrl"):
         raise _sagemaker_error("createModel: PrimaryContainer.ModelDataUrl is required")
     name = req.get("ModelName")
+    source = _checks.uri_to_path(str(submit)) if submit else None
+    if source is not None and source.is_file():     # the entry point file alone
+        program, source = str(source), None
     try:
         create_model({"ModelName": name, "PrimaryContainer": {
             "ModelDataUrl": str(container["ModelDataUrl"]), "EntryPoint": program,
-            "SourceDir": str(_checks.uri_to_path(str(submit))) if submit else None,
+            "SourceDir": str(source) if source else None,
             "Image": container.get("Image"), "Environment": env}})
     except UsageError as e:
         if "exists" not in str(e):

@@ -3,7 +3,7 @@
 A notebook written for ``stepfunctions`` ports by changing imports::
 
     from stackyard.states.sdk import (Chain, ChoiceRule, ExecutionInput, Parallel, Retry,
-                                      Catch, TrainingStep, Workflow)
+                                      Catch, TrainingStep, ModelStep, Workflow)
 
 Every class compiles to the Amazon States Language JSON the SDK produces for the same calls
 (``Graph(chain).to_dict()``, ``state.to_json()``); ``Workflow.create()``/``execute()`` store
@@ -38,6 +38,7 @@ from stackyard.states._sdk_blocks import (
 )
 from stackyard.states._sdk_tasks import (
     LambdaStep,
+    ModelStep,
     ProcessingStep,
     SnsPublishStep,
     TrainingStep,
@@ -59,6 +60,7 @@ __all__ = [
     "Graph",
     "LambdaStep",
     "Map",
+    "ModelStep",
     "NotRule",
     "Parallel",
     "Pass",
