@@ -223,6 +223,10 @@ def test_a_bad_mapping_file_is_refused_naming_the_problem(tmp_path: Path, text: 
 def test_good_mapping_and_scores() -> None:
     m = {"topics": {"0": {"name": "x", "split": True}, "1": {"name": "y", "split": False}}}
     assert layers.check_mapping(m, TABLE, "m")["0"]["split"] is True
+    # a layer that was never trained (nothing split before it) takes only an empty mapping
+    assert layers.check_mapping({"topics": {}}, {}, "m") == {}
+    with pytest.raises(layers.MappingError, match="none \\(the layer was not trained\\)"):
+        layers.check_mapping(m, {}, "m")
     assert layers.balance_penalty([0, 1, 0, 1]) == pytest.approx(0)
     assert layers.balance_penalty([0] * 9 + [1]) > 0.5
     docs = [{"a", "b"}, {"a", "b"}, {"c"}, {"d"}]

@@ -165,7 +165,8 @@ def check_mapping(mapping: Any, table: dict[str, dict[str, Any]], where: str
     unknown = sorted(set(entries) - set(table), key=str)
     if unknown:
         raise MappingError(f"{where}: names unknown topic(s) {', '.join(unknown)}; this "
-                           f"layer's topics are {', '.join(table)}")
+                           f"layer's topics are "
+                           f"{', '.join(table) or 'none (the layer was not trained)'}")
     missing = sorted(set(table) - set(entries), key=int)
     if missing:
         raise MappingError(f"{where}: gives no entry for topic(s) {', '.join(missing)}")
