@@ -76,6 +76,20 @@ def test_create_training_job_sync_runs_a_real_job_and_returns_describe_shape(sy)
     assert types(e.history()).count("TaskSucceeded") == 2
 
 
+def test_a_training_job_whose_submit_directory_is_the_entry_point_file_alone(sy):
+    """An estimator without ``source_dir`` compiles ``sagemaker_submit_directory`` to the
+    script's own ``file://`` URI: the job runs that file."""
+    script = sy.write("lone script/train.py", TRAIN)
+    sy.write("data/rows.txt", "a b c\n")
+    d = {"StartAt": "Train", "States": {"Train": {
+        "Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+        "Parameters": _request(script.as_uri(), str(sy.work / "data")), "End": True}}}
+    desc = StateMachine.create("lone", d).start_execution({"id": "1"}).describe()
+    assert desc["status"] == "SUCCEEDED", (desc.get("error"), desc.get("cause"))
+    metrics = output(desc)["FinalMetricDataList"]
+    assert [(m["MetricName"], m["Value"]) for m in metrics] == [("rows", 3.0)]
+
+
 def test_failed_and_refused_training_jobs_report_aws_error_names(sy):
     src = sy.work / "src"
     sy.write("src/train.py", TRAIN)

@@ -533,8 +533,9 @@ def _unquote(value: Any) -> Any:
 
 def _training_arguments(req: dict[str, Any], arn: str) -> dict[str, Any]:
     """CreateTrainingJob as the engine's training step: ``sagemaker_program`` and
-    ``sagemaker_submit_directory`` (a folder, ``file://`` URI or ``.tar.gz``) name the
-    entry point and its source, as SageMaker's framework containers read them."""
+    ``sagemaker_submit_directory`` (a folder, ``file://`` URI or ``.tar.gz``; or the entry
+    point file alone, as the SDK writes an estimator without ``source_dir``) name the entry
+    point and its source, as SageMaker's framework containers read them."""
     hps = dict(req.get("HyperParameters") or {})
     program = _unquote(hps.pop("sagemaker_program", None))
     submit = _unquote(hps.pop("sagemaker_submit_directory", None))
@@ -543,16 +544,21 @@ def _training_arguments(req: dict[str, Any], arn: str) -> dict[str, Any]:
     if not program or not submit:
         raise UsageError("HyperParameters must name the entry point (sagemaker_program) and "
                          "its source folder or .tar.gz (sagemaker_submit_directory)")
-    source = _checks.uri_to_path(str(submit))
+    source: Path | None = _checks.uri_to_path(str(submit))
+    code: dict[str, Any] = {"EntryPoint": str(program), "Dependencies": []}
     if source.is_file() and source.name.endswith((".tar.gz", ".tgz")):
         source = _unpacked(source, arn)
-    if not source.is_dir():
-        raise UsageError(f"sagemaker_submit_directory {submit!r} is not a folder or .tar.gz")
+    elif source.is_file():            # the entry point file alone (no source_dir)
+        code.update(EntryPoint=source.name, EntryPointPath=str(source))
+        source = None
+    code["SourceDir"] = str(source) if source else None
+    if source is not None and not source.is_dir():
+        raise UsageError(f"sagemaker_submit_directory {submit!r} is not a folder, a .tar.gz "
+                         "or the entry point file")
     algo = dict(req.get("AlgorithmSpecification") or {})
     algo.setdefault("MetricDefinitions", [])
     return {"AlgorithmSpecification": algo,
-            "Code": {"EntryPoint": str(program), "SourceDir": str(source),
-                     "Dependencies": []},
+            "Code": code,
             "Environment": dict(req.get("Environment") or {}),
             "HyperParameters": hps, "InputDataConfig": list(req.get("InputDataConfig") or []),
             "OutputDataConfig": dict(req.get("OutputDataConfig") or {}),
