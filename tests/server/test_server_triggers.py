@@ -103,6 +103,8 @@ def test_rules_are_created_listed_described_and_deleted(api, sy):
           "target": {"notify": "ops"}}, 400, "detail"),
         ({"name": "r2", "on": "file-arrived", "watch": "in bōx", "target": {"notify": "ops"}},
          400, "absolute"),
+        ({"name": "r2", "on": "file-arrived", "watch": "file:in%20b%C5%8Dx",
+          "target": {"notify": "ops"}}, 400, "absolute"),   # not the server's cwd
         ({"name": "r2", "on": "run-failed", "target": {"monitor": "ep", "baseline": "g/1"}},
          400, "exactly one"),
         ({"name": "r2", "on": "run-failed", "target": {"notify": "nosuch"}}, 404, "nosuch"),
