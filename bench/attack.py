@@ -24,7 +24,11 @@ f. junk HTTP to ``stackyard server`` with a token: every API route of its OpenAP
    with -9 while a log stream is open and comes back;
 g. two ``stackyard server`` on one store with a 1-second schedule starting a state
    machine, one of them killed with -9 half-way: every due time fired once (none lost,
-   none doubled), one execution per fire.
+   none doubled), one execution per fire;
+h. ``send-task-success`` racing a ``.waitForTaskToken`` task's 1-second timeout, answered
+   at random moments around the deadline: an answer that was accepted is the task's
+   result, one that was refused (TaskTimedOut) left the task timed out, never both or
+   neither.
 
 Run: ``.venv/bin/python bench/attack.py [--kills 20] [--seed 0]`` (about 8 minutes on 2
 cores). Exits 1 when a row fails.
@@ -743,12 +747,59 @@ def attack_schedulers() -> dict[str, Any]:
             "fire statuses": dict(by_status), "problems": problems}
 
 
+# ---- (h) task-token answers racing the task's timeout ---------------------------------
+TOKEN_FN = """
+import os
+def handler(event, context):
+    with open(event["file"] + ".tmp", "w") as f:
+        f.write(event["token"])
+    os.replace(event["file"] + ".tmp", event["file"])
+    return {}
+"""
+
+
+def attack_token_races(rng: random.Random, rounds: int = 12) -> dict[str, Any]:
+    from stackyard.errors import ConflictError
+    from stackyard.lambdas import register_function
+    from stackyard.states import StateMachine, send_task_success
+
+    register_function("hand-token", write(WORK / "fn ü" / "hand_token.py", TOKEN_FN),
+                      "hand_token.handler", timeout=60)
+    sm = StateMachine.create("race", {"StartAt": "Ask", "States": {
+        "Ask": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "TimeoutSeconds": 1, "Parameters": {"FunctionName": "hand-token", "Payload": {
+                    "token.$": "$$.Task.Token", "file.$": "$.file"}},
+                "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Late"}], "End": True},
+        "Late": {"Type": "Pass", "Result": "timed out", "End": True}}})
+    outcomes: Counter = Counter()
+    problems: list[str] = []
+    for i in range(rounds):
+        token_file = WORK / f"token {i}"
+        e = sm.start_execution({"file": str(token_file)}, name=f"r{i}", wait=False)
+        token = wait_for(lambda f=token_file: f.exists() and f.read_text(), 60, "the token")
+        appeared = time.monotonic()
+        time.sleep(max(0.0, appeared + rng.uniform(0.0, 1.5) - time.monotonic()))
+        try:
+            send_task_success(token, json.dumps({"answer": i}))
+            accepted = True
+        except ConflictError:
+            accepted = False
+        d = wait_for(lambda e=e: (x := e.describe())["status"] != "RUNNING" and x, 60,
+                     "the execution")
+        got = json.loads(d.get("output") or "null")
+        if got != ({"answer": i} if accepted else "timed out"):
+            problems.append(f"r{i}: answer {'accepted' if accepted else 'refused'}, "
+                            f"execution {d['status']} with {got!r}")
+        outcomes["accepted" if accepted else "refused"] += 1
+    return {"rounds": rounds, **dict(outcomes), "problems": problems}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--state-kills", type=int, default=12)
-    ap.add_argument("--only", default="abcdefg", help="the rows to run, e.g. 'ef'")
+    ap.add_argument("--only", default="abcdefgh", help="the rows to run, e.g. 'ef'")
     opts = ap.parse_args()
     rng = random.Random(opts.seed)
     pipeline = setup()
@@ -766,7 +817,9 @@ def main() -> int:
             ("f. junk HTTP to the API server and UI; kill -9 it mid-stream",
              lambda: attack_api(rng)),
             ("g. two servers (schedulers) on one store, one killed with -9",
-             attack_schedulers)]:
+             attack_schedulers),
+            ("h. send-task-success racing the task's timeout",
+             lambda: attack_token_races(rng))]:
         if label[0] not in opts.only:
             continue
         t0 = time.monotonic()

@@ -25,14 +25,17 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from stackyard._checks import to_uri, uri_to_path
+from stackyard._checks import check_number, to_uri, uri_to_path
 from stackyard.callbacks import (
     receive_messages,
     send_pipeline_execution_step_failure,
     send_pipeline_execution_step_success,
 )
+from stackyard.errors import UsageError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "code"))
 from modelfiles import read_member
@@ -94,14 +97,27 @@ def handle(body: dict, split_factor: float, cohesion_factor: float, min_docs: in
     return {"mapping": to_uri(target), "split_topics": str(len(split))}
 
 
+def _number(what: str, **rule: Any) -> Callable[[str], float | int]:
+    """An argparse type: ``check_number``'s rule (finite, ASCII digits, in range); ``nan``
+    would make every comparison false and silently split nothing."""
+    def parse(text: str) -> float | int:
+        try:
+            return check_number(text, what, **rule)
+        except UsageError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return parse
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("queue")
-    parser.add_argument("--answers", type=int, default=2)
-    parser.add_argument("--wait", type=float, default=600)
-    parser.add_argument("--split-factor", type=float, default=1.5)
-    parser.add_argument("--cohesion-factor", type=float, default=0.9)
-    parser.add_argument("--min-docs", type=int, default=20)
+    parser.add_argument("--answers", type=_number("--answers", lo=1, integer=True), default=2)
+    parser.add_argument("--wait", type=_number("--wait", lo=0, lo_open=True), default=600)
+    parser.add_argument("--split-factor", type=_number("--split-factor", lo=0), default=1.5)
+    parser.add_argument("--cohesion-factor", type=_number("--cohesion-factor", lo=0),
+                        default=0.9)
+    parser.add_argument("--min-docs", type=_number("--min-docs", lo=0, integer=True),
+                        default=20)
     args = parser.parse_args()
     answered = 0
     deadline = time.monotonic() + args.wait
@@ -113,7 +129,8 @@ def main() -> None:
             try:
                 outputs = handle(body, args.split_factor, args.cohesion_factor,
                                  args.min_docs)
-            except (KeyError, ValueError, OSError) as e:
+            except Exception as e:  # noqa: BLE001 - any message it cannot handle is
+                # answered, else the step waits out its timeout (days) for nothing
                 reason = f"mapping worker: {type(e).__name__}: {e}"
                 print(reason, flush=True)
                 send_pipeline_execution_step_failure(CallbackToken=body["token"],

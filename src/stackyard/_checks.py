@@ -238,8 +238,10 @@ def uri_to_path(uri: str | Path) -> Path:
     s = str(uri)
     if s.startswith("file:"):
         parsed = urlparse(s)
-        if parsed.netloc not in ("", "localhost"):
-            raise UsageError(f"{s!r}: a file:// URI must name a local path (file:///…)")
+        if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/"):
+            # file:inbox would resolve against whatever folder this process runs in
+            raise UsageError(f"{s!r}: a file:// URI must name an absolute local path "
+                             "(file:///…)")
         return Path(unquote(parsed.path)).resolve()
     if is_remote(s):
         raise UsageError(f"{s!r} is not a local path")

@@ -85,6 +85,10 @@ def test_file_uris_round_trip_with_spaces_and_non_ascii(tmp_path: Path) -> None:
         c.uri_to_path("s3://bucket/key")
     with pytest.raises(UsageError, match="file:///"):
         c.uri_to_path("file://otherhost/x")
+    for relative in ("file:inbox", "file:./x", "file:../etc"):   # not against the cwd
+        with pytest.raises(UsageError, match="absolute local path"):
+            c.uri_to_path(relative)
+    assert c.uri_to_path("file:/tmp") == Path("/tmp").resolve()
 
 
 @given(st.lists(st.sampled_from(["..", ".", "a", "processing", "", "opt", "ml", "x y"]),

@@ -132,6 +132,18 @@ def test_the_worker_splits_big_generic_topics_not_big_specific_ones() -> None:
     assert mapping["0"]["name"] == "data / analytics"
 
 
+@pytest.mark.parametrize("args, words", [
+    (["--split-factor", "nan"], "must be finite"),      # nan: every topic silently kept
+    (["--cohesion-factor", "inf"], "must be finite"),
+    (["--answers", "0"], ">= 1"), (["--wait", "-5"], "> 0"),
+    (["--min-docs", "\u0661"], "is not a number")])
+def test_the_worker_refuses_bad_numbers_before_it_touches_the_queue(
+        args: list[str], words: str) -> None:
+    r = subprocess.run([sys.executable, str(EXAMPLE / "mapping_worker.py"), "q", *args],
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 2 and words in r.stderr, r.stderr
+
+
 # ---- preprocessing --------------------------------------------------------------------------
 def test_clean_applies_every_step_the_seed_lists() -> None:
     raw = ("Opportunity created from template. They're migrating Databases for Fabrikam Inc; "

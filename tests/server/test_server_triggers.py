@@ -103,6 +103,8 @@ def test_rules_are_created_listed_described_and_deleted(api, sy):
           "target": {"notify": "ops"}}, 400, "detail"),
         ({"name": "r2", "on": "file-arrived", "watch": "in bōx", "target": {"notify": "ops"}},
          400, "absolute"),
+        ({"name": "r2", "on": "file-arrived", "watch": "file:in%20b%C5%8Dx",
+          "target": {"notify": "ops"}}, 400, "absolute"),   # not the server's cwd
         ({"name": "r2", "on": "run-failed", "target": {"monitor": "ep", "baseline": "g/1"}},
          400, "exactly one"),
         ({"name": "r2", "on": "run-failed", "target": {"notify": "nosuch"}}, 404, "nosuch"),
@@ -114,3 +116,35 @@ def test_rules_are_created_listed_described_and_deleted(api, sy):
     assert c.request("DELETE", "/api/rules/alert", json={}).status_code == 200
     assert c.get("/api/rules/alert").status_code == 404
     assert c.request("DELETE", "/api/rules/alert", json={}).status_code == 404
+
+
+def test_a_pipeline_target_that_forks_or_exits_early_is_judged_by_what_it_defines(
+        api, sy, monkeypatch):
+    """The load's answer does not ride on a pipe: a child the file forks (holding the pipe)
+    no longer makes a good file wait out the load timeout and fail, and is killed after;
+    ``os._exit(0)`` before an answer is a 400 naming the exit, not a 500."""
+    from stackyard.server import _triggers
+
+    monkeypatch.setattr(_triggers, "LOAD_TIMEOUT", 30.0)
+    pid_file = sy.work / "fork.pid"
+    forks = sy.write("pipes ü/forks.py", f"""
+import os, time
+if os.fork() == 0:
+    with open({str(pid_file)!r} + ".tmp", "w") as f:
+        f.write(str(os.getpid()))
+    os.replace({str(pid_file)!r} + ".tmp", {str(pid_file)!r})
+    time.sleep(600)
+    os._exit(0)
+""" + PIPELINE)
+    exits = sy.write("pipes ü/exits0.py", "import os\nos._exit(0)\n")
+    c = api.client()
+    r = c.post("/api/schedules", json={"name": "forks", "expression": "rate(1 day)",
+                                       "target": {"pipeline": str(forks)}})
+    assert r.status_code == 201, r.text
+    pid = int(sy.wait_until(lambda: pid_file.exists() and pid_file.read_text(),
+                            what="the forked child's pid"))
+    sy.wait_until(lambda: not sy.pid_alive(pid), timeout=10, what="the fork to be killed")
+    _errors(c, "POST", "/api/schedules", [
+        ({"name": "n2", "expression": "rate(1 day)", "target": {"pipeline": str(exits)}},
+         400, "ended the process (exit status 0)")])
+    assert c.get("/api/health").status_code == 200

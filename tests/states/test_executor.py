@@ -18,8 +18,13 @@ from states_helpers import (
     types,
 )
 
-from stackyard.errors import UsageError
-from stackyard.states import StateMachine, send_task_failure, send_task_success
+from stackyard.errors import ConflictError, UsageError
+from stackyard.states import (
+    StateMachine,
+    send_task_failure,
+    send_task_heartbeat,
+    send_task_success,
+)
 from stackyard.store import open_store
 
 
@@ -212,6 +217,13 @@ def test_heartbeat_timeout_when_no_heartbeat_comes(sy):
     desc = e.describe()
     assert output(desc)["Error"] == "States.HeartbeatTimeout"
     assert "TaskTimedOut" in types(e.history())
+    # the timed-out task's token is closed: a late answer is refused, not silently dropped
+    token = (sy.work / "token").read_text()
+    with pytest.raises(ConflictError, match="TaskTimedOut.*TIMED_OUT"):
+        send_task_success(token, "{}")
+    with pytest.raises(ConflictError, match="TaskTimedOut"):
+        send_task_heartbeat(token)
+    assert open_store().get_token(token)["status"] == "TIMED_OUT"
 
 
 def test_nested_start_execution_sync():

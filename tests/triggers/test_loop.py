@@ -303,3 +303,20 @@ def test_serve_stops_promptly_and_releases_its_lease() -> None:
     stop.set()
     t.join(30)
     assert not t.is_alive() and open_store().get_lease("scheduler") is None
+
+
+def test_a_link_in_a_watched_folder_is_no_arrival(sy) -> None:
+    """Only regular files arrive: a symlink (to a file outside, or to one inside) would
+    hand its resolved target to the pipeline as the new file."""
+    from stackyard.triggers._rules import new_files
+
+    inbox = sy.tmp / "In Box ü"
+    inbox.mkdir()
+    secret = sy.tmp / "secret.txt"
+    secret.write_text("not for the pipeline\n")
+    (inbox / "day 1.csv").write_text("a,b\n")
+    (inbox / "leak.csv").symlink_to(secret)
+    (inbox / "again.csv").symlink_to(inbox / "day 1.csv")
+    rule, seen = {"watch": {"uri": inbox.as_uri()}, "created_at": 0.0}, {}
+    assert new_files(rule, seen) == []          # first sight: not yet stable
+    assert [u for u, _, _ in new_files(rule, seen)] == [(inbox / "day 1.csv").as_uri()]

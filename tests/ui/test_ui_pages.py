@@ -160,6 +160,18 @@ def test_svg_labels_are_escaped_and_the_dag_follows_the_definition() -> None:
     assert xs["a&lt;b&gt;"] < xs["c&amp;d"] < xs["e"]
 
 
+def test_a_long_chain_with_a_loop_back_is_laid_out() -> None:
+    """A 1,000-state chain (bench/states.py's machine), also with a Choice looping back to
+    its start: one column per state, no RecursionError (the page was a 500 past ~330)."""
+    n = 1000
+    chain = [_svg.Edge(f"S{i}", f"S{i + 1}", "data") for i in range(n - 1)]
+    g = _svg.Graph({f"S{i}": "Pass" for i in range(n)}, chain)
+    assert _svg._layers(g) == [[f"S{i}"] for i in range(n)]
+    g.edges.append(_svg.Edge(f"S{n - 1}", "S0", "branch", "again"))
+    assert sorted(map(len, _svg._layers(g))) == [1] * n
+    assert str(_svg.dag(g)).count('class="node ') == n
+
+
 def test_histogram_quantiles_interpolate_like_prometheus() -> None:
     buckets = [(0.001, 0.0), (0.01, 50.0), (0.1, 100.0), (float("inf"), 100.0)]
     assert _quantile(buckets, 0.5) == pytest.approx(0.01)

@@ -11,9 +11,13 @@ interpreter cannot take the server with it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -108,37 +112,55 @@ from stackyard.errors import StackyardError
 from stackyard.triggers import pipeline_target
 a = json.loads(sys.argv[1])
 try:
-    print(json.dumps(pipeline_target(a["file"], a["params"], a["parameter"])))
+    target = pipeline_target(a["file"], a["params"], a["parameter"])
 except StackyardError as e:
     print(e, file=sys.stderr)
     sys.exit(2)
+with open(a["out"], "w", encoding="utf-8") as f:
+    json.dump(target, f)
 """
 
 
 def _pipeline(file: str, params: dict[str, str], parameter: str | None) -> dict[str, Any]:
     """``triggers.pipeline_target`` run in a child process (see the module's docstring);
-    the file's folder is its working folder, as at every fire."""
+    the file's folder is its working folder, as at every fire.
+
+    The answer comes back in a file, not on a pipe: a process the file forks would hold a
+    pipe open (the load would wait out ``LOAD_TIMEOUT`` and fail a good file), and what the
+    file prints, or an ``os._exit(0)``, can leave no answer at all. The child runs in a
+    process group of its own, killed when it is done, forks included."""
     path = Path(file)
     if not path.is_absolute():
         raise UsageError(f"pipeline {file!r}: give the file's absolute path on the server's "
                          "machine")
     if not path.is_file():
         raise UsageError(f"pipeline {file!r}: no such file on the server's machine")
-    args = json.dumps({"file": file, "params": [f"{k}={v}" for k, v in params.items()],
-                       "parameter": parameter})
-    try:
-        r = subprocess.run([sys.executable, "-c", _LOAD, args], capture_output=True,
-                           text=True, errors="replace", timeout=LOAD_TIMEOUT,
-                           cwd=path.parent, stdin=subprocess.DEVNULL, check=False)
-    except subprocess.TimeoutExpired:
-        raise UsageError(f"pipeline {file!r} took over {LOAD_TIMEOUT:.0f} s to load") from None
-    if r.returncode == 0:
-        return json.loads(r.stdout.strip().splitlines()[-1])
-    last = (r.stderr.strip().splitlines() or [""])[-1]
-    if r.returncode == 2 and last:
+    with tempfile.TemporaryDirectory(prefix="stackyard-load-") as tmp:
+        out, err = Path(tmp, "target.json"), Path(tmp, "stderr.txt")
+        args = json.dumps({"file": file, "params": [f"{k}={v}" for k, v in params.items()],
+                           "parameter": parameter, "out": str(out)})
+        with err.open("wb") as errors:
+            child = subprocess.Popen([sys.executable, "-c", _LOAD, args], cwd=path.parent,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=errors, start_new_session=True)
+            try:
+                code: int | None = child.wait(LOAD_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                code = None
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+        if code is None:
+            raise UsageError(f"pipeline {file!r} took over {LOAD_TIMEOUT:.0f} s to load")
+        if code == 0 and out.is_file():
+            return json.loads(out.read_text(encoding="utf-8"))
+        lines = err.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    last = lines[-1] if lines else ""
+    if code == 2 and last:
         raise UsageError(last)
     raise UsageError(f"pipeline {file!r}: loading it ended the process (exit status "
-                     f"{r.returncode}){': ' + last if last else ''}")
+                     f"{code}){': ' + last if last else ''}")
 
 
 def _target(t: Target, kinds: tuple[str, ...]) -> dict[str, Any]:

@@ -211,6 +211,8 @@ class Tasks:
                         th.row["phase"] = f"token:{key}"
                     result = self._await_token(token, heartbeat, watch)
         except StatesError as e:
+            if token is not None:   # the task failed before its answer: nothing may count
+                self.d.store.answer_token(token, "TIMED_OUT")
             self._failed(th, e, legacy, rtype, rname)
             raise
         from stackyard.states._executor import dump
@@ -328,7 +330,15 @@ class Tasks:
                 return row["output"]
             if row["status"] == "FAILED":
                 raise StatesError(row["error"] or "", row["cause"] or "")
-            watch.check()
+            try:
+                watch.check()
+            except StatesError:
+                # close the token in the same conditional UPDATE an answer uses, so exactly
+                # one of them counts: a late answer is refused (TaskTimedOut), and an answer
+                # that came first is taken on the next pass
+                if store.answer_token(token, "TIMED_OUT"):
+                    raise
+                continue
             time.sleep(TOKEN_POLL)
 
     # ---- nested executions ---------------------------------------------------------

@@ -166,7 +166,9 @@ def new_files(rule: dict[str, Any], seen: dict[str, tuple[int, int]]
         except OSError:
             return []
         for p in entries:
-            if p.name.startswith(".") or not p.is_file():
+            # a link is no arrival: it would pass its target (any file the server can
+            # read, /etc/… included) to the pipeline as if it had been put in the folder
+            if p.name.startswith(".") or p.is_symlink() or not p.is_file():
                 continue
             st = p.stat()
             listing[to_uri(p)] = (st.st_size, st.st_mtime_ns)

@@ -78,15 +78,28 @@ def _layers(g: Graph) -> list[list[str]]:
     for e in g.edges:
         parents[e.dst].append(e.src)
     depth: dict[str, int] = {}
-
-    def level(n: str, seen: frozenset[str] = frozenset()) -> int:
-        if n not in depth:
-            ps = [p for p in parents[n] if p not in seen]
-            depth[n] = 1 + max((level(p, seen | {n}) for p in ps), default=-1)
-        return depth[n]
-
-    for n in g.nodes:
-        level(n)
+    for root in g.nodes:   # iterative: a 1,000-state chain is deeper than Python's stack
+        if root in depth:
+            continue
+        stack, on_path, best = [(root, iter(parents[root]))], {root}, {root: -1}
+        while stack:
+            n, todo = stack[-1]
+            for p in todo:
+                if p in on_path:        # a loop back (a Choice, a retry): not a parent here
+                    continue
+                if p not in depth:
+                    stack.append((p, iter(parents[p])))
+                    on_path.add(p)
+                    best[p] = -1
+                    break
+                best[n] = max(best[n], depth[p])
+            else:
+                stack.pop()
+                on_path.discard(n)
+                depth[n] = best[n] + 1
+                if stack:
+                    up = stack[-1][0]
+                    best[up] = max(best[up], depth[n])
     cols: list[list[str]] = [[] for _ in range(max(depth.values(), default=0) + 1)]
     for n in g.nodes:
         cols[depth[n]].append(n)
