@@ -319,6 +319,12 @@ def test_demo_trains_three_layers_through_two_callbacks_and_registers_a_model(
     (model_dir / "layer2" / "topics.json").write_text("{}")
     with pytest.raises(ValueError, match="layer2/topics.json: missing or changed"):
         layers.SequentialTopicModel.load(model_dir)
+    manifest = json.loads((model_dir / "manifest.json").read_text())   # a manifest that
+    manifest["files"].pop("layer1/bertopic.joblib")                    # does not vouch for
+    manifest["files"].pop("layer2/topics.json")                        # a pickle
+    (model_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="layer1/bertopic.joblib not in the manifest"):
+        layers.SequentialTopicModel.load(model_dir)
 
 
 NOTHING = ["--min-docs", "1000000"]                       # no topic is that big: no split

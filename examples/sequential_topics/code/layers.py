@@ -314,6 +314,11 @@ class SequentialTopicModel:
         else:
             embedder = embed.embedder(state["name"])
         n = manifest["layers"]
+        unlisted = [f"layer{i}/bertopic.joblib" for i in range(1, n + 1)
+                    if f"layer{i}/bertopic.joblib" not in manifest["files"]]
+        if unlisted:   # never unpickle a file the manifest does not vouch for
+            raise ValueError(f"{folder}: {', '.join(unlisted)} not in the manifest; refusing "
+                             "to load")
         cache_umap_kernels()
         layers = [joblib.load(folder / f"layer{i}" / "bertopic.joblib") for i in range(1, n + 1)]
         tables = [json.loads((folder / f"layer{i}" / "topics.json").read_text())
