@@ -1,0 +1,85 @@
+"""An endpoint update's steps: each recorded once, in order, as an ``endpoint.update`` event,
+and shown by ``endpoints describe`` (text and JSON). A real server process on loopback."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+from serving_helpers import wait_until
+
+from stackyard import serving
+from stackyard.store import open_store
+
+pytestmark = pytest.mark.slow
+
+
+def variant(ref: str) -> list[dict]:
+    return [{"name": "A", "model": {"ref": ref}}]
+
+
+def steps(update: dict) -> list[tuple[str, float | None]]:
+    return [(s["step"], s["share"]) for s in update["steps"]]
+
+
+def test_canary_steps_then_a_rollback_are_recorded_in_order(register, sy) -> None:
+    v1 = register("g", [1, 1, 1], 0)
+    v2 = register("g", [1, 1, 1], 100)
+    broken = register("g", [1, 1, 1], 0, fail_nonzero=True)
+    d = serving.create_endpoint("bake", variant(v1))
+    first = d["generation"] + 1
+    res = serving.update_endpoint("bake", variant(v2), traffic="canary:25%", bake_seconds=0.3)
+    assert res["deployment"]["status"] == "Completed"
+    [update] = res["updates"]
+    assert update["generation"] == first and update["status"] == "Completed"
+    assert steps(update) == [
+        ("planned", None), ("loading", None), ("healthy", None),
+        ("shifted", 0.25), ("bake-started", 0.25), ("bake-ended", 0.25),
+        ("shifted", 1.0), ("bake-started", 1.0), ("bake-ended", 1.0),
+        ("old-fleet-stopped", None), ("completed", 1.0)]
+    times = [s["at"] for s in update["steps"]]
+    assert times == sorted(times)
+    assert f"A={v2}" in update["steps"][0]["text"] and "canary:25%" in update["steps"][0]["text"]
+    assert update["steps"][3]["text"] == "traffic shifted: 25% to the new fleet"
+    # one event per step, even though the server polls and reports from a thread
+    events = open_store().events("endpoint.update")
+    assert [(e["payload"]["step"], e["payload"].get("share")) for e in events] == \
+        steps(update)
+
+    # a broken version passes its health check (zeros) but fails under traffic
+    stop = threading.Event()
+
+    def client() -> None:
+        with httpx.Client() as c:
+            while not stop.is_set():
+                c.post(f"{d['url']}/invocations", content=b"1,2,3",
+                       headers={"Content-Type": "text/csv"})
+
+    t = threading.Thread(target=client)
+    t.start()
+    try:
+        res = serving.update_endpoint("bake", variant(broken), traffic="all", bake_seconds=30)
+    finally:
+        stop.set()
+        t.join()
+    assert res["deployment"]["status"] == "RolledBack"
+    [update] = res["updates"]  # the latest ended: it alone
+    assert update["generation"] == first + 1 and update["status"] == "RolledBack"
+    names = [s["step"] for s in update["steps"]]
+    assert names == ["planned", "loading", "healthy", "shifted", "bake-started", "alarm",
+                     "rolled-back"]
+    alarm = update["steps"][5]["text"]
+    assert alarm.startswith("alarm at 100%:") and "above 5%" in alarm
+    assert "error rate" in update["steps"][6]["text"]
+
+    # an update in progress is shown with the last one that ended
+    serving.update_endpoint("bake", variant(v1), bake_seconds=60, wait=False)
+    wait_until(lambda: [s["step"] for s in serving.describe_endpoint("bake")["updates"][0][
+        "steps"]][-1] == "bake-started")
+    shown = sy.cli_json("endpoints", "describe", "bake")["updates"]
+    assert [(u["generation"], u["status"]) for u in shown] == [
+        (first + 2, "Shifting"), (first + 1, "RolledBack")]
+    text = sy.cli("endpoints", "describe", "bake", env=sy.cli_env(COLUMNS="200")).stdout
+    assert f"update {first + 2}: Shifting" in text
+    assert "bake started: 60s at 100%" in text
