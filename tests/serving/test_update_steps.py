@@ -1,5 +1,6 @@
 """An endpoint update's steps: each recorded once, in order, as an ``endpoint.update`` event,
-and shown by ``endpoints describe`` (text and JSON). A real server process on loopback."""
+and shown by ``endpoints describe`` (text and JSON): a real server process on loopback, and
+the store's once-only rules on their own (fast)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from serving_helpers import wait_until
 from stackyard import serving
 from stackyard.store import open_store
 
-pytestmark = pytest.mark.slow
+CONFIG = {"variants": [{"name": "A", "model": {"ref": "g/1"}, "weight": 1.0}],
+          "host": "127.0.0.1", "port": 1}
 
 
 def variant(ref: str) -> list[dict]:
@@ -23,6 +25,7 @@ def steps(update: dict) -> list[tuple[str, float | None]]:
     return [(s["step"], s["share"]) for s in update["steps"]]
 
 
+@pytest.mark.slow
 def test_canary_steps_then_a_rollback_are_recorded_in_order(register, sy) -> None:
     v1 = register("g", [1, 1, 1], 0)
     v2 = register("g", [1, 1, 1], 100)
@@ -83,3 +86,32 @@ def test_canary_steps_then_a_rollback_are_recorded_in_order(register, sy) -> Non
     text = sy.cli("endpoints", "describe", "bake", env=sy.cli_env(COLUMNS="200")).stdout
     assert f"update {first + 2}: Shifting" in text
     assert "bake started: 60s at 100%" in text
+
+
+def test_each_step_is_recorded_once_and_never_after_the_update_ended() -> None:
+    """Every worker of a server carries out the same plan: the first to reach a step
+    records it; a step after the end (a worker that lost the race) or of a replaced update
+    is dropped; an endpoint made again under the same name starts with no steps."""
+    store = open_store()
+    assert store.create_endpoint("twice", CONFIG)
+    gen = store.start_deployment("twice", {"config": CONFIG, "status": "Pending"},
+                                 {"traffic": "all"})
+    assert store.deployment_step("twice", gen, "shifted", {"share": 0.5}, "Shifting")
+    assert not store.deployment_step("twice", gen, "shifted", {"share": 0.5}, "Shifting")
+    assert store.deployment_step("twice", gen, "shifted", {"share": 1.0}, "Shifting")
+    assert not store.deployment_step("twice", gen - 1, "loading", {}, "Loading")
+    assert store.deployment_step("twice", gen, "completed", {"share": 1.0}, "Completed",
+                                 {**CONFIG, "port": 2})
+    row = store.get_endpoint("twice")
+    assert row["status"] == "InService" and row["config"]["port"] == 2
+    assert row["deployment"]["status"] == "Completed"
+    assert not store.deployment_step("twice", gen, "rolled-back", {"reason": "late"},
+                                     "RolledBack")
+    assert store.get_endpoint("twice")["deployment"]["status"] == "Completed"
+    d = serving.describe_endpoint("twice")
+    assert [(u["generation"], u["status"]) for u in d["updates"]] == [(gen, "Completed")]
+    assert steps(d["updates"][0]) == [("planned", None), ("shifted", 0.5), ("shifted", 1.0),
+                                      ("completed", 1.0)]
+    store.delete_endpoint("twice")
+    assert store.create_endpoint("twice", CONFIG)
+    assert serving.describe_endpoint("twice")["updates"] == []
