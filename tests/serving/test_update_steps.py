@@ -88,6 +88,28 @@ def test_canary_steps_then_a_rollback_are_recorded_in_order(register, sy) -> Non
     assert "bake started: 60s at 100%" in text
 
 
+@pytest.mark.slow
+def test_two_workers_record_each_step_once_and_both_serve_the_new_fleet(register) -> None:
+    """Both workers carry out the plan. Two ways one of them kept answering with the old
+    model: it rolled its own new fleet back when it saw the other's Completed, or it started
+    after the plan was written (``create`` returns at the first worker's /ping) and never
+    looked at it."""
+    v1 = register("g", [1, 1, 1], 0)
+    v2 = register("g", [1, 1, 1], 100)
+    d = serving.create_endpoint("two", variant(v1), workers=2)
+    res = serving.update_endpoint("two", variant(v2), traffic="canary:50%", bake_seconds=0.3)
+    assert res["deployment"]["status"] == "Completed"
+    assert [s for s, _ in steps(res["updates"][0])] == [
+        "planned", "loading", "healthy", "shifted", "bake-started", "bake-ended", "shifted",
+        "bake-started", "bake-ended", "old-fleet-stopped", "completed"]
+
+    def only_new() -> bool:  # fresh connections, so both workers answer
+        return {float(httpx.post(f"{d['url']}/invocations", content=b"1,2,3", headers={
+            "Content-Type": "text/csv"}).text) for _ in range(30)} == {106.0}
+
+    wait_until(only_new)
+
+
 def test_each_step_is_recorded_once_and_never_after_the_update_ended() -> None:
     """Every worker of a server carries out the same plan: the first to reach a step
     records it; a step after the end (a worker that lost the race) or of a replaced update

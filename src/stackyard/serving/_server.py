@@ -33,6 +33,7 @@ from stackyard.serving._fleet import Fleet, build_fleet, sweep_unpacked, traffic
 from stackyard.store import open_store
 
 log = logging.getLogger("stackyard.serving")
+COMPLETED_ELSEWHERE = "another worker completed the update"
 
 
 def health_check(fleet: Fleet) -> None:
@@ -89,11 +90,21 @@ class Controller(threading.Thread):
         current = (row or {}).get("deployment") or {}
         if current.get("generation") != dep["generation"]:
             return "a newer update replaced this one"
+        if current.get("status") == "Completed":
+            return COMPLETED_ELSEWHERE
         if current.get("status") in DONE:
             return current.get("reason") or f"ended elsewhere ({current.get('status')})"
         if time.time() > float(dep.get("deadline", float("inf"))):
             return "the update did not finish before its deadline (--timeout)"
         return None
+
+    def _stop(self, dep: dict[str, Any], fleet: Fleet, reason: str) -> None:
+        """Roll back, unless another worker of this server completed the update: then this
+        worker serves the new fleet too (the endpoint's recorded fleet is the new one)."""
+        if reason == COMPLETED_ELSEWHERE:
+            self.state.fleet, self.state.next, self.state.next_share = fleet, None, 0.0
+        else:
+            self._roll_back(dep, reason)
 
     def _roll_back(self, dep: dict[str, Any], reason: str) -> None:
         self.state.next_share, self.state.next = 0.0, None
@@ -117,7 +128,7 @@ class Controller(threading.Thread):
         for share in traffic_steps(dep.get("traffic", "all")):
             elsewhere = self._decided_elsewhere(dep)
             if elsewhere:
-                return self._roll_back(dep, elsewhere)
+                return self._stop(dep, fleet, elsewhere)
             state.next_share = share
             self._report(dep, "shifted", "Shifting", share=share)
             if bake:
@@ -129,7 +140,7 @@ class Controller(threading.Thread):
                 errs = sum(v.errors for v in live)
                 elsewhere = self._decided_elsewhere(dep)
                 if elsewhere:
-                    return self._roll_back(dep, elsewhere)
+                    return self._stop(dep, fleet, elsewhere)
                 if errs >= 3 and errs / max(reqs, 1) > max_rate:
                     self._report(dep, "alarm", share=share, requests=reqs, errors=errs,
                                  max_error_rate=max_rate)
@@ -142,7 +153,7 @@ class Controller(threading.Thread):
                              errors=sum(v.errors for v in live))
         elsewhere = self._decided_elsewhere(dep)
         if elsewhere:
-            return self._roll_back(dep, elsewhere)
+            return self._stop(dep, fleet, elsewhere)
         state.fleet, state.next, state.next_share = fleet, None, 0.0
         self._report(dep, "old-fleet-stopped")
         self._report(dep, "completed", "Completed", share=1.0)
@@ -211,7 +222,10 @@ def app_factory(name: str) -> Any:
     Protocol.header_timeout = float(config.get("header_timeout", 10.0))
     fleet = build_fleet(config)
     state = State(name, fleet, config, token=_token(name, config))
-    Controller(name, state, row["generation"]).start()
+    # a worker that starts while an update is under way (its siblings took the first
+    # request; or a restart) carries it out too: it was built from the recorded, old fleet
+    pending = row["deployment"] and row["deployment"].get("status") not in DONE
+    Controller(name, state, row["generation"] - 1 if pending else row["generation"]).start()
     return create_app(state)
 
 
