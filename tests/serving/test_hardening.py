@@ -250,6 +250,8 @@ def test_update_past_its_timeout_rolls_back(register) -> None:
                                   bake_seconds=60, timeout=1.5)
     assert res["deployment"]["status"] == "RolledBack", res["deployment"]
     assert "--timeout" in res["deployment"]["reason"]
+    last = res["updates"][0]["steps"][-1]
+    assert last["step"] == "rolled-back" and "--timeout" in last["text"]
     # the server drops the new fleet: the old model answers again
     wait_until(lambda: float(httpx.post(f"{d['url']}/invocations", content=b"1,2,3").text)
                == 6.0)
@@ -275,6 +277,8 @@ def test_update_fails_when_the_server_dies_and_the_old_fleet_comes_back(register
     assert not t.is_alive()
     assert result["deployment"]["status"] == "Failed"
     assert "exited" in result["deployment"]["reason"]
+    names = [s["step"] for s in result["updates"][0]["steps"]]
+    assert "shifted" in names and names[-1] == "failed"
     serving.start_endpoint("t2")
     assert float(httpx.post(f"{d['url']}/invocations", content=b"1,2,3").text) == 6.0
 

@@ -234,6 +234,16 @@ def test_every_view_shows_its_data(tab: Tab, ui: UI, home: Path) -> None:
               for v in "AB"]
     assert sum(counts) == 40
     assert page.locator('tr[data-variant="A"] .p50').text_content() != "\u2013"
+    # a canary update: its steps appear on the open page as the server records them
+    update = subprocess.Popen([STACKYARD, "endpoints", "update", ui_fill.ENDPOINT, "--variant",
+                               f"A={ui_fill.GROUP}/1:0.7", "--variant", f"B={ui_fill.GROUP}/1:0.3",
+                               "--traffic", "canary:50%", "--bake-seconds", "1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    steps = page.locator("ol.update-steps li")
+    expect(steps.first).to_have_attribute("data-step", "planned", timeout=30_000)
+    assert update.wait(120) == 0
+    expect(steps.last).to_have_attribute("data-step", "completed", timeout=30_000)
+    assert "traffic shifted: 50% to the new fleet" in page.locator("#update-steps").text_content()
     tab.shot("endpoint")
 
     checks = [r for r in list_monitoring_runs() if r["job"] == "check"]

@@ -328,3 +328,46 @@ def test_schedules_and_rules_pages_list_them_and_link_what_each_fire_started(sy)
         for path, code in (("/ui/schedules/nosuch", 404), ("/ui/rules/nosuch", 404),
                            ("/ui/schedules/a%20b", 400)):
             assert c.get(path).status_code == code, path
+
+
+def test_the_endpoint_page_lists_the_update_in_progress_and_the_last_one_that_ended() -> None:
+    """Steps recorded as the endpoint server records them (through the store), the page,
+    its live JSON and the API in the same order; a reason with HTML shows as text."""
+    from stackyard.store import open_store
+
+    store = open_store()
+    config = {"variants": [{"name": "A", "model": {"ref": "g/1"}, "weight": 1.0}],
+              "host": "127.0.0.1", "port": 1}
+    store.create_endpoint("ep", config)
+    plan = {"traffic": "canary:10%", "bake_seconds": 5.0, "max_error_rate": 0.05,
+            "timeout": 130.0, "variants": [{"name": "A", "model": "g/2"}]}
+    old = store.start_deployment("ep", {"config": config, "status": "Pending"}, plan)
+    for step, detail, status in [
+            ("loading", {}, "Loading"), ("healthy", {"variants": ["A"]}, None),
+            ("shifted", {"share": 0.1}, "Shifting"),
+            ("bake-started", {"share": 0.1, "seconds": 5.0}, None),
+            ("alarm", {"share": 0.1, "requests": 9, "errors": 4, "max_error_rate": 0.05},
+             None),
+            ("rolled-back", {"reason": "<script>alert(1)</script>"}, "RolledBack")]:
+        assert store.deployment_step("ep", old, step, detail, status)
+    new = store.start_deployment("ep", {"config": config, "status": "Pending"}, plan)
+    store.deployment_step("ep", new, "shifted", {"share": 0.1}, "Shifting")
+    with client() as c:
+        page = c.get("/ui/endpoints/ep").text
+        body = page.split('id="update-steps"', 1)[1]
+        assert body.index(f"Update {new} ") < body.index(f"Update {old} ")
+        lists = re.findall(r'<ol class="update-steps" data-generation="(\d+)">(.*?)</ol>',
+                           body, re.S)
+        shown = {int(g): re.findall(r'data-step="([^"]+)"', html) for g, html in lists}
+        assert shown == {new: ["planned", "shifted"],
+                         old: ["planned", "loading", "healthy", "shifted", "bake-started",
+                               "alarm", "rolled-back"]}
+        assert "alarm at 10%: 4 errors in 9 requests, above 5%" in body
+        assert "rolled back: &lt;script&gt;alert(1)&lt;/script&gt;" in body
+        assert "<script>alert" not in page
+        live = c.get("/ui/endpoints/ep/live").json()
+        api = c.get("/api/endpoints/ep").json()
+        for updates in (live["updates"], api["updates"]):
+            assert [(u["generation"], u["status"]) for u in updates] == [
+                (new, "Shifting"), (old, "RolledBack")]
+            assert [s["step"] for s in updates[1]["steps"]] == shown[old]

@@ -126,7 +126,7 @@ def list_(json_: bool) -> None:
 @click.argument("name", type=ENDPOINT)
 @json_option
 def describe(name: str, json_: bool) -> None:
-    """URL, variants, weights, status, pid and the last deployment of an endpoint."""
+    """URL, variants, weights, status, pid and the last update with its steps."""
     server = remote()
     d = server.get(api("endpoints", name)) if server else _ctl().describe_endpoint(name)
     if json_:
@@ -140,6 +140,12 @@ def describe(name: str, json_: bool) -> None:
         dep = d["deployment"]
         out.print(f"last update: {dep.get('status')} traffic={dep.get('traffic')} "
                   f"{dep.get('reason') or ''}", markup=False)
+    if d.get("updates"):
+        u = d["updates"][0]
+        start = u["steps"][0]["at"]
+        table(["time", "+s", "step"], [[when(s["at"]), f"{s['at'] - start:.1f}", s["text"]]
+                                       for s in u["steps"]],
+              title=f"update {u['generation']}: {u['status']}")
 
 
 @endpoints.command()

@@ -84,8 +84,27 @@ def list_endpoints() -> list[dict[str, Any]]:
     return list_endpoints()
 
 
-@router.get("/endpoints/{name}", tags=["endpoints"], response_model=Endpoint,
-            summary="One endpoint: URL, variants, weights, status, last update")
+class UpdateStep(P.Open):
+    at: float
+    step: str | None
+    share: float | None
+    text: str
+
+
+class EndpointUpdate(P.Open):
+    generation: int
+    status: str | None
+    steps: list[UpdateStep]
+
+
+class EndpointDetail(Endpoint):
+    updates: list[EndpointUpdate]
+
+
+@router.get("/endpoints/{name}", tags=["endpoints"], response_model=EndpointDetail,
+            summary="One endpoint: URL, variants, weights, status, and its last two "
+                    "updates' steps (plan, fleet healthy, traffic shifts, bakes, alarm, "
+                    "end), newest first")
 def describe_endpoint(name: str) -> dict[str, Any]:
     from stackyard.serving import describe_endpoint
 

@@ -145,6 +145,12 @@ def read_token(name: str) -> str | None:
         return None
 
 
+def _variant_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"name": v["name"], "model": v["model"].get("ref") or v["model"].get("dir")
+             or v["model"].get("artifact"), "weight": v.get("weight", 1.0),
+             "shadow": bool(v.get("shadow"))} for v in config["variants"]]
+
+
 def _describe_row(row: dict[str, Any]) -> dict[str, Any]:
     running = alive(row["pid"], row["pid_start"])
     status = row["status"] if running or row["status"] in ("Failed",) else "Stopped"
@@ -153,9 +159,7 @@ def _describe_row(row: dict[str, Any]) -> dict[str, Any]:
             if running else None, "port": cfg.get("port"), "host": cfg.get("host"),
             "routing": cfg.get("routing", "weighted"),
             "capture_percent": cfg.get("capture_percent", 0),
-            "variants": [{"name": v["name"], "model": v["model"].get("ref") or v["model"].get(
-                "dir") or v["model"].get("artifact"), "weight": v.get("weight", 1.0),
-                "shadow": bool(v.get("shadow"))} for v in cfg["variants"]],
+            "variants": _variant_rows(cfg),
             "deployment": row["deployment"], "failure_reason": row["failure_reason"],
             "generation": row["generation"], "created_at": row["created_at"],
             "updated_at": row["updated_at"]}
@@ -265,11 +269,59 @@ def list_endpoints() -> list[dict[str, Any]]:
     return [_describe_row(r) for r in open_store().list_endpoints()]
 
 
+ENDED_BY = {"completed": "Completed", "rolled-back": "RolledBack", "failed": "Failed"}
+
+
 def describe_endpoint(name: str) -> dict[str, Any]:
-    row = open_store().get_endpoint(name)
+    """The endpoint, with ``updates``: the recorded steps of the update in progress (if
+    any) and of the last one that ended, newest first."""
+    store = open_store()
+    row = store.get_endpoint(name)
     if row is None:
         raise NotFoundError(f"no endpoint {name!r}; see `stackyard endpoints list`")
-    return _describe_row(row)
+    updates: list[dict[str, Any]] = []
+    for gen in range(row["generation"], max(row["generation"] - 2, 0), -1):
+        steps = store.deployment_steps(name, gen)
+        status = ENDED_BY.get(steps[-1]["payload"].get("step")) if steps else None
+        if steps:
+            updates.append({"generation": gen, "status": status or (
+                (row["deployment"] or {}).get("status") if gen == row["generation"]
+                else "Unfinished"), "steps": [_step(e) for e in steps]})
+        if status:
+            break
+    return {**_describe_row(row), "updates": updates}
+
+
+
+def _step(event: dict[str, Any]) -> dict[str, Any]:
+    """One recorded step of an update, with the sentence every view shows for it."""
+    p = event["payload"]
+    share = f"{p['share']:.0%}" if isinstance(p.get("share"), int | float) else "?"
+    try:
+        text = {
+            "planned": lambda: (
+                "plan accepted: " + ", ".join(f"{v['name']}={v['model']}" for v in
+                                              p["variants"])
+                + f"; traffic {p['traffic']}, bake {p['bake_seconds']:g}s per step, roll "
+                f"back above {p['max_error_rate']:.0%} errors, {p['timeout']:g}s to finish"),
+            "loading": lambda: "the server is loading the new fleet beside the old one",
+            "healthy": lambda: ("new fleet started and healthy (variants "
+                                + ", ".join(p["variants"]) + " answered a request)"),
+            "shifted": lambda: f"traffic shifted: {share} to the new fleet",
+            "bake-started": lambda: f"bake started: {p['seconds']:g}s at {share}",
+            "bake-ended": lambda: (f"bake ended at {share}: {p['errors']} errors in "
+                                   f"{p['requests']} requests"),
+            "alarm": lambda: (f"alarm at {share}: {p['errors']} errors in {p['requests']} "
+                              f"requests, above {p['max_error_rate']:.0%}"),
+            "old-fleet-stopped": lambda: ("old fleet stopped: the new fleet takes all "
+                                          "traffic (requests in flight finish on the old)"),
+            "completed": lambda: "done: the new fleet is the endpoint's",
+            "rolled-back": lambda: f"rolled back: {p['reason']}",
+            "failed": lambda: f"failed: {p['reason']}",
+        }[p["step"]]()
+    except (KeyError, TypeError, ValueError):  # a step this version does not know
+        text = str(p.get("step"))
+    return {"at": event["ts"], "step": p.get("step"), "share": p.get("share"), "text": text}
 
 
 DONE = ("Completed", "RolledBack", "Failed")
@@ -310,7 +362,10 @@ def update_endpoint(name: str, variants: list[dict[str, Any]], traffic: str = "a
     gen = store.start_deployment(name, {"config": config, "traffic": traffic,
                                         "bake_seconds": bake, "max_error_rate": rate,
                                         "status": "Pending", "started_at": started,
-                                        "deadline": started + limit})
+                                        "deadline": started + limit},
+                                 {"traffic": traffic, "bake_seconds": bake,
+                                  "max_error_rate": rate, "timeout": limit,
+                                  "variants": _variant_rows(config)})
     if not wait:
         return describe_endpoint(name)
     last = None
@@ -344,12 +399,8 @@ def update_endpoint(name: str, variants: list[dict[str, Any]], traffic: str = "a
 def _finish(name: str, gen: int, status: str, reason: str) -> None:
     """End deployment ``gen`` unless the server already ended it; the server sees the
     status and drops the new fleet."""
-    store = open_store()
-    row = store.get_endpoint(name) or {}
-    dep = row.get("deployment") or {}
-    if dep.get("generation") == gen and dep.get("status") not in DONE:
-        store.set_endpoint(name, status="InService", deployment={
-            **dep, "status": status, "reason": reason})
+    open_store().deployment_step(name, gen, "failed" if status == "Failed" else "rolled-back",
+                                 {"reason": reason}, status)
 
 
 def delete_endpoint(name: str) -> None:

@@ -33,6 +33,7 @@ from stackyard.serving._fleet import Fleet, build_fleet, sweep_unpacked, traffic
 from stackyard.store import open_store
 
 log = logging.getLogger("stackyard.serving")
+COMPLETED_ELSEWHERE = "another worker completed the update"
 
 
 def health_check(fleet: Fleet) -> None:
@@ -74,19 +75,13 @@ class Controller(threading.Thread):
             except Exception:
                 log.exception("control loop error")
 
-    def _report(self, dep: dict[str, Any], status: str, **extra: Any) -> None:
-        row = self.store.get_endpoint(self.name_)
-        if row is None or (row["deployment"] or {}).get("generation") != dep["generation"]:
-            return
-        current = row["deployment"]
-        if current.get("status") in ("RolledBack", "Failed", "Completed"):
-            return  # another worker decided already
-        fields: dict[str, Any] = {"deployment": {**current, "status": status, **extra}}
-        if status in ("Completed", "RolledBack", "Failed"):
-            fields["status"] = "InService"
-        if status == "Completed":
-            fields["config"] = dep["config"]
-        self.store.set_endpoint(self.name_, **fields)
+    def _report(self, dep: dict[str, Any], step: str, status: str | None = None,
+                **detail: Any) -> None:
+        """Record ``step`` of ``dep`` (moving it to ``status`` when given). The store skips
+        it when the update was replaced or has ended (another worker, or ``endpoints
+        update`` past its ``--timeout``, decided already), or another worker recorded it."""
+        self.store.deployment_step(self.name_, dep["generation"], step, detail, status,
+                                   dep["config"] if status == "Completed" else None)
 
     def _decided_elsewhere(self, dep: dict[str, Any]) -> str | None:
         """Why this deployment must stop: ended by someone else (``endpoints update`` past
@@ -95,50 +90,73 @@ class Controller(threading.Thread):
         current = (row or {}).get("deployment") or {}
         if current.get("generation") != dep["generation"]:
             return "a newer update replaced this one"
+        if current.get("status") == "Completed":
+            return COMPLETED_ELSEWHERE
         if current.get("status") in DONE:
             return current.get("reason") or f"ended elsewhere ({current.get('status')})"
         if time.time() > float(dep.get("deadline", float("inf"))):
             return "the update did not finish before its deadline (--timeout)"
         return None
 
+    def _stop(self, dep: dict[str, Any], fleet: Fleet, reason: str) -> None:
+        """Roll back, unless another worker of this server completed the update: then this
+        worker serves the new fleet too (the endpoint's recorded fleet is the new one)."""
+        if reason == COMPLETED_ELSEWHERE:
+            self.state.fleet, self.state.next, self.state.next_share = fleet, None, 0.0
+        else:
+            self._roll_back(dep, reason)
+
     def _roll_back(self, dep: dict[str, Any], reason: str) -> None:
         self.state.next_share, self.state.next = 0.0, None
-        self._report(dep, "RolledBack", reason=reason)
+        self._report(dep, "rolled-back", "RolledBack", reason=reason)
 
     def deploy(self, dep: dict[str, Any]) -> None:
         state = self.state
-        self._report(dep, "Loading")
+        self._report(dep, "loading", "Loading")
         try:
             fleet = build_fleet(dep["config"])
             health_check(fleet)
         except Exception as e:  # noqa: BLE001 - a fleet that cannot load never gets traffic
-            self._report(dep, "Failed", reason=f"new fleet failed its health check: {e}")
+            self._report(dep, "failed", "Failed",
+                         reason=f"new fleet failed its health check: {e}")
             return
+        self._report(dep, "healthy", variants=sorted(fleet.variants))
         max_rate = float(dep.get("max_error_rate", 0.05))
         bake = float(dep.get("bake_seconds", 10))
+        live = [v for v in fleet.variants.values() if not v.shadow]
         state.next, state.next_share = fleet, 0.0
         for share in traffic_steps(dep.get("traffic", "all")):
             elsewhere = self._decided_elsewhere(dep)
             if elsewhere:
-                return self._roll_back(dep, elsewhere)
+                return self._stop(dep, fleet, elsewhere)
             state.next_share = share
-            self._report(dep, "Shifting", share=share)
+            self._report(dep, "shifted", "Shifting", share=share)
+            if bake:
+                self._report(dep, "bake-started", share=share, seconds=bake)
             end = time.time() + bake
             while time.time() < end:
                 time.sleep(0.1)
-                live = [v for v in fleet.variants.values() if not v.shadow]
                 reqs = sum(v.requests + v.errors for v in live)
                 errs = sum(v.errors for v in live)
                 elsewhere = self._decided_elsewhere(dep)
-                if elsewhere or (errs >= 3 and errs / max(reqs, 1) > max_rate):
-                    return self._roll_back(dep, elsewhere or (
+                if elsewhere:
+                    return self._stop(dep, fleet, elsewhere)
+                if errs >= 3 and errs / max(reqs, 1) > max_rate:
+                    self._report(dep, "alarm", share=share, requests=reqs, errors=errs,
+                                 max_error_rate=max_rate)
+                    return self._roll_back(dep, (
                         f"error rate {errs}/{reqs} above {max_rate:.0%} at {share:.0%} "
                         "traffic; the previous fleet serves again"))
+            if bake:
+                self._report(dep, "bake-ended", share=share,
+                             requests=sum(v.requests + v.errors for v in live),
+                             errors=sum(v.errors for v in live))
         elsewhere = self._decided_elsewhere(dep)
         if elsewhere:
-            return self._roll_back(dep, elsewhere)
+            return self._stop(dep, fleet, elsewhere)
         state.fleet, state.next, state.next_share = fleet, None, 0.0
-        self._report(dep, "Completed", share=1.0)
+        self._report(dep, "old-fleet-stopped")
+        self._report(dep, "completed", "Completed", share=1.0)
 
 
 class Protocol(H11Protocol):
@@ -204,7 +222,10 @@ def app_factory(name: str) -> Any:
     Protocol.header_timeout = float(config.get("header_timeout", 10.0))
     fleet = build_fleet(config)
     state = State(name, fleet, config, token=_token(name, config))
-    Controller(name, state, row["generation"]).start()
+    # a worker that starts while an update is under way (its siblings took the first
+    # request; or a restart) carries it out too: it was built from the recorded, old fleet
+    pending = row["deployment"] and row["deployment"].get("status") not in DONE
+    Controller(name, state, row["generation"] - 1 if pending else row["generation"]).start()
     return create_app(state)
 
 

@@ -25,6 +25,19 @@ def insert_event(c: sqlite3.Connection, kind: str, payload: dict[str, Any],
     return int(cur.lastrowid)
 
 
+def matching_events(c: sqlite3.Connection, kind: str, since: float = 0.0,
+                    **match: Any) -> list[dict[str, Any]]:
+    """Events of ``kind`` written at or after ``since`` whose payload holds each ``match``
+    value (``None`` matches a missing key), oldest first: for a domain's own reads, and for
+    its once-only checks inside its transaction ``c``. The keys are the caller's own names;
+    keys and values travel as parameters."""
+    sql, args = "SELECT * FROM events WHERE kind=? AND ts>=?", [kind, since]
+    for key, value in match.items():
+        sql += " AND json_extract(payload, ?) IS ?"
+        args += [f"$.{key}", value]
+    return [decode(dict(r), "payload") for r in c.execute(sql + " ORDER BY id", args)]
+
+
 class EventsMixin(Base):
     def add_event(self, kind: str, payload: dict[str, Any]) -> int:
         with self.tx() as c:

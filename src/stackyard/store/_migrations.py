@@ -402,4 +402,9 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE runs ADD COLUMN backend TEXT;
     """,
+    # 13: events read by kind (an endpoint update's steps, a callback's wake-ups) without
+    #    scanning every run's events
+    """
+    CREATE INDEX IF NOT EXISTS events_by_kind ON events(kind, id);
+    """,
 ]

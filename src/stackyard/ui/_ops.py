@@ -1,6 +1,7 @@
 """Tuning jobs (trials, best so far, parallel coordinates, early-stopped trials), endpoints
-(variants, live traffic from the endpoint's own ``/metrics`` and ``/variants``, an update in
-progress) and monitoring (one run's report, drift per feature across runs)."""
+(variants, live traffic from the endpoint's own ``/metrics`` and ``/variants``, the steps of
+an update in progress and of the last one that ended) and monitoring (one run's report,
+drift per feature across runs)."""
 
 from __future__ import annotations
 
@@ -144,6 +145,7 @@ async def endpoint_live(name: str) -> JSONResponse:
     name = check_name(name, "endpoint")
     e = await asyncio.to_thread(describe_endpoint, name)
     return JSONResponse({**await asyncio.to_thread(live, name), "deployment": e["deployment"],
+                         "updates": e["updates"],
                          "weights": {v["name"]: v["weight"] for v in e["variants"]}},
                         headers={"Cache-Control": "no-store"})
 

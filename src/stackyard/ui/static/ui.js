@@ -113,6 +113,33 @@ function logs(pre) {
   open();
 }
 
+function showUpdates(updates) {
+  // the steps of the update in progress and of the last one that ended, newest first
+  const frag = document.createDocumentFragment();
+  const cls = {Completed: "ok", RolledBack: "bad", Failed: "bad"};
+  for (const u of updates) {
+    const h = document.createElement("h3");
+    const badge = document.createElement("span");
+    badge.className = "badge " + (cls[u.status] || "run");
+    badge.dataset.status = u.status;
+    badge.textContent = u.status;
+    h.append(`Update ${u.generation} `, badge);
+    const ol = document.createElement("ol");
+    ol.className = "update-steps";
+    ol.dataset.generation = String(u.generation);
+    for (const s of u.steps) {
+      const li = document.createElement("li");
+      li.dataset.step = s.step;
+      const t = document.createElement("time");
+      t.textContent = new Date(s.at * 1000).toISOString().slice(0, 19).replace("T", " ");
+      li.append(t, " " + s.text);
+      ol.append(li);
+    }
+    frag.append(h, ol);
+  }
+  document.getElementById("update-steps").replaceChildren(frag);
+}
+
 function liveEndpoint(root) {
   const name = root.dataset.name;
   let previous = null;
@@ -150,6 +177,7 @@ function liveEndpoint(root) {
         document.getElementById("deployment").textContent =
           `${dep.status} traffic ${dep.traffic}${share}${dep.reason ? " · " + dep.reason : ""}`;
       }
+      if (d.updates) showUpdates(d.updates);
       previous = {at: now, variants: d.variants};
     } catch (err) {
       document.getElementById("live-state").textContent = "not answering";
