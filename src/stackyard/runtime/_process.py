@@ -16,8 +16,6 @@ import time
 from pathlib import Path
 from typing import Self
 
-from filelock import FileLock, Timeout
-
 from stackyard.errors import UsageError
 
 
@@ -126,12 +124,16 @@ class DriverLock:
     """
 
     def __init__(self, folder: Path, what: str, hint: str, wait: float = 0) -> None:
+        from filelock import FileLock  # here: read commands import runtime, never a lock
+
         folder.mkdir(parents=True, exist_ok=True)
         self.lock = FileLock(folder / ".lock")
         self.holder = folder / ".driver"
         self.what, self.hint, self.wait = what, hint, wait
 
     def __enter__(self) -> Self:
+        from filelock import Timeout
+
         try:
             self.lock.acquire(timeout=self.wait)
         except Timeout:
@@ -147,6 +149,8 @@ class DriverLock:
         self.lock.release()
 
     def held_elsewhere(self) -> bool:
+        from filelock import Timeout
+
         try:
             self.lock.acquire(blocking=False)
         except Timeout:
