@@ -1,5 +1,5 @@
 """``stackyard channels ...`` and ``stackyard notifications list``: where notifications go
-and what was sent (issue 12)."""
+and what was sent."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``stackyard rules ...``: react to events (a model approved, a run failed, drift, a new
-file) by running a pipeline, starting a state machine, or notifying a channel (issue 12)."""
+file) by running a pipeline, starting a state machine, or notifying a channel."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""``stackyard schedules ...``: pipelines, state machines and monitoring checks on a clock
-(issue 12). The schedules are rows in the store; `stackyard server` fires them."""
+"""``stackyard schedules ...``: pipelines, state machines and monitoring checks on a clock.
+The schedules are rows in the store; `stackyard server` fires them."""
 
 from __future__ import annotations
 

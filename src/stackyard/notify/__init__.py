@@ -1,5 +1,5 @@
 """NOTIFY: named channels (a webhook, an e-mail address over SMTP, stackyard's log) and a
-durable record of every notification sent through them (issue 12).
+durable record of every notification sent through them.
 
 ``publish(channel, message, *, subject=None, event=None) -> id`` records a notification and
 tries it once; ``deliver_pending(now)`` retries failed ones with backoff (the server loop

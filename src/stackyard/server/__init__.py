@@ -1,5 +1,5 @@
 """The long-running ``stackyard server``: schedules, rules, callback answers, notifications
-and the JSON HTTP API over the store (issue 12).
+and the JSON HTTP API over the store.
 
 ``create_app(token=..., with_loop=...)`` builds the app (the one place its routers are
 included); ``serve(host, port, token_file)`` runs it under uvicorn until SIGTERM. Both load

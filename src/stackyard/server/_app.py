@@ -6,7 +6,7 @@ so the docs open with no network. Every error answer is ``{"error": "..."}``: a 
 mistake 400, an unknown thing 404, a state that forbids the request 409 (``ConflictError``),
 anything unexpected 500 with an error id that is in the server log (never a traceback).
 
-The web UI (issue 14) mounts its pages here too: add its router below, nowhere else.
+The web UI mounts its pages here too: add its router below, nowhere else.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Callback steps over HTTP (issue 10's third way to answer): list them, answer one with
+"""Callback steps over HTTP (the third way to answer): list them, answer one with
 success (typed outputs, given as text as SageMaker carries them) or failure."""
 
 from __future__ import annotations

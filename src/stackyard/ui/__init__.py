@@ -1,4 +1,4 @@
-"""UI: the web pages of ``stackyard server`` and ``stackyard ui`` (issue 14).
+"""UI: the web pages of ``stackyard server`` and ``stackyard ui``.
 
 Server-rendered HTML (Jinja2, autoescaped) over the same read functions the JSON API uses;
 inline SVG for graphs and charts (``_svg``); one small script for live updates by
