@@ -15,10 +15,10 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from stackyard._checks import check_number, check_output_parameters
+from stackyard._checks import check_number
 from stackyard.callbacks._api import check_queue
 from stackyard.engine._resolve import resolve
-from stackyard.engine.steps import StepType
+from stackyard.engine.steps import DeclaredOutputsStepType
 from stackyard.errors import DefinitionError, StepFailed, UsageError
 
 if TYPE_CHECKING:
@@ -27,11 +27,6 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 7 * 24 * 3600.0
 POLL = 0.2   # seconds between looks at the store while waiting
-
-
-def check_outputs(outputs: Any) -> dict[str, str]:
-    """``OutputParameters`` as {name: type} (see ``_checks.check_output_parameters``)."""
-    return check_output_parameters(outputs, "callback")
 
 
 def check_queue_ref(queue: Any) -> None:
@@ -47,26 +42,19 @@ def timeout_of(raw: dict[str, Any]) -> float:
                               "callback timeout (seconds)", lo=0, lo_open=True))
 
 
-class CallbackStepType(StepType):
+class CallbackStepType(DeclaredOutputsStepType):
     name = "Callback"
+    output_owner = "callback"
     adoptable = True     # a waiting attempt is resumed with its token, not started again
     cacheable = False    # SageMaker does not cache callback steps: the answer is outside
 
     def validate(self, step: StepDef, pdef: PipelineDef) -> None:
         try:
             check_queue_ref(step.raw.get("SqsQueueUrl"))
-            check_outputs(step.raw.get("OutputParameters"))
+            self.declared_outputs(step)
             timeout_of(step.raw)
         except UsageError as e:
             raise DefinitionError(f"step {step.name!r}: {e}") from None
-
-    def property_error(self, step: StepDef, tokens: list[str | int]) -> str | None:
-        if len(tokens) == 2 and tokens[0] == "OutputParameters":
-            names = check_outputs(step.raw.get("OutputParameters"))
-            return None if tokens[1] in names else (
-                f"step {step.name!r} declares no output {tokens[1]!r} "
-                f"(outputs: {', '.join(sorted(names)) or 'none'})")
-        return super().property_error(step, tokens)
 
     def execute(self, a: Attempt, arguments: Any) -> dict[str, Any]:
         queue = resolve(a.step.raw["SqsQueueUrl"], a.context())
@@ -77,7 +65,7 @@ class CallbackStepType(StepType):
         token = uuid.uuid4().hex
         row = a.store.open_callback(a.run_id, a.step.name, a.n, {
             "token": token, "queue": queue, "deadline": time.time() + timeout_of(a.step.raw),
-            "output_types": check_outputs(a.step.raw.get("OutputParameters")),
+            "output_types": self.declared_outputs(a.step),
             "body": {"token": token, "pipelineExecutionArn": a.run_id,
                      "arguments": arguments, "status": "Executing"}})
         token = row["token"]

@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, Any
 from stackyard import _home, runtime
 from stackyard._checks import (
     check_number,
-    check_output_parameters,
     job_name,
     uri_to_path,
 )
 from stackyard.engine._execute import check_job, job_json, run_job
-from stackyard.engine.steps import StepType
+from stackyard.engine.steps import DeclaredOutputsStepType
 from stackyard.errors import DefinitionError, StepFailed, UsageError
 
 if TYPE_CHECKING:
@@ -63,11 +62,6 @@ def check_function(fn: Any) -> dict[str, Any]:
     return fn
 
 
-def check_outputs(outputs: Any) -> dict[str, str]:
-    """``OutputParameters`` as {name: type} (see ``_checks.check_output_parameters``)."""
-    return check_output_parameters(outputs, "Lambda")
-
-
 def typed(name: str, value: Any, kind: str) -> Any:
     """``value`` as an output of ``kind``; a value that is not one is a ``UsageError``."""
     bad = UsageError(f"output {name!r} is declared {kind} but the function returned "
@@ -89,24 +83,17 @@ def typed(name: str, value: Any, kind: str) -> Any:
     return float(number) if kind == "Float" else number
 
 
-class LambdaStepType(StepType):
+class LambdaStepType(DeclaredOutputsStepType):
     name = "Lambda"
+    output_owner = "Lambda"
     adoptable = True
 
     def validate(self, step: StepDef, pdef: PipelineDef) -> None:
         try:
             check_function(step.raw.get("LambdaFunction"))
-            check_outputs(step.raw.get("OutputParameters"))
+            self.declared_outputs(step)
         except UsageError as e:
             raise DefinitionError(f"step {step.name!r}: {e}") from None
-
-    def property_error(self, step: StepDef, tokens: list[str | int]) -> str | None:
-        if len(tokens) == 2 and tokens[0] == "OutputParameters":
-            names = check_outputs(step.raw.get("OutputParameters"))
-            return None if tokens[1] in names else (
-                f"step {step.name!r} declares no output {tokens[1]!r} "
-                f"(outputs: {', '.join(sorted(names)) or 'none'})")
-        return super().property_error(step, tokens)
 
     def cache_inputs(self, step: StepDef, resolved: Any) -> list[tuple[str, str]]:
         return [("code", str(uri_to_path(step.raw["LambdaFunction"]["Script"])))]
@@ -127,7 +114,7 @@ class LambdaStepType(StepType):
                 "FunctionArn": a.step.raw.get("FunctionArn"), "Timeout": timeout}})
         check_job(run_job(a, spec))
         response = job_json(a, _RESPONSE, "the Lambda function's response")
-        outputs = check_outputs(a.step.raw.get("OutputParameters"))
+        outputs = self.declared_outputs(a.step)
         missing = sorted(set(outputs) - set(response))
         if missing:
             raise StepFailed(

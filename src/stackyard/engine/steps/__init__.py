@@ -13,7 +13,7 @@ import importlib
 import threading
 
 from stackyard.engine._execute import Attempt
-from stackyard.engine.steps._base import StepType
+from stackyard.engine.steps._base import DeclaredOutputsStepType, StepType
 
 STEP_TYPES: dict[str, StepType | str] = {}
 _lock = threading.Lock()
@@ -55,4 +55,7 @@ register_step_type("QualityCheck", "stackyard.monitor._step:QualityCheckStepType
 register_step_type("Lambda", "stackyard.lambdas._step:LambdaStepType")
 register_step_type("Callback", "stackyard.callbacks._step:CallbackStepType")
 
-__all__ = ["STEP_TYPES", "Attempt", "StepType", "register_step_type", "step_type"]
+__all__ = [
+    "STEP_TYPES", "Attempt", "DeclaredOutputsStepType", "StepType", "register_step_type",
+    "step_type",
+]

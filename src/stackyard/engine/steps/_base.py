@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from stackyard._checks import check_output_parameters
 from stackyard.engine._execute import Attempt
 
 if TYPE_CHECKING:
@@ -77,3 +78,24 @@ class StepType:
 
 def no_property(step: StepDef, tokens: Tokens) -> str:
     return f"step {step.name!r} ({step.type}) has no property {'.'.join(map(str, tokens))!r}"
+
+
+class DeclaredOutputsStepType(StepType):
+    """A step whose outputs are declared in ``OutputParameters`` (Lambda, Callback):
+    ``Steps.X.OutputParameters['n']`` exists only for a declared ``n``, so a typo in a
+    later step's reference is caught when the pipeline is compiled, not when it runs."""
+
+    # The step kind as messages name it ("Lambda", "callback").
+    output_owner: ClassVar[str] = ""
+
+    def declared_outputs(self, step: StepDef) -> dict[str, str]:
+        """``OutputParameters`` as {name: type} (``_checks.check_output_parameters``)."""
+        return check_output_parameters(step.raw.get("OutputParameters"), self.output_owner)
+
+    def property_error(self, step: StepDef, tokens: Tokens) -> str | None:
+        if len(tokens) == 2 and tokens[0] == "OutputParameters":
+            names = self.declared_outputs(step)
+            return None if tokens[1] in names else (
+                f"step {step.name!r} declares no output {tokens[1]!r} "
+                f"(outputs: {', '.join(sorted(names)) or 'none'})")
+        return super().property_error(step, tokens)
