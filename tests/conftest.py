@@ -17,11 +17,12 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from waiting import wait_until
 
 STACKYARD_BIN = Path(sys.executable).with_name("stackyard")
 TABLES = ("pipelines", "pipeline_versions", "runs", "steps", "attempts")
@@ -142,17 +143,7 @@ class Helpers:
                                 env=env or self.cli_env(), cwd=str(self.work))
 
     # ---- waiting ---------------------------------------------------------------------
-    @staticmethod
-    def wait_until(pred: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05,
-                   what: str = "condition") -> Any:
-        end = time.monotonic() + timeout
-        while True:
-            v = pred()
-            if v:
-                return v
-            if time.monotonic() > end:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-            time.sleep(interval)
+    wait_until = staticmethod(wait_until)
 
     pid_alive = staticmethod(pid_alive)
 

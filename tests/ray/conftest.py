@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -25,14 +24,10 @@ ray = pytest.importorskip("ray", reason="the ray backend's tests need Ray (pip i
 pytest.importorskip("s3fs", reason="the shared artifact store's tests need s3fs")
 from ray.cluster_utils import Cluster  # noqa: E402
 
+from waiting import free_port  # noqa: E402
+
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
           "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(cond: Any, timeout: float, what: str) -> Any:

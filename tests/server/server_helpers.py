@@ -9,30 +9,15 @@ import io
 import socket
 import tarfile
 import threading
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import uvicorn
 
 from stackyard.server import create_app
+from waiting import free_port, wait_until  # noqa: F401 (the server tests import them here)
 
 TOKEN = "test-token-0123456789-abcdef"
-
-
-def wait_until(pred: Any, timeout: float = 30.0, what: str = "condition") -> Any:
-    end = time.monotonic() + timeout
-    while not (value := pred()):
-        assert time.monotonic() < end, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.05)
-    return value
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveAPI:

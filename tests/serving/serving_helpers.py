@@ -20,6 +20,7 @@ import uvicorn
 from stackyard.serving._app import State, create_app
 from stackyard.serving._fleet import build_fleet
 from stackyard.serving._server import Protocol
+from waiting import wait_until  # noqa: F401 (the serving tests import it here)
 
 INFERENCE = '''
 import json, os, time
@@ -44,15 +45,6 @@ def predict_fn(data, model):
         raise RuntimeError("this version is broken")
     return x @ np.asarray(model["coef"]) + model["bias"]
 '''
-
-
-def wait_until(pred: Any, timeout: float = 30.0) -> Any:
-    """Poll ``pred`` until it is truthy (returned) or fail after ``timeout`` seconds."""
-    end = time.monotonic() + timeout
-    while not (value := pred()):
-        assert time.monotonic() < end, f"timed out after {timeout}s"
-        time.sleep(0.05)
-    return value
 
 
 # ---- a real server on loopback ---------------------------------------------------------

@@ -15,10 +15,8 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,8 @@ from typing import Any
 import httpx
 import pytest
 import ui_fill
+
+from waiting import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 sync_api = pytest.importorskip("playwright.sync_api",
@@ -40,20 +40,6 @@ if CHROMIUM is None:
 ROOT = Path(__file__).resolve().parents[2]
 STACKYARD = str(Path(sys.executable).with_name("stackyard"))
 TOKEN = "ui-test-token-0123456789abcdef"
-
-
-def wait_until(pred: Any, timeout: float = 60, what: str = "condition") -> Any:
-    end = time.monotonic() + timeout
-    while not (value := pred()):
-        assert time.monotonic() < end, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.05)
-    return value
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class UI:
