@@ -173,7 +173,8 @@ def test_a_test_run_that_leaves_catboost_info_in_the_repo_root_fails(tmp_path):
     """The session check in tests/conftest.py, run on a copy of it in a scratch repo."""
     tests = tmp_path / "tests"
     tests.mkdir()
-    shutil.copy(Path(__file__).parents[1] / "conftest.py", tests / "conftest.py")
+    for helper in ("conftest.py", "waiting.py"):   # the conftest imports its poller
+        shutil.copy(Path(__file__).parents[1] / helper, tests / helper)
     (tests / "test_leaky.py").write_text(
         "from pathlib import Path\n\n"
         "def test_leaky():\n"
